@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/roboshop-go/roboshop/kit"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+)
+
+// mongoStore keeps categories and products (keyed by slug and SKU) in the
+// service's own database, using only what MongoDB and the FerretDB stand-in share.
+type mongoStore struct {
+	client     *mongo.Client
+	categories *mongo.Collection
+	products   *mongo.Collection
+}
+
+type categoryDoc struct {
+	Slug        string `bson:"_id"`
+	Name        string `bson:"name"`
+	Description string `bson:"description"`
+}
+
+type productDoc struct {
+	SKU         string `bson:"_id"`
+	Name        string `bson:"name"`
+	Description string `bson:"description"`
+	Category    string `bson:"category"`
+	PriceCents  int64  `bson:"price_cents"`
+	Image       string `bson:"image"`
+	Stock       int    `bson:"stock"`
+}
+
+func (d productDoc) product() Product {
+	return Product{SKU: d.SKU, Name: d.Name, Description: d.Description, Category: d.Category,
+		PriceCents: d.PriceCents, Image: d.Image, Stock: d.Stock}
+}
+
+// openMongoStore configures the client; the driver connects lazily and reconnects
+// by itself, so a datastore that is down at start or later never stops the process.
+func openMongoStore(uri, database string) (*mongoStore, error) {
+	client, err := mongo.Connect(options.Client().ApplyURI(uri).
+		SetAppName("roboshop-catalogue").
+		SetServerSelectionTimeout(2 * time.Second).
+		SetConnectTimeout(2 * time.Second).
+		SetTimeout(5 * time.Second).
+		SetMaxPoolSize(64))
+	if err != nil {
+		return nil, fmt.Errorf("mongodb client: %w", err)
+	}
+	db := client.Database(database)
+	return &mongoStore{client: client, categories: db.Collection("categories"), products: db.Collection("products")}, nil
+}
+
+func (s *mongoStore) Close(ctx context.Context) error { return s.client.Disconnect(ctx) }
+
+func (s *mongoStore) Ping(ctx context.Context) error {
+	return unavailable(s.client.Ping(ctx, readpref.Primary()))
+}
+
+// Seed inserts every category and product that is not there yet and leaves
+// existing ones alone (stock may have changed), so it is safe on every start and
+// from several instances at once.
+func (s *mongoStore) Seed(ctx context.Context, d seedData) error {
+	_, err := s.products.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys: bson.D{{Key: "category", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("category_sku"),
+	})
+	if err != nil {
+		return unavailable(err)
+	}
+	cats := make([]mongo.WriteModel, 0, len(d.Categories))
+	for _, c := range d.Categories {
+		cats = append(cats, insertIfAbsent(c.Slug, categoryDoc{Slug: c.Slug, Name: c.Name, Description: c.Description}))
+	}
+	prods := make([]mongo.WriteModel, 0, len(d.Products))
+	for _, p := range d.Products {
+		prods = append(prods, insertIfAbsent(p.SKU, productDoc{SKU: p.SKU, Name: p.Name, Description: p.Description,
+			Category: p.Category, PriceCents: p.PriceCents, Image: p.Image, Stock: p.Stock}))
+	}
+	if _, err := s.categories.BulkWrite(ctx, cats, options.BulkWrite().SetOrdered(false)); err != nil && !mongo.IsDuplicateKeyError(err) {
+		return unavailable(err)
+	}
+	if _, err := s.products.BulkWrite(ctx, prods, options.BulkWrite().SetOrdered(false)); err != nil && !mongo.IsDuplicateKeyError(err) {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// insertIfAbsent is an upsert that only writes on insert. Two seeders racing on
+// the same _id can make one of them see a duplicate key, which Seed tolerates.
+func insertIfAbsent(id string, doc any) mongo.WriteModel {
+	return mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: id}}).
+		SetUpdate(bson.D{{Key: "$setOnInsert", Value: doc}}).SetUpsert(true)
+}
+
+func (s *mongoStore) Categories(ctx context.Context) ([]Category, error) {
+	cur, err := s.categories.Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "name", Value: 1}}))
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	var docs []categoryDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, unavailable(err)
+	}
+	out := make([]Category, len(docs))
+	for i, d := range docs {
+		out[i] = Category{Slug: d.Slug, Name: d.Name, Description: d.Description}
+	}
+	return out, nil
+}
+
+func (s *mongoStore) Products(ctx context.Context, q productQuery) ([]Product, int64, error) {
+	filter := bson.D{}
+	if q.Category != "" {
+		filter = append(filter, bson.E{Key: "category", Value: q.Category})
+	}
+	if q.Search != "" {
+		// QuoteMeta makes the query a literal: ".*", "(" or "$where" match only themselves.
+		re := bson.Regex{Pattern: regexp.QuoteMeta(q.Search), Options: "i"}
+		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
+			bson.D{{Key: "name", Value: re}}, bson.D{{Key: "description", Value: re}},
+		}})
+	}
+	total, err := s.products.CountDocuments(ctx, filter)
+	if err != nil {
+		return nil, 0, unavailable(err)
+	}
+	items := []Product{}
+	if total == 0 || int64(q.Offset) >= total {
+		return items, total, nil
+	}
+	cur, err := s.products.Find(ctx, filter, options.Find().
+		SetSort(bson.D{{Key: "_id", Value: 1}}).SetSkip(int64(q.Offset)).SetLimit(int64(q.Limit)))
+	if err != nil {
+		return nil, 0, unavailable(err)
+	}
+	var docs []productDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, 0, unavailable(err)
+	}
+	for _, d := range docs {
+		items = append(items, d.product())
+	}
+	return items, total, nil
+}
+
+func (s *mongoStore) Product(ctx context.Context, sku string) (Product, error) {
+	var d productDoc
+	err := s.products.FindOne(ctx, bson.D{{Key: "_id", Value: sku}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return Product{}, errNotFound
+	}
+	if err != nil {
+		return Product{}, unavailable(err)
+	}
+	return d.product(), nil
+}
+
+// unavailable marks driver failures that mean "the datastore is not answering"
+// as kit.ErrUnavailable (503); other errors stay as they are (500).
+func unavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	// Server selection failures wrap context.DeadlineExceeded, so IsTimeout covers them.
+	if mongo.IsNetworkError(err) || mongo.IsTimeout(err) || errors.Is(err, mongo.ErrClientDisconnected) {
+		return fmt.Errorf("mongodb: %w: %w", kit.ErrUnavailable, err)
+	}
+	return fmt.Errorf("mongodb: %w", err)
+}

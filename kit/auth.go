@@ -1,0 +1,244 @@
+package kit
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Token constants fixed by DESIGN.md.
+const (
+	TokenIssuer   = "roboshop-user"
+	TokenAudience = "roboshop"
+	RoleGuest     = "guest"
+	RoleUser      = "user"
+)
+
+// Claims are the JWT claims Roboshop tokens carry.
+type Claims struct {
+	Role string `json:"role"`
+	jwt.RegisteredClaims
+}
+
+// Principal is the verified caller of a request.
+type Principal struct {
+	Subject string
+	Role    string
+}
+
+// JWK is one public key in a JWKS document (RFC 8037 OKP key for Ed25519).
+type JWK struct {
+	Kty string `json:"kty"`
+	Crv string `json:"crv"`
+	X   string `json:"x"`
+	Kid string `json:"kid"`
+	Use string `json:"use"`
+	Alg string `json:"alg"`
+}
+
+// JWKSet is the document served at /.well-known/jwks.json.
+type JWKSet struct {
+	Keys []JWK `json:"keys"`
+}
+
+// PublicJWK describes pub as a JWK whose kid is its RFC 7638 thumbprint.
+func PublicJWK(pub ed25519.PublicKey) JWK {
+	x := base64.RawURLEncoding.EncodeToString(pub)
+	// RFC 7638: hash of the required members in lexicographic order, no spaces.
+	sum := sha256.Sum256([]byte(`{"crv":"Ed25519","kty":"OKP","x":"` + x + `"}`))
+	return JWK{Kty: "OKP", Crv: "Ed25519", X: x, Kid: base64.RawURLEncoding.EncodeToString(sum[:]), Use: "sig", Alg: "EdDSA"}
+}
+
+func (k JWK) publicKey() (ed25519.PublicKey, error) {
+	if k.Kty != "OKP" || k.Crv != "Ed25519" {
+		return nil, fmt.Errorf("key %q: unsupported type %s/%s", k.Kid, k.Kty, k.Crv)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(k.X)
+	if err != nil || len(raw) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("key %q: malformed x", k.Kid)
+	}
+	return ed25519.PublicKey(raw), nil
+}
+
+// KeySource finds the public key for a key id.
+type KeySource interface {
+	PublicKey(ctx context.Context, kid string) (ed25519.PublicKey, error)
+}
+
+// errUnknownKey is returned by a KeySource that does not know a kid.
+var errUnknownKey = errors.New("unknown key id")
+
+// Verifier checks Roboshop tokens: EdDSA only, issuer, audience and expiry required.
+type Verifier struct {
+	keys   KeySource
+	parser *jwt.Parser
+}
+
+// NewVerifier returns a Verifier taking keys from keys.
+func NewVerifier(keys KeySource) *Verifier {
+	return &Verifier{keys: keys, parser: jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
+		jwt.WithIssuer(TokenIssuer),
+		jwt.WithAudience(TokenAudience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(30*time.Second),
+	)}
+}
+
+// Verify parses and checks a token. A dependency failure while fetching keys is
+// returned wrapping ErrUnavailable; every other failure is ErrUnauthorized.
+func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) {
+	var claims Claims
+	var keyErr error
+	_, err := v.parser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		key, err := v.keys.PublicKey(ctx, kid)
+		keyErr = err
+		return key, err
+	})
+	if err != nil {
+		if errors.Is(keyErr, ErrUnavailable) {
+			return Principal{}, keyErr
+		}
+		return Principal{}, ErrUnauthorized
+	}
+	if claims.Subject == "" || (claims.Role != RoleGuest && claims.Role != RoleUser) {
+		return Principal{}, ErrUnauthorized
+	}
+	return Principal{Subject: claims.Subject, Role: claims.Role}, nil
+}
+
+type principalKey struct{}
+
+// RequireAuth rejects requests without a valid bearer token and stores the caller
+// for Caller. roles, when given, lists the roles allowed (others get 403).
+func RequireAuth(v *Verifier, roles ...string) gin.HandlerFunc {
+	return Handle(func(c *gin.Context) error {
+		raw, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+		if !ok || raw == "" || len(raw) > 4096 {
+			return ErrUnauthorized
+		}
+		p, err := v.Verify(c.Request.Context(), raw)
+		if err != nil {
+			return err
+		}
+		if len(roles) > 0 && !contains(roles, p.Role) {
+			return ErrForbidden
+		}
+		c.Set(principalKeyName, p)
+		c.Next()
+		return nil
+	})
+}
+
+const principalKeyName = "kit.principal"
+
+// Caller returns the verified caller; only valid behind RequireAuth.
+func Caller(c *gin.Context) Principal {
+	p, _ := c.Get(principalKeyName)
+	pr, _ := p.(Principal)
+	return pr
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// JWKSClient is a KeySource backed by the user service's JWKS endpoint. Keys are
+// cached; an unknown kid triggers a refresh, at most once per minRefresh so a
+// flood of forged kids cannot turn into a flood of fetches.
+type JWKSClient struct {
+	url        string
+	client     *http.Client
+	minRefresh time.Duration
+
+	mu        sync.Mutex
+	keys      map[string]ed25519.PublicKey
+	fetchedAt time.Time
+}
+
+// NewJWKSClient returns a JWKS-backed KeySource for url.
+func NewJWKSClient(url string, client *http.Client) *JWKSClient {
+	return &JWKSClient{url: url, client: client, minRefresh: 10 * time.Second, keys: map[string]ed25519.PublicKey{}}
+}
+
+// PublicKey implements KeySource.
+func (j *JWKSClient) PublicKey(ctx context.Context, kid string) (ed25519.PublicKey, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if k, ok := j.keys[kid]; ok {
+		return k, nil
+	}
+	if !j.fetchedAt.IsZero() && time.Since(j.fetchedAt) < j.minRefresh {
+		return nil, errUnknownKey
+	}
+	keys, err := j.fetch(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("fetch JWKS: %w: %w", ErrUnavailable, err)
+	}
+	j.keys, j.fetchedAt = keys, time.Now()
+	if k, ok := j.keys[kid]; ok {
+		return k, nil
+	}
+	return nil, errUnknownKey
+}
+
+func (j *JWKSClient) fetch(ctx context.Context) (map[string]ed25519.PublicKey, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.url, nil)
+	if err != nil {
+		return nil, err
+	}
+	if id := RequestID(ctx); id != "" {
+		req.Header.Set(HeaderRequestID, id)
+	}
+	resp, err := j.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	var set JWKSet
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&set); err != nil {
+		return nil, err
+	}
+	keys := make(map[string]ed25519.PublicKey, len(set.Keys))
+	for _, k := range set.Keys {
+		pub, err := k.publicKey()
+		if err != nil {
+			continue // one odd key must not lock out the valid ones
+		}
+		keys[k.Kid] = pub
+	}
+	return keys, nil
+}
+
+// StaticKeys is a KeySource over keys held in memory (the user service's own).
+type StaticKeys map[string]ed25519.PublicKey
+
+// PublicKey implements KeySource.
+func (s StaticKeys) PublicKey(_ context.Context, kid string) (ed25519.PublicKey, error) {
+	if k, ok := s[kid]; ok {
+		return k, nil
+	}
+	return nil, errUnknownKey
+}

@@ -1,0 +1,54 @@
+package kit
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// RunFunc is the shape of every service's run function.
+type RunFunc func(ctx context.Context, getenv Getenv, stdout io.Writer) error
+
+// Main is the whole of a service's main: "healthcheck" as the only argument probes
+// the running service (distroless images have no curl); otherwise it runs the
+// service until SIGINT or SIGTERM and exits 0 after a clean drain.
+func Main(run RunFunc) {
+	if len(os.Args) == 2 && os.Args[1] == "healthcheck" {
+		if err := Healthcheck(os.Getenv); err != nil {
+			fmt.Fprintln(os.Stderr, "unhealthy:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+// Healthcheck asks the local service's /healthz on the port of LISTEN_ADDR.
+func Healthcheck(getenv Getenv) error {
+	addr := NewEnv(getenv).String("LISTEN_ADDR", ":8080")
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("LISTEN_ADDR %q: %w", addr, err)
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Get("http://" + net.JoinHostPort("127.0.0.1", port) + "/healthz")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return nil
+}

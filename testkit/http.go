@@ -1,0 +1,104 @@
+package testkit
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Env turns a map into a getenv function for a service's run or loadConfig.
+func Env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+// Request is one HTTP request in a handler test.
+type Request struct {
+	Method string
+	Path   string
+	// Body is sent as JSON unless it is a string or []byte, which are sent as is.
+	Body    any
+	Token   string
+	Headers map[string]string
+}
+
+// Serve sends req through h (a router) and returns the recorded response.
+func Serve(t testing.TB, h http.Handler, req Request) *httptest.ResponseRecorder {
+	t.Helper()
+	var body io.Reader
+	switch b := req.Body.(type) {
+	case nil:
+	case string:
+		body = strings.NewReader(b)
+	case []byte:
+		body = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatalf("marshal body: %v", err)
+		}
+		body = bytes.NewReader(raw)
+	}
+	r := httptest.NewRequest(req.Method, req.Path, body)
+	if body != nil {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	if req.Token != "" {
+		r.Header.Set("Authorization", "Bearer "+req.Token)
+	}
+	for k, v := range req.Headers {
+		r.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+// ErrorBody is the DESIGN error envelope, for asserting on error responses.
+type ErrorBody struct {
+	Error struct {
+		Code    string            `json:"code"`
+		Message string            `json:"message"`
+		Fields  map[string]string `json:"fields"`
+	} `json:"error"`
+}
+
+// Decode parses a JSON response body into a new T, failing the test if it is not JSON.
+func Decode[T any](t testing.TB, body []byte) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("response is not the expected JSON: %v\n%s", err, body)
+	}
+	return v
+}
+
+// ExpectStatus fails the test unless the response has status want.
+func ExpectStatus(t testing.TB, w *httptest.ResponseRecorder, want int) {
+	t.Helper()
+	if w.Code != want {
+		t.Fatalf("status = %d, want %d; body: %s", w.Code, want, w.Body.String())
+	}
+}
+
+// ExpectError fails the test unless the response is an error envelope with the
+// given status and code.
+func ExpectError(t testing.TB, w *httptest.ResponseRecorder, status int, code string) ErrorBody {
+	t.Helper()
+	ExpectStatus(t, w, status)
+	e := Decode[ErrorBody](t, w.Body.Bytes())
+	if e.Error.Code != code {
+		t.Fatalf("error code = %q, want %q; body: %s", e.Error.Code, code, w.Body.String())
+	}
+	if e.Error.Message == "" {
+		t.Fatalf("error without message: %s", w.Body.String())
+	}
+	return e
+}
+
+// HTTPClient is a client with a timeout for tests that talk to a real listener.
+func HTTPClient() *http.Client { return &http.Client{Timeout: 10 * time.Second} }

@@ -1,0 +1,219 @@
+// Package testkit starts the real servers Roboshop's tests talk to (a
+// MongoDB-compatible server, and later Redis, MariaDB and nginx) as child
+// processes on free loopback ports with throwaway data directories.
+package testkit
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find free port: %v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Process is a server started as a child process; Stop and Start let a test take
+// it away and bring it back on the same port and data directory.
+type Process struct {
+	name string
+	args []string
+	addr string
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	output *bytes.Buffer
+	done   chan struct{}
+}
+
+// Addr is the server's host:port.
+func (p *Process) Addr() string { return p.addr }
+
+// Start launches the process and waits until its port accepts connections.
+func (p *Process) Start(t testing.TB) {
+	t.Helper()
+	if err := p.start(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (p *Process) start(wait time.Duration) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd != nil {
+		return nil
+	}
+	cmd := exec.Command(p.name, p.args...)
+	out := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = &syncWriter{w: out}, &syncWriter{w: out}
+	// The kernel kills the server if the test binary dies first, so no server outlives its test.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", p.name, err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	p.cmd, p.output, p.done = cmd, out, done
+
+	deadline := time.Now().Add(wait)
+	for {
+		conn, err := net.DialTimeout("tcp", p.addr, 200*time.Millisecond)
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		select {
+		case <-done:
+			p.cmd = nil
+			return fmt.Errorf("%s exited before listening on %s:\n%s", p.name, p.addr, out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			p.stopLocked()
+			return fmt.Errorf("%s did not listen on %s within %s:\n%s", p.name, p.addr, wait, out.String())
+		}
+	}
+}
+
+// Stop ends the process (SIGTERM, then SIGKILL after 10 s) and waits for it.
+func (p *Process) Stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stopLocked()
+}
+
+func (p *Process) stopLocked() {
+	if p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+	p.cmd = nil
+}
+
+// Output returns what the process printed so far, for failure messages.
+func (p *Process) Output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.output == nil {
+		return ""
+	}
+	return p.output.String()
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
+}
+
+// Shared servers live for a whole test binary; Main stops them after the tests.
+type shared struct {
+	mu    sync.Mutex
+	procs map[string]*Process
+	dirs  []string
+}
+
+var registry = &shared{procs: map[string]*Process{}}
+
+// Main runs the tests of a package and then stops the servers they shared. Use it
+// as the whole of TestMain: func TestMain(m *testing.M) { testkit.Main(m) }.
+func Main(m *testing.M) {
+	code := m.Run()
+	registry.mu.Lock()
+	for _, p := range registry.procs {
+		p.Stop()
+	}
+	for _, d := range registry.dirs {
+		_ = os.RemoveAll(d)
+	}
+	if standIn.path != "" && os.Getenv("ROBOSHOP_MONGO_STANDIN") == "" {
+		_ = os.Remove(standIn.path)
+	}
+	registry.mu.Unlock()
+	os.Exit(code)
+}
+
+// sharedProcess starts (once per test binary) the server made by build and returns it.
+func sharedProcess(t testing.TB, kind string, build func(dir string, port int) (*Process, error)) *Process {
+	t.Helper()
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	if p, ok := registry.procs[kind]; ok {
+		return p
+	}
+	dir, err := os.MkdirTemp("", "roboshop-"+kind+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	registry.dirs = append(registry.dirs, dir)
+	p, err := build(dir, FreePort(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.start(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	registry.procs[kind] = p
+	return p
+}
+
+// ownProcess starts a server for one test only, stopped when the test ends.
+func ownProcess(t testing.TB, build func(dir string, port int) (*Process, error)) *Process {
+	t.Helper()
+	p, err := build(t.TempDir(), FreePort(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.start(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Stop)
+	return p
+}
+
+var nameSeq struct {
+	sync.Mutex
+	n int
+}
+
+// UniqueName returns a name no other test in this binary gets, usable as a
+// database name (letters, digits and underscores, at most 60 characters).
+func UniqueName(prefix string) string {
+	nameSeq.Lock()
+	defer nameSeq.Unlock()
+	nameSeq.n++
+	return prefix + "_" + strconv.Itoa(os.Getpid()) + "_" + strconv.Itoa(nameSeq.n)
+}
+
+// Context returns a context bounded by the test's deadline (or a minute).
+func Context(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}

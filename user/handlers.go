@@ -1,0 +1,284 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net/http"
+	"net/mail"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+	"github.com/roboshop-go/roboshop/kit"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// maxBody bounds user request bodies: an email, a name and a password fit easily.
+const maxBody = 4 << 10
+
+type tokenResponse struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+type userResponse struct {
+	User      User      `json:"user"`
+	Token     string    `json:"token,omitempty"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
+var errInvalidCredentials = kit.NewError(http.StatusUnauthorized, "invalid_credentials", "email or password is wrong")
+
+func handleGuest(keys *keyring, ttl time.Duration) gin.HandlerFunc {
+	return kit.Handle(func(c *gin.Context) error {
+		s, err := keys.signer()
+		if err != nil {
+			return err
+		}
+		token, exp, err := s.issue("guest-"+randomHex(16), kit.RoleGuest, time.Now(), ttl)
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusCreated, tokenResponse{Token: token, ExpiresAt: exp})
+		return nil
+	})
+}
+
+type registerRequest struct {
+	Email    string `json:"email"`
+	Name     string `json:"name"`
+	Password string `json:"password"`
+}
+
+func handleRegister(st store, keys *keyring, ttl time.Duration, cost int) gin.HandlerFunc {
+	return kit.Handle(func(c *gin.Context) error {
+		var req registerRequest
+		if err := kit.BindJSON(c, &req, maxBody); err != nil {
+			return err
+		}
+		email, name := normalizeEmail(req.Email), strings.TrimSpace(req.Name)
+		fields := map[string]string{}
+		if err := validateEmail(email); err != nil {
+			fields["email"] = err.Error()
+		}
+		if err := validateName(name); err != nil {
+			fields["name"] = err.Error()
+		}
+		if err := validatePassword(req.Password); err != nil {
+			fields["password"] = err.Error()
+		}
+		if len(fields) > 0 {
+			return kit.Invalid(fields)
+		}
+		s, err := keys.signer()
+		if err != nil {
+			return err
+		}
+		hash, err := bcrypt.GenerateFromPassword([]byte(req.Password), cost)
+		if err != nil {
+			return err
+		}
+		u := User{ID: bson.NewObjectID().Hex(), Email: email, Name: name, PasswordHash: hash, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
+		if err := st.CreateUser(c, u); err != nil {
+			if errors.Is(err, errEmailTaken) {
+				return kit.NewError(http.StatusConflict, "email_taken", "an account with this email exists already")
+			}
+			return err
+		}
+		token, exp, err := s.issue(u.ID, kit.RoleUser, time.Now(), ttl)
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusCreated, userResponse{User: u, Token: token, ExpiresAt: exp})
+		return nil
+	})
+}
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// dummyHash is compared against when the email is unknown, so an unknown email
+// costs the same time as a wrong password and the two cannot be told apart.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("roboshop-timing-equaliser"), bcrypt.DefaultCost)
+
+func handleLogin(st store, keys *keyring, ttl time.Duration, policy loginPolicy) gin.HandlerFunc {
+	return kit.Handle(func(c *gin.Context) error {
+		var req loginRequest
+		if err := kit.BindJSON(c, &req, maxBody); err != nil {
+			return err
+		}
+		email := normalizeEmail(req.Email)
+		fields := map[string]string{}
+		if email == "" || len(email) > 254 {
+			fields["email"] = "is required (at most 254 characters)"
+		}
+		if req.Password == "" || len(req.Password) > 72 {
+			fields["password"] = "is required (at most 72 bytes)"
+		}
+		if len(fields) > 0 {
+			return kit.Invalid(fields)
+		}
+		s, err := keys.signer()
+		if err != nil {
+			return err
+		}
+		// Attempts are counted per email whether or not an account exists, so the
+		// lock-out itself does not reveal which emails are registered.
+		now := time.Now()
+		failures, last, err := st.LoginFailures(c, email, now.Add(-policy.Window))
+		if err != nil {
+			return err
+		}
+		if wait := last.Add(lockDuration(failures, policy)).Sub(now); failures >= policy.FreeAttempts && wait > 0 {
+			return tooManyAttempts(wait)
+		}
+		u, err := st.UserByEmail(c, email)
+		switch {
+		case errors.Is(err, errNotFound):
+			_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(req.Password))
+			return loginFailed(c, st, email, policy)
+		case err != nil:
+			return err
+		}
+		if bcrypt.CompareHashAndPassword(u.PasswordHash, []byte(req.Password)) != nil {
+			return loginFailed(c, st, email, policy)
+		}
+		if err := st.ResetLoginFailures(c, email); err != nil {
+			return err
+		}
+		token, exp, err := s.issue(u.ID, kit.RoleUser, time.Now(), ttl)
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusOK, userResponse{User: u, Token: token, ExpiresAt: exp})
+		return nil
+	})
+}
+
+// loginFailed records the failure (which locks the email once the free attempts
+// are used up) and answers with the one 401 used for every bad credential.
+func loginFailed(ctx context.Context, st store, email string, policy loginPolicy) error {
+	now := time.Now()
+	if err := st.RecordLoginFailure(ctx, email, now, now.Add(-policy.Window)); err != nil {
+		return err
+	}
+	return errInvalidCredentials
+}
+
+// lockDuration is how long after the latest of failures the email stays locked:
+// zero below FreeAttempts, then BaseLock, doubling with each further failure,
+// capped at MaxLock.
+func lockDuration(failures int, p loginPolicy) time.Duration {
+	over := failures - p.FreeAttempts
+	if over < 0 {
+		return 0
+	}
+	if over > 30 {
+		return p.MaxLock
+	}
+	return time.Duration(min(float64(p.BaseLock)*math.Pow(2, float64(over)), float64(p.MaxLock)))
+}
+
+func tooManyAttempts(wait time.Duration) error {
+	secs := int(math.Ceil(wait.Seconds()))
+	e := kit.NewError(http.StatusTooManyRequests, "too_many_attempts",
+		"too many failed logins for this email; try again in "+strconv.Itoa(secs)+" seconds")
+	e.Header = map[string]string{"Retry-After": strconv.Itoa(secs)}
+	return e
+}
+
+func handleMe(st store) gin.HandlerFunc {
+	return kit.Handle(func(c *gin.Context) error {
+		u, err := st.UserByID(c, kit.Caller(c).Subject)
+		if errors.Is(err, errNotFound) {
+			return kit.NotFound("user_not_found", "this account no longer exists")
+		}
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusOK, userResponse{User: u})
+		return nil
+	})
+}
+
+func handleJWKS(keys *keyring) gin.HandlerFunc {
+	return kit.Handle(func(c *gin.Context) error {
+		s, err := keys.signer()
+		if err != nil {
+			return err
+		}
+		// Verifiers cache keys and refetch on an unknown kid, so a short max-age is enough.
+		c.Header("Cache-Control", "public, max-age=300")
+		c.JSON(http.StatusOK, kit.JWKSet{Keys: []kit.JWK{s.jwk}})
+		return nil
+	})
+}
+
+func normalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+func validateEmail(email string) error {
+	if email == "" {
+		return errors.New("is required")
+	}
+	if len(email) > 254 {
+		return errors.New("must be at most 254 characters")
+	}
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Address != email || addr.Name != "" {
+		return errors.New("must be an email address like name@example.com")
+	}
+	if _, domain, _ := strings.Cut(email, "@"); !strings.Contains(domain, ".") {
+		return errors.New("must be an email address like name@example.com")
+	}
+	return nil
+}
+
+func validateName(name string) error {
+	n := utf8.RuneCountInString(name)
+	if n == 0 {
+		return errors.New("is required")
+	}
+	if n > 100 {
+		return errors.New("must be at most 100 characters")
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return errors.New("must not contain control characters")
+		}
+	}
+	return nil
+}
+
+func validatePassword(pw string) error {
+	// bcrypt reads only the first 72 bytes, so longer passwords would be silently cut.
+	if len(pw) < 8 || len(pw) > 72 {
+		return errors.New("must be 8 to 72 bytes long")
+	}
+	return nil
+}
+
+// seedDemo creates the documented demo account unless it exists already.
+func seedDemo(ctx context.Context, st store, cfg config) error {
+	if _, err := st.UserByEmail(ctx, cfg.DemoEmail); err == nil {
+		return nil
+	} else if !errors.Is(err, errNotFound) {
+		return err
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(cfg.DemoPassword), cfg.BcryptCost)
+	if err != nil {
+		return err
+	}
+	err = st.CreateUser(ctx, User{ID: bson.NewObjectID().Hex(), Email: cfg.DemoEmail, Name: "Demo Shopper",
+		PasswordHash: hash, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)})
+	if errors.Is(err, errEmailTaken) {
+		return nil // another instance seeded it first
+	}
+	return err
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+	"github.com/roboshop-go/roboshop/kit"
+	"github.com/roboshop-go/roboshop/testkit"
+)
+
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+// testApp is a router over a real store in a database of its own.
+type testApp struct {
+	router *gin.Engine
+	store  *mongoStore
+	keys   *keyring
+	cfg    config
+}
+
+func testConfig(t testing.TB, mongoURI string) config {
+	t.Helper()
+	cfg, err := loadConfig(testkit.Env(map[string]string{
+		"MONGO_URI":           mongoURI,
+		"BCRYPT_COST":         "10", // the lowest allowed; keeps tests quick
+		"LOGIN_FREE_ATTEMPTS": "3",
+		"LOGIN_LOCK":          "1m",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func newTestApp(t testing.TB) *testApp {
+	t.Helper()
+	cfg := testConfig(t, testkit.MongoURI(t))
+	st := newTestStore(t, cfg)
+	keys := &keyring{}
+	ctx := testkit.Context(t)
+	if err := keys.load(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	if err := seedDemo(ctx, st, cfg); err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	ready := func(ctx context.Context) error { return st.Ping(ctx) }
+	return &testApp{router: newRouter(logger, kit.NewRegistry(), ready, st, keys, cfg), store: st, keys: keys, cfg: cfg}
+}
+
+func newTestStore(t testing.TB, cfg config) *mongoStore {
+	t.Helper()
+	st, err := openMongoStore(cfg.MongoURI, cfg.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close(context.Background()) })
+	if err := st.EnsureIndexes(testkit.Context(t)); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/roboshop-go/roboshop/kit"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+)
+
+// mongoStore keeps users, login attempts and the signing key in the service's own
+// database. It uses only what MongoDB and the FerretDB stand-in both support:
+// plain CRUD and unique indexes (no transactions, TTL or text indexes).
+type mongoStore struct {
+	client   *mongo.Client
+	users    *mongo.Collection
+	failures *mongo.Collection
+	keys     *mongo.Collection
+}
+
+type userDoc struct {
+	ID           string    `bson:"_id"`
+	Email        string    `bson:"email"`
+	Name         string    `bson:"name"`
+	PasswordHash []byte    `bson:"password_hash"`
+	CreatedAt    time.Time `bson:"created_at"`
+}
+
+type failureDoc struct {
+	Email string    `bson:"email"`
+	At    time.Time `bson:"at"`
+}
+
+type keyDoc struct {
+	ID        string    `bson:"_id"`
+	Seed      []byte    `bson:"seed"`
+	CreatedAt time.Time `bson:"created_at"`
+}
+
+// openMongoStore configures the client; the driver connects lazily and reconnects
+// by itself, so a datastore that is down at start or later never stops the process.
+func openMongoStore(uri, database string) (*mongoStore, error) {
+	client, err := mongo.Connect(options.Client().ApplyURI(uri).
+		SetAppName("roboshop-user").
+		SetServerSelectionTimeout(2 * time.Second).
+		SetConnectTimeout(2 * time.Second).
+		SetTimeout(5 * time.Second).
+		SetMaxPoolSize(64))
+	if err != nil {
+		return nil, fmt.Errorf("mongodb client: %w", err)
+	}
+	db := client.Database(database)
+	return &mongoStore{client: client, users: db.Collection("users"),
+		failures: db.Collection("login_failures"), keys: db.Collection("signing_keys")}, nil
+}
+
+func (s *mongoStore) Close(ctx context.Context) error { return s.client.Disconnect(ctx) }
+
+func (s *mongoStore) Ping(ctx context.Context) error {
+	return unavailable(s.client.Ping(ctx, readpref.Primary()))
+}
+
+func (s *mongoStore) EnsureIndexes(ctx context.Context) error {
+	_, err := s.users.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys: bson.D{{Key: "email", Value: 1}}, Options: options.Index().SetUnique(true).SetName("email_unique"),
+	})
+	if err != nil {
+		return unavailable(err)
+	}
+	_, err = s.failures.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys: bson.D{{Key: "email", Value: 1}, {Key: "at", Value: -1}}, Options: options.Index().SetName("email_at"),
+	})
+	return unavailable(err)
+}
+
+func (s *mongoStore) CreateUser(ctx context.Context, u User) error {
+	_, err := s.users.InsertOne(ctx, userDoc{ID: u.ID, Email: u.Email, Name: u.Name,
+		PasswordHash: u.PasswordHash, CreatedAt: u.CreatedAt})
+	if mongo.IsDuplicateKeyError(err) {
+		return errEmailTaken
+	}
+	return unavailable(err)
+}
+
+func (s *mongoStore) UserByEmail(ctx context.Context, email string) (User, error) {
+	return s.findUser(ctx, bson.D{{Key: "email", Value: email}})
+}
+
+func (s *mongoStore) UserByID(ctx context.Context, id string) (User, error) {
+	return s.findUser(ctx, bson.D{{Key: "_id", Value: id}})
+}
+
+func (s *mongoStore) findUser(ctx context.Context, filter bson.D) (User, error) {
+	var d userDoc
+	err := s.users.FindOne(ctx, filter).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return User{}, errNotFound
+	}
+	if err != nil {
+		return User{}, unavailable(err)
+	}
+	return User{ID: d.ID, Email: d.Email, Name: d.Name, PasswordHash: d.PasswordHash, CreatedAt: d.CreatedAt.UTC()}, nil
+}
+
+func (s *mongoStore) LoginFailures(ctx context.Context, email string, since time.Time) (int, time.Time, error) {
+	filter := bson.D{{Key: "email", Value: email}, {Key: "at", Value: bson.D{{Key: "$gte", Value: since}}}}
+	n, err := s.failures.CountDocuments(ctx, filter)
+	if err != nil || n == 0 {
+		return 0, time.Time{}, unavailable(err)
+	}
+	var last failureDoc
+	err = s.failures.FindOne(ctx, filter, options.FindOne().SetSort(bson.D{{Key: "at", Value: -1}})).Decode(&last)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, time.Time{}, nil // reset between the two reads
+	}
+	return int(n), last.At, unavailable(err)
+}
+
+// RecordLoginFailure inserts one document per failure rather than incrementing a
+// counter: inserts never lose an update under concurrency, on MongoDB and on the
+// FerretDB stand-in alike (whose $inc upsert is not atomic).
+func (s *mongoStore) RecordLoginFailure(ctx context.Context, email string, at, forgetBefore time.Time) error {
+	if _, err := s.failures.InsertOne(ctx, failureDoc{Email: email, At: at}); err != nil {
+		return unavailable(err)
+	}
+	_, err := s.failures.DeleteMany(ctx, bson.D{{Key: "email", Value: email}, {Key: "at", Value: bson.D{{Key: "$lt", Value: forgetBefore}}}})
+	return unavailable(err)
+}
+
+func (s *mongoStore) ResetLoginFailures(ctx context.Context, email string) error {
+	_, err := s.failures.DeleteMany(ctx, bson.D{{Key: "email", Value: email}})
+	return unavailable(err)
+}
+
+const activeKeyID = "active"
+
+func (s *mongoStore) SigningKey(ctx context.Context, candidate ed25519.PrivateKey) (ed25519.PrivateKey, error) {
+	// Insert-if-absent on a fixed _id: of two instances starting together, one
+	// insert wins and both then read the same key.
+	_, err := s.keys.InsertOne(ctx, keyDoc{ID: activeKeyID, Seed: candidate.Seed(), CreatedAt: time.Now().UTC()})
+	if err != nil && !mongo.IsDuplicateKeyError(err) {
+		return nil, unavailable(err)
+	}
+	var d keyDoc
+	if err := s.keys.FindOne(ctx, bson.D{{Key: "_id", Value: activeKeyID}}).Decode(&d); err != nil {
+		return nil, unavailable(err)
+	}
+	if len(d.Seed) != ed25519.SeedSize {
+		return nil, fmt.Errorf("stored signing key is malformed (%d bytes)", len(d.Seed))
+	}
+	return ed25519.NewKeyFromSeed(d.Seed), nil
+}
+
+// unavailable marks driver failures that mean "the datastore is not answering"
+// as kit.ErrUnavailable (503); other errors stay as they are (500).
+func unavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	// Server selection failures wrap context.DeadlineExceeded, so IsTimeout covers them.
+	if mongo.IsNetworkError(err) || mongo.IsTimeout(err) || errors.Is(err, mongo.ErrClientDisconnected) {
+		return fmt.Errorf("mongodb: %w: %w", kit.ErrUnavailable, err)
+	}
+	return fmt.Errorf("mongodb: %w", err)
+}
