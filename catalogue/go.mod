@@ -11,6 +11,7 @@ require (
 	github.com/gin-gonic/gin v1.12.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/roboshop-go/roboshop/kit v0.0.0-00010101000000-000000000000
+	github.com/roboshop-go/roboshop/testkit v0.0.0-00010101000000-000000000000
 	go.mongodb.org/mongo-driver/v2 v2.9.3
 )
 

@@ -39,8 +39,7 @@ type productDoc struct {
 }
 
 func (d productDoc) product() Product {
-	return Product{SKU: d.SKU, Name: d.Name, Description: d.Description, Category: d.Category,
-		PriceCents: d.PriceCents, Image: d.Image, Stock: d.Stock}
+	return Product(d)
 }
 
 // openMongoStore configures the client; the driver connects lazily and reconnects
@@ -77,12 +76,11 @@ func (s *mongoStore) Seed(ctx context.Context, d seedData) error {
 	}
 	cats := make([]mongo.WriteModel, 0, len(d.Categories))
 	for _, c := range d.Categories {
-		cats = append(cats, insertIfAbsent(c.Slug, categoryDoc{Slug: c.Slug, Name: c.Name, Description: c.Description}))
+		cats = append(cats, insertIfAbsent(c.Slug, categoryDoc(c)))
 	}
 	prods := make([]mongo.WriteModel, 0, len(d.Products))
 	for _, p := range d.Products {
-		prods = append(prods, insertIfAbsent(p.SKU, productDoc{SKU: p.SKU, Name: p.Name, Description: p.Description,
-			Category: p.Category, PriceCents: p.PriceCents, Image: p.Image, Stock: p.Stock}))
+		prods = append(prods, insertIfAbsent(p.SKU, productDoc(p)))
 	}
 	if _, err := s.categories.BulkWrite(ctx, cats, options.BulkWrite().SetOrdered(false)); err != nil && !mongo.IsDuplicateKeyError(err) {
 		return unavailable(err)
@@ -111,7 +109,7 @@ func (s *mongoStore) Categories(ctx context.Context) ([]Category, error) {
 	}
 	out := make([]Category, len(docs))
 	for i, d := range docs {
-		out[i] = Category{Slug: d.Slug, Name: d.Name, Description: d.Description}
+		out[i] = Category(d)
 	}
 	return out, nil
 }

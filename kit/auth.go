@@ -121,8 +121,6 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 	return Principal{Subject: claims.Subject, Role: claims.Role}, nil
 }
 
-type principalKey struct{}
-
 // RequireAuth rejects requests without a valid bearer token and stores the caller
 // for Caller. roles, when given, lists the roles allowed (others get 403).
 func RequireAuth(v *Verifier, roles ...string) gin.HandlerFunc {

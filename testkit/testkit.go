@@ -132,6 +132,14 @@ func (s *syncWriter) Write(b []byte) (int, error) {
 	return s.w.Write(b)
 }
 
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
+}
+
+type syncBuffer = syncWriter
+
 // Shared servers live for a whole test binary; Main stops them after the tests.
 type shared struct {
 	mu    sync.Mutex

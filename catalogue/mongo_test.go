@@ -1,0 +1,54 @@
+package main
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/roboshop-go/roboshop/testkit"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+func TestSeedFile(t *testing.T) {
+	seed, err := loadSeed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seed.Products) < 30 || len(seed.Categories) < 5 {
+		t.Fatalf("%d products in %d categories; want at least 30 in 5", len(seed.Products), len(seed.Categories))
+	}
+}
+
+func TestSeedIsIdempotentAndKeepsChanges(t *testing.T) {
+	t.Parallel()
+	_, st := newTestApp(t) // seeded once
+	ctx := testkit.Context(t)
+	if _, err := st.products.UpdateOne(ctx, bson.D{{Key: "_id", Value: "HH-001"}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "stock", Value: 0}}}}); err != nil {
+		t.Fatal(err)
+	}
+	seed, _ := loadSeed()
+	var wg sync.WaitGroup
+	for i := 0; i < 3; i++ { // concurrent seeders, as when instances start together
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := st.Seed(ctx, seed); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	n, err := st.products.CountDocuments(ctx, bson.D{})
+	if err != nil || n != int64(len(seed.Products)) {
+		t.Fatalf("%d products after re-seeding (%v), want %d", n, err, len(seed.Products))
+	}
+	p, err := st.Product(ctx, "HH-001")
+	if err != nil || p.Stock != 0 {
+		t.Fatalf("re-seeding overwrote the stock: %+v, %v", p, err)
+	}
+	cats, err := st.Categories(ctx)
+	if err != nil || len(cats) != len(seed.Categories) {
+		t.Fatalf("%d categories (%v), want %d", len(cats), err, len(seed.Categories))
+	}
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/roboshop-go/roboshop/testkit"
+)
+
+// TestRunServesAndSurvivesMongoOutage drives the real run function over HTTP:
+// it seeds itself, serves, answers 503 while MongoDB is away without exiting,
+// recovers by itself, and drains cleanly on shutdown.
+func TestRunServesAndSurvivesMongoOutage(t *testing.T) {
+	t.Parallel()
+	mongo, uri := testkit.StartMongo(t, "catalogue")
+	svc := testkit.RunService(t, run, map[string]string{"MONGO_URI": uri})
+
+	svc.WaitStatus(t, "/readyz", http.StatusOK)
+	code, body := svc.Do(t, "GET", "/products?q=drone&limit=3", "", "")
+	var page productsResponse
+	if err := json.Unmarshal(body, &page); code != http.StatusOK || err != nil || len(page.Items) == 0 {
+		t.Fatalf("search: %d %s", code, body)
+	}
+
+	mongo.Stop()
+	took := svc.WaitStatus(t, "/readyz", http.StatusServiceUnavailable)
+	t.Logf("readyz turned 503 %s after MongoDB stopped", took)
+	if code, body := svc.Do(t, "GET", "/products/DR-001", "", ""); code != http.StatusServiceUnavailable {
+		t.Fatalf("product with MongoDB down: %d %s, want 503", code, body)
+	}
+	svc.WaitStatus(t, "/healthz", http.StatusOK)
+
+	mongo.Start(t)
+	svc.WaitStatus(t, "/readyz", http.StatusOK)
+	if code, _ := svc.Do(t, "GET", "/products/DR-001", "", ""); code != http.StatusOK {
+		t.Fatalf("product after MongoDB came back: %d", code)
+	}
+	if code, body := svc.Do(t, "GET", "/metrics", "", ""); code != http.StatusOK || !strings.Contains(string(body), `http_requests_total{method="GET",route="/products/:sku",status="503"}`) {
+		t.Fatalf("metrics do not count the 503s: %d\n%s", code, body)
+	}
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"bad uri", map[string]string{"MONGO_URI": "http://x"}, "MONGO_URI"},
+		{"bad log level", map[string]string{"LOG_LEVEL": "chatty"}, "LOG_LEVEL"},
+		{"bad listen address", map[string]string{"LISTEN_ADDR": "nonsense"}, "nonsense"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := run(context.Background(), testkit.Env(tc.env), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("run = %v, want an error naming %s", err, tc.want)
+			}
+		})
+	}
+}

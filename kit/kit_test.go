@@ -1,0 +1,293 @@
+package kit
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+func env(vars map[string]string) Getenv { return func(k string) string { return vars[k] } }
+
+func TestEnv(t *testing.T) {
+	e := NewEnv(env(map[string]string{"N": "7", "BAD_N": "x", "D": "90s", "BAD_D": "-1s", "B": "true", "L": "warn", "S": " v "}))
+	if got := e.Int("N", 1, 0, 10); got != 7 {
+		t.Errorf("Int = %d", got)
+	}
+	if got := e.Int("MISSING", 3, 0, 10); got != 3 {
+		t.Errorf("Int default = %d", got)
+	}
+	if got := e.Duration("D", 0, 0, time.Hour); got != 90*time.Second {
+		t.Errorf("Duration = %s", got)
+	}
+	if !e.Bool("B", false) || e.Level("L", slog.LevelInfo) != slog.LevelWarn || e.String("S", "") != "v" {
+		t.Error("Bool, Level or String wrong")
+	}
+	if e.Err() != nil {
+		t.Fatalf("unexpected error: %v", e.Err())
+	}
+	e.Int("BAD_N", 1, 0, 10)
+	e.Duration("BAD_D", 0, 0, time.Hour)
+	e.Required("NEEDED")
+	err := e.Err()
+	for _, name := range []string{"BAD_N", "BAD_D", "NEEDED"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("error %v does not name %s", err, name)
+		}
+	}
+}
+
+type bindTarget struct {
+	Name string `json:"name"`
+	Qty  int    `json:"qty"`
+}
+
+func TestBindJSON(t *testing.T) {
+	r := NewEngine(slog.New(slog.NewJSONHandler(io.Discard, nil)), NewRegistry())
+	r.POST("/", Handle(func(c *gin.Context) error {
+		var v bindTarget
+		if err := BindJSON(c, &v, 64); err != nil {
+			return err
+		}
+		c.JSON(200, v)
+		return nil
+	}))
+	tests := []struct {
+		name, body, contentType string
+		status                  int
+		code, field             string
+	}{
+		{"ok", `{"name":"a","qty":2}`, "application/json", 200, "", ""},
+		{"ok with charset", `{"name":"a"}`, "application/json; charset=utf-8", 200, "", ""},
+		{"empty", ``, "application/json", 400, "malformed_json", ""},
+		{"syntax", `{"name":`, "application/json", 400, "malformed_json", ""},
+		{"array", `[]`, "application/json", 400, "malformed_json", ""},
+		{"two values", `{} {}`, "application/json", 400, "malformed_json", ""},
+		{"unknown field", `{"name":"a","admin":true}`, "application/json", 422, "validation_failed", "admin"},
+		{"wrong type", `{"qty":"two"}`, "application/json", 422, "validation_failed", "qty"},
+		{"too large", `{"name":"` + strings.Repeat("x", 100) + `"}`, "application/json", 413, "body_too_large", ""},
+		{"too large after a valid object", `{"name":"a"}` + strings.Repeat(" ", 100), "application/json", 413, "body_too_large", ""},
+		{"form", `name=a`, "application/x-www-form-urlencoded", 415, "unsupported_media_type", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest("POST", "/", strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", tc.contentType)
+			w := httptest.NewRecorder()
+			r.ServeHTTP(w, req)
+			if w.Code != tc.status {
+				t.Fatalf("status %d, want %d: %s", w.Code, tc.status, w.Body)
+			}
+			if tc.code == "" {
+				return
+			}
+			var e errorBody
+			if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || e.Error.Code != tc.code {
+				t.Fatalf("body %s, want code %s", w.Body, tc.code)
+			}
+			if tc.field != "" && e.Error.Fields[tc.field] == "" {
+				t.Fatalf("field %s not named: %s", tc.field, w.Body)
+			}
+		})
+	}
+}
+
+func TestWriteErrorAndRequestLog(t *testing.T) {
+	var logs bytes.Buffer
+	r := NewEngine(slog.New(slog.NewJSONHandler(&logs, nil)), NewRegistry())
+	r.GET("/internal", Handle(func(*gin.Context) error { return errors.New("db password=hunter2 leaked") }))
+	r.GET("/down", Handle(func(*gin.Context) error { return fmt.Errorf("redis: %w", ErrUnavailable) }))
+	r.GET("/panic", func(*gin.Context) { panic("boom") })
+	r.GET("/teapot", Handle(func(*gin.Context) error { return NewError(418, "teapot", "short and stout") }))
+	tests := []struct {
+		path   string
+		status int
+		code   string
+	}{
+		{"/internal", 500, "internal_error"},
+		{"/down", 503, "service_unavailable"},
+		{"/panic", 500, "internal_error"},
+		{"/teapot", 418, "teapot"},
+		{"/missing", 404, "route_not_found"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			logs.Reset()
+			req := httptest.NewRequest("GET", tc.path, nil)
+			req.Header.Set(HeaderRequestID, "req-"+strings.TrimPrefix(tc.path, "/"))
+			w := httptest.NewRecorder()
+			r.ServeHTTP(w, req)
+			var e errorBody
+			if w.Code != tc.status || json.Unmarshal(w.Body.Bytes(), &e) != nil || e.Error.Code != tc.code {
+				t.Fatalf("got %d %s, want %d %s", w.Code, w.Body, tc.status, tc.code)
+			}
+			if strings.Contains(w.Body.String(), "hunter2") || strings.Contains(w.Body.String(), "boom") {
+				t.Fatalf("internal detail leaked to the client: %s", w.Body)
+			}
+			if w.Header().Get(HeaderRequestID) != "req-"+strings.TrimPrefix(tc.path, "/") {
+				t.Fatalf("request id not echoed: %q", w.Header().Get(HeaderRequestID))
+			}
+			var line map[string]any
+			if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
+				t.Fatalf("want exactly one JSON log line, got %q", logs.String())
+			}
+			if line["request_id"] != "req-"+strings.TrimPrefix(tc.path, "/") || line["status"] != float64(tc.status) {
+				t.Fatalf("log line %v", line)
+			}
+		})
+	}
+	t.Run("forged request id is replaced", func(t *testing.T) {
+		req := httptest.NewRequest("GET", "/teapot", nil)
+		req.Header.Set(HeaderRequestID, "x\n{\"level\":\"ERROR\"}")
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		if id := w.Header().Get(HeaderRequestID); len(id) != 32 || !validRequestID(id) {
+			t.Fatalf("request id %q", id)
+		}
+	})
+}
+
+func TestHealthAndReady(t *testing.T) {
+	var down atomic.Bool
+	reg := NewRegistry()
+	r := NewEngine(slog.New(slog.NewJSONHandler(io.Discard, nil)), reg)
+	Health(r, reg, func(ctx context.Context) error {
+		if down.Load() {
+			<-ctx.Done() // a datastore that hangs, not one that refuses
+			return ctx.Err()
+		}
+		return nil
+	})
+	get := func(path string) int {
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		return w.Code
+	}
+	if get("/healthz") != 200 || get("/readyz") != 200 || get("/metrics") != 200 {
+		t.Fatal("healthy service not answering 200")
+	}
+	down.Store(true)
+	start := time.Now()
+	if got := get("/readyz"); got != 503 {
+		t.Fatalf("readyz with a hung dependency = %d", got)
+	}
+	if took := time.Since(start); took > 5*ReadyTimeout {
+		t.Fatalf("readyz took %s; it must give up after about %s", took, ReadyTimeout)
+	}
+	if get("/healthz") != 200 {
+		t.Fatal("healthz must not depend on the datastore")
+	}
+}
+
+func TestServeDrainsInFlightRequests(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+		_, _ = w.Write([]byte("finished"))
+	})
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- Serve(ctx, slog.New(slog.NewJSONHandler(io.Discard, nil)), addr, h) }()
+
+	var resp *http.Response
+	var reqErr error
+	got := make(chan struct{})
+	go func() {
+		for i := 0; i < 100; i++ {
+			resp, reqErr = (&http.Client{Timeout: 10 * time.Second}).Get("http://" + addr)
+			if reqErr == nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		close(got)
+	}()
+	<-started
+	cancel() // SIGTERM while a request is in flight
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	<-got
+	if reqErr != nil {
+		t.Fatalf("in-flight request failed: %v", reqErr)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "finished" {
+		t.Fatalf("body %q", body)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve returned %v after a clean drain", err)
+	}
+}
+
+func TestJWKSClient(t *testing.T) {
+	pub1, priv1, _ := ed25519.GenerateKey(rand.Reader)
+	pub2, priv2, _ := ed25519.GenerateKey(rand.Reader)
+	var served atomic.Value
+	served.Store(JWKSet{Keys: []JWK{PublicJWK(pub1)}})
+	var fetches atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		_ = json.NewEncoder(w).Encode(served.Load())
+	}))
+	defer srv.Close()
+	jwks := NewJWKSClient(srv.URL, NewHTTPClient(2*time.Second))
+	jwks.minRefresh = 0
+	v := NewVerifier(jwks)
+	issue := func(priv ed25519.PrivateKey) string {
+		claims := Claims{Role: RoleUser, RegisteredClaims: jwt.RegisteredClaims{Issuer: TokenIssuer, Subject: "u1",
+			Audience: jwt.ClaimStrings{TokenAudience}, ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Minute))}}
+		tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
+		tok.Header["kid"] = PublicJWK(priv.Public().(ed25519.PublicKey)).Kid
+		s, _ := tok.SignedString(priv)
+		return s
+	}
+	ctx := context.Background()
+	if p, err := v.Verify(ctx, issue(priv1)); err != nil || p.Subject != "u1" {
+		t.Fatalf("verify: %+v %v", p, err)
+	}
+	if _, err := v.Verify(ctx, issue(priv1)); err != nil || fetches.Load() != 1 {
+		t.Fatalf("known key refetched: %d fetches, %v", fetches.Load(), err)
+	}
+	// Key rotation: an unknown kid triggers one refresh.
+	served.Store(JWKSet{Keys: []JWK{PublicJWK(pub1), PublicJWK(pub2)}})
+	if _, err := v.Verify(ctx, issue(priv2)); err != nil || fetches.Load() != 2 {
+		t.Fatalf("rotated key: %d fetches, %v", fetches.Load(), err)
+	}
+	// Unknown kids are refetched at most once per minRefresh.
+	jwks.minRefresh = time.Hour
+	_, stranger, _ := ed25519.GenerateKey(rand.Reader)
+	for i := 0; i < 5; i++ {
+		if _, err := v.Verify(ctx, issue(stranger)); !errors.Is(err, ErrUnauthorized) {
+			t.Fatalf("unknown key: %v", err)
+		}
+	}
+	if fetches.Load() != 2 {
+		t.Fatalf("%d fetches; forged kids must not cause refetches within minRefresh", fetches.Load())
+	}
+	// The user service being down is a 503 matter, not a 401.
+	down := NewVerifier(NewJWKSClient("http://127.0.0.1:1/jwks", NewHTTPClient(time.Second)))
+	if _, err := down.Verify(ctx, issue(priv1)); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("JWKS down: %v, want ErrUnavailable", err)
+	}
+}
