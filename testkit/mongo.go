@@ -70,7 +70,7 @@ func MongoStandIn() (string, error) {
 			standIn.err = fmt.Errorf("testkit: build mongostandin: %v\n%s", err, b)
 			return
 		}
-		standIn.path = out // removed by Main (sharedProcess holds registry.mu here)
+		standIn.path = out // Main removes it
 	})
 	return standIn.path, standIn.err
 }

@@ -13,22 +13,22 @@ import (
 	"github.com/roboshop-go/roboshop/kit"
 )
 
-// Service is a service's real run function serving on a free loopback port.
-type Service struct {
+// RunningService is a service's real run function serving on a free loopback port.
+type RunningService struct {
 	Base string // http://127.0.0.1:port
 	logs *syncBuffer
 }
 
 // RunService starts run with env (LISTEN_ADDR is added) and, when the test ends,
 // cancels its context as SIGTERM would and fails the test unless run returns nil.
-func RunService(t *testing.T, run kit.RunFunc, env map[string]string) *Service {
+func RunService(t *testing.T, run kit.RunFunc, env map[string]string) *RunningService {
 	t.Helper()
 	port := strconv.Itoa(FreePort(t))
 	vars := map[string]string{"LISTEN_ADDR": "127.0.0.1:" + port}
 	for k, v := range env {
 		vars[k] = v
 	}
-	s := &Service{Base: "http://127.0.0.1:" + port, logs: &syncBuffer{w: &bytes.Buffer{}}}
+	s := &RunningService{Base: "http://127.0.0.1:" + port, logs: &syncBuffer{w: &bytes.Buffer{}}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, Env(vars), s.logs) }()
@@ -47,10 +47,10 @@ func RunService(t *testing.T, run kit.RunFunc, env map[string]string) *Service {
 }
 
 // Logs returns everything the service logged so far.
-func (s *Service) Logs() string { return s.logs.String() }
+func (s *RunningService) Logs() string { return s.logs.String() }
 
 // Do sends a request and returns the status (0 if the request failed) and body.
-func (s *Service) Do(t testing.TB, method, path, body, token string) (int, []byte) {
+func (s *RunningService) Do(t testing.TB, method, path, body, token string) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, s.Base+path, strings.NewReader(body))
 	if err != nil {
@@ -73,7 +73,7 @@ func (s *Service) Do(t testing.TB, method, path, body, token string) (int, []byt
 
 // WaitStatus polls GET path until it answers want, failing the test after 30 s.
 // It returns how long that took.
-func (s *Service) WaitStatus(t testing.TB, path string, want int) time.Duration {
+func (s *RunningService) WaitStatus(t testing.TB, path string, want int) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for {

@@ -33,6 +33,7 @@ func FreePort(t testing.TB) int {
 type Process struct {
 	name string
 	args []string
+	env  []string // nil: inherit
 	addr string
 
 	mu     sync.Mutex
@@ -59,6 +60,7 @@ func (p *Process) start(wait time.Duration) error {
 		return nil
 	}
 	cmd := exec.Command(p.name, p.args...)
+	cmd.Env = p.env
 	out := &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = &syncWriter{w: out}, &syncWriter{w: out}
 	// The kernel kills the server if the test binary dies first, so no server outlives its test.
@@ -143,52 +145,79 @@ type syncBuffer = syncWriter
 // Shared servers live for a whole test binary; Main stops them after the tests.
 type shared struct {
 	mu    sync.Mutex
-	procs map[string]*Process
-	dirs  []string
+	procs map[string]*sharedEntry
+	temps []string
 }
 
-var registry = &shared{procs: map[string]*Process{}}
+type sharedEntry struct {
+	once sync.Once
+	p    *Process
+	err  error
+}
+
+var registry = &shared{procs: map[string]*sharedEntry{}}
+
+// addTemp records a file or directory for Main to delete.
+func (s *shared) addTemp(path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.temps = append(s.temps, path)
+}
 
 // Main runs the tests of a package and then stops the servers they shared. Use it
 // as the whole of TestMain: func TestMain(m *testing.M) { testkit.Main(m) }.
 func Main(m *testing.M) {
 	code := m.Run()
 	registry.mu.Lock()
-	for _, p := range registry.procs {
-		p.Stop()
+	for _, e := range registry.procs {
+		if e.p != nil {
+			e.p.Stop()
+		}
 	}
-	for _, d := range registry.dirs {
+	for _, d := range registry.temps {
 		_ = os.RemoveAll(d)
 	}
+	registry.mu.Unlock()
 	if standIn.path != "" && os.Getenv("ROBOSHOP_MONGO_STANDIN") == "" {
 		_ = os.Remove(standIn.path)
 	}
-	registry.mu.Unlock()
 	os.Exit(code)
 }
 
-// sharedProcess starts (once per test binary) the server made by build and returns it.
+// sharedProcess starts (once per test binary) the server made by build and
+// returns it. Different kinds start concurrently; the registry lock is never
+// held while a server starts.
 func sharedProcess(t testing.TB, kind string, build func(dir string, port int) (*Process, error)) *Process {
 	t.Helper()
 	registry.mu.Lock()
-	defer registry.mu.Unlock()
-	if p, ok := registry.procs[kind]; ok {
-		return p
+	e, ok := registry.procs[kind]
+	if !ok {
+		e = &sharedEntry{}
+		registry.procs[kind] = e
 	}
-	dir, err := os.MkdirTemp("", "roboshop-"+kind+"-")
-	if err != nil {
-		t.Fatal(err)
+	registry.mu.Unlock()
+	e.once.Do(func() {
+		dir, err := os.MkdirTemp("", "roboshop-"+kind+"-")
+		if err != nil {
+			e.err = err
+			return
+		}
+		registry.addTemp(dir)
+		p, err := build(dir, FreePort(t))
+		if err != nil {
+			e.err = err
+			return
+		}
+		if err := p.start(60 * time.Second); err != nil {
+			e.err = err
+			return
+		}
+		e.p = p
+	})
+	if e.err != nil {
+		t.Fatalf("shared %s: %v", kind, e.err)
 	}
-	registry.dirs = append(registry.dirs, dir)
-	p, err := build(dir, FreePort(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.start(60 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	registry.procs[kind] = p
-	return p
+	return e.p
 }
 
 // ownProcess starts a server for one test only, stopped when the test ends.

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/roboshop-go/roboshop/kit"
+)
+
+type config struct {
+	ListenAddr   string
+	RedisURL     string
+	CatalogueURL string
+	UserURL      string
+	CartTTL      time.Duration
+	LogLevel     slog.Level
+}
+
+func loadConfig(getenv kit.Getenv) (config, error) {
+	env := kit.NewEnv(getenv)
+	cfg := config{
+		ListenAddr:   env.String("LISTEN_ADDR", ":8080"),
+		RedisURL:     env.String("REDIS_URL", "redis://localhost:6379/0"),
+		CatalogueURL: strings.TrimRight(env.String("CATALOGUE_URL", "http://catalogue:8080"), "/"),
+		UserURL:      strings.TrimRight(env.String("USER_URL", "http://user:8080"), "/"),
+		CartTTL:      env.Duration("CART_TTL", 7*24*time.Hour, time.Second, 90*24*time.Hour),
+		LogLevel:     env.Level("LOG_LEVEL", slog.LevelInfo),
+	}
+	if err := env.Err(); err != nil {
+		return config{}, err
+	}
+	if _, err := redis.ParseURL(cfg.RedisURL); err != nil {
+		return config{}, fmt.Errorf("invalid configuration: REDIS_URL: %w", err)
+	}
+	return cfg, nil
+}
+
+func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	logger := kit.NewLogger(stdout, "cart", cfg.LogLevel)
+	st, err := openRedisStore(cfg.RedisURL, cfg.CartTTL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	client := kit.NewHTTPClient(2 * time.Second)
+	verifier := kit.NewVerifier(kit.NewJWKSClient(cfg.UserURL+"/.well-known/jwks.json", client))
+	catalogue := &catalogueClient{baseURL: cfg.CatalogueURL, http: client}
+	reg := kit.NewRegistry()
+	router := newRouter(logger, reg, st.Ping, st, catalogue, verifier)
+	return kit.Serve(ctx, logger, cfg.ListenAddr, router)
+}
