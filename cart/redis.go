@@ -172,4 +172,3 @@ func unavailable(err error) error {
 	}
 	return fmt.Errorf("redis: %w", err)
 }
-
