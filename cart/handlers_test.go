@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roboshop-go/roboshop/kit"
 	"github.com/roboshop-go/roboshop/testkit"
 )
 
@@ -215,13 +214,7 @@ func TestCatalogueDownChangesNothing(t *testing.T) {
 	}
 }
 
-// subjectOf learns a token's subject the way the service does: by verifying it.
 func subjectOf(t *testing.T, app *testApp, token string) string {
 	t.Helper()
-	jwks := kit.NewJWKSClient(app.userURL+"/.well-known/jwks.json", testkit.HTTPClient())
-	p, err := kit.NewVerifier(jwks).Verify(testkit.Context(t), token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p.Subject
+	return testkit.Subject(t, app.userURL, token)
 }

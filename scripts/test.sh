@@ -57,9 +57,10 @@ done
 # --- Tests -----------------------------------------------------------------------
 # The MongoDB stand-in (embedded FerretDB) is built once here rather than by
 # every test binary; testkit prefers a real mongod when one is on PATH.
-log "building the MongoDB stand-in"
+log "building the MongoDB stand-in and the service binaries the tests start"
 (cd testkit && go build -o "$CACHE/bin/mongostandin" ./cmd/mongostandin)
-export ROBOSHOP_MONGO_STANDIN="$CACHE/bin/mongostandin"
+for svc in user catalogue cart payment; do (cd "$svc" && go build -o "$CACHE/bin/$svc" .); done
+export ROBOSHOP_MONGO_STANDIN="$CACHE/bin/mongostandin" ROBOSHOP_BIN_DIR="$CACHE/bin"
 
 log "go test -race (every module; each benchmark once to keep it working)"
 patterns=()

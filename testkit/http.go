@@ -102,3 +102,44 @@ func ExpectError(t testing.TB, w *httptest.ResponseRecorder, status int, code st
 
 // HTTPClient is a client with a timeout for tests that talk to a real listener.
 func HTTPClient() *http.Client { return &http.Client{Timeout: 10 * time.Second} }
+
+// Send makes req over real HTTP to the server at base and returns the status
+// and body.
+func Send(t testing.TB, base string, req Request) (int, []byte) {
+	t.Helper()
+	var body io.Reader
+	switch b := req.Body.(type) {
+	case nil:
+	case string:
+		body = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body = bytes.NewReader(raw)
+	}
+	r, err := http.NewRequest(req.Method, base+req.Path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	if req.Token != "" {
+		r.Header.Set("Authorization", "Bearer "+req.Token)
+	}
+	for k, v := range req.Headers {
+		r.Header.Set(k, v)
+	}
+	resp, err := HTTPClient().Do(r)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.Path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/roboshop-go/roboshop/kit"
 )
 
 // GuestToken asks the user service at userURL for a guest token.
@@ -36,4 +38,16 @@ func postForToken(t testing.TB, url, body string, want int) string {
 		t.Fatalf("POST %s: status %d, token %q, %v", url, resp.StatusCode, out.Token, err)
 	}
 	return out.Token
+}
+
+// Subject returns a token's subject, verified against the user service's JWKS
+// the way the services verify it.
+func Subject(t testing.TB, userURL, token string) string {
+	t.Helper()
+	jwks := kit.NewJWKSClient(userURL+"/.well-known/jwks.json", HTTPClient())
+	p, err := kit.NewVerifier(jwks).Verify(Context(t), token)
+	if err != nil {
+		t.Fatalf("verify token: %v", err)
+	}
+	return p.Subject
 }

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/roboshop-go/roboshop/testkit"
+)
+
+// TestRunServesAndSurvivesRedisOutage drives the real run function over HTTP
+// with real Redis, user and catalogue services.
+func TestRunServesAndSurvivesRedisOutage(t *testing.T) {
+	t.Parallel()
+	d := sharedDeps(t)
+	rds := testkit.Redis(t)
+	svc := testkit.RunService(t, run, map[string]string{"REDIS_URL": "redis://" + rds.Addr() + "/0",
+		"USER_URL": d.userURL, "CATALOGUE_URL": d.catalogueURL, "CART_TTL": "2h"})
+	svc.WaitStatus(t, "/readyz", http.StatusOK)
+	tok := testkit.GuestToken(t, d.userURL)
+	if code, body := svc.Do(t, "POST", "/cart/items", `{"sku":"DR-003","qty":2}`, tok); code != 200 || !strings.Contains(string(body), `"subtotal_cents":299800`) {
+		t.Fatalf("add: %d %s", code, body)
+	}
+	rds.Stop()
+	took := svc.WaitStatus(t, "/readyz", http.StatusServiceUnavailable)
+	t.Logf("readyz turned 503 %s after Redis stopped", took)
+	if code, _ := svc.Do(t, "GET", "/cart", "", tok); code != http.StatusServiceUnavailable {
+		t.Fatalf("GET /cart with Redis down: %d, want 503", code)
+	}
+	rds.Start(t)
+	svc.WaitStatus(t, "/readyz", http.StatusOK)
+	if code, _ := svc.Do(t, "GET", "/cart", "", tok); code != http.StatusOK {
+		t.Fatalf("GET /cart after Redis came back: %d", code)
+	}
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"bad redis url", map[string]string{"REDIS_URL": "mongodb://x"}, "REDIS_URL"},
+		{"bad ttl", map[string]string{"CART_TTL": "7 days"}, "CART_TTL"},
+		{"ttl too short", map[string]string{"CART_TTL": "1ms"}, "CART_TTL"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := run(context.Background(), testkit.Env(tc.env), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("run = %v, want an error naming %s", err, tc.want)
+			}
+		})
+	}
+}

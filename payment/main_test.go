@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/roboshop-go/roboshop/kit"
+	"github.com/roboshop-go/roboshop/testkit"
+)
+
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+// deps are the real user, catalogue and cart services shared by this test binary.
+type deps struct{ userURL, catalogueURL, cartURL, redisURL string }
+
+func sharedDeps(t testing.TB) deps {
+	t.Helper()
+	var d deps
+	d.userURL = testkit.SharedService(t, testkit.UserService, map[string]string{
+		"MONGO_URI": testkit.MongoURI(t), "BCRYPT_COST": "10"})
+	d.catalogueURL = testkit.SharedService(t, testkit.CatalogueService, map[string]string{"MONGO_URI": testkit.MongoURI(t)})
+	d.redisURL = testkit.SharedRedisURL(t)
+	d.cartURL = testkit.SharedService(t, testkit.CartService, map[string]string{
+		"REDIS_URL": d.redisURL, "USER_URL": d.userURL, "CATALOGUE_URL": d.catalogueURL})
+	return d
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+type testApp struct {
+	router  *gin.Engine
+	store   *mysqlStore
+	gateway *simulator
+	dsn     string
+	logs    *lockedBuffer
+	deps
+}
+
+func newTestApp(t testing.TB) *testApp {
+	t.Helper()
+	return newTestAppWithDSN(t, testkit.MariaDBDSN(t))
+}
+
+func newTestAppWithDSN(t testing.TB, dsn string) *testApp {
+	t.Helper()
+	d := sharedDeps(t)
+	st, err := openMySQLStore(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	if err := st.Migrate(testkit.Context(t)); err != nil {
+		t.Fatal(err)
+	}
+	client := kit.NewHTTPClient(3 * time.Second)
+	verifier := kit.NewVerifier(kit.NewJWKSClient(d.userURL+"/.well-known/jwks.json", client))
+	logs := &lockedBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	gw := newSimulator()
+	sh := &shopClient{cartURL: d.cartURL, catalogueURL: d.catalogueURL, http: client}
+	ready := func(ctx context.Context) error { return st.Ping(ctx) }
+	return &testApp{router: newRouter(logger, kit.NewRegistry(), ready, st, sh, gw, verifier),
+		store: st, gateway: gw, dsn: dsn, logs: logs, deps: d}
+}
+
+// addToCart puts qty of sku in the token's cart through the real cart service.
+func (a *testApp) addToCart(t testing.TB, token, sku string, qty int) {
+	t.Helper()
+	code, body := testkit.Send(t, a.cartURL, testkit.Request{Method: "POST", Path: "/cart/items", Token: token,
+		Body: map[string]any{"sku": sku, "qty": qty}})
+	if code != 200 {
+		t.Fatalf("add %s to cart: %d %s", sku, code, body)
+	}
+}
+
+// cartItems returns the number of lines in the token's cart.
+func (a *testApp) cartItems(t testing.TB, token string) int {
+	t.Helper()
+	var cart struct {
+		Items []cartLine `json:"items"`
+	}
+	if err := kit.Call(testkit.Context(t), testkit.HTTPClient(), kit.CallOptions{Method: "GET", URL: a.cartURL + "/cart", Token: token}, &cart); err != nil {
+		t.Fatal(err)
+	}
+	return len(cart.Items)
+}

@@ -1,0 +1,323 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/roboshop-go/roboshop/kit"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+type mysqlStore struct{ db *sql.DB }
+
+func openMySQLStore(dsn string) (*mysqlStore, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("MYSQL_DSN: %w", err)
+	}
+	// Bounded waits so a dead database turns into a quick 503, and UTC times.
+	cfg.ParseTime, cfg.Loc = true, time.UTC
+	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = 2*time.Second, 5*time.Second, 5*time.Second
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("MYSQL_DSN: %w", err)
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(16)
+	db.SetConnMaxLifetime(5 * time.Minute)
+	return &mysqlStore{db: db}, nil
+}
+
+func (s *mysqlStore) Close() error { return s.db.Close() }
+
+func (s *mysqlStore) Ping(ctx context.Context) error { return unavailable(s.db.PingContext(ctx)) }
+
+// Migrate applies the embedded migrations not applied yet, in order. A named
+// lock per database serialises instances that start together; each version is
+// recorded after it ran, so a re-run skips it.
+func (s *mysqlStore) Migrate(ctx context.Context) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer conn.Close()
+	var locked sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(CONCAT('roboshop_migrate.', DATABASE()), 30)").Scan(&locked); err != nil {
+		return unavailable(err)
+	}
+	if locked.Int64 != 1 {
+		return errors.New("migrations: another instance holds the lock")
+	}
+	defer func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK(CONCAT('roboshop_migrate.', DATABASE()))")
+	}()
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INT NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL, applied_at DATETIME(6) NOT NULL)`); err != nil {
+		return unavailable(err)
+	}
+	applied := map[int]bool{}
+	rows, err := conn.QueryContext(ctx, "SELECT version FROM schema_migrations")
+	if err != nil {
+		return unavailable(err)
+	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return err
+		}
+		applied[v] = true
+	}
+	rows.Close()
+
+	entries, err := migrations.ReadDir("migrations")
+	if err != nil {
+		return err
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	for _, e := range entries {
+		version, err := strconv.Atoi(strings.SplitN(e.Name(), "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: name must start with a number", e.Name())
+		}
+		if applied[version] {
+			continue
+		}
+		raw, err := migrations.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return err
+		}
+		for _, stmt := range splitStatements(string(raw)) {
+			if _, err := conn.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("migration %s: %w", e.Name(), unavailable(err))
+			}
+		}
+		if _, err := conn.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+			version, e.Name(), time.Now().UTC()); err != nil {
+			return unavailable(err)
+		}
+	}
+	return nil
+}
+
+// splitStatements drops comment lines and splits on ";" at the end of a line.
+func splitStatements(sqlText string) []string {
+	var b strings.Builder
+	for _, line := range strings.Split(sqlText, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "--") {
+			b.WriteString(line + "\n")
+		}
+	}
+	var out []string
+	for _, stmt := range strings.Split(b.String(), ";\n") {
+		if stmt = strings.TrimSpace(stmt); stmt != "" {
+			out = append(out, strings.TrimSuffix(stmt, ";"))
+		}
+	}
+	return out
+}
+
+func (s *mysqlStore) ClaimKey(ctx context.Context, user, key, hash string, staleBefore time.Time) (bool, keyRecord, error) {
+	now := time.Now().UTC()
+	_, err := s.db.ExecContext(ctx, `INSERT INTO idempotency_keys (user_id, idem_key, request_hash, state, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, user, key, hash, keyInProgress, now, now)
+	if err == nil {
+		return true, keyRecord{}, nil
+	}
+	var myErr *mysql.MySQLError
+	if !errors.As(err, &myErr) || myErr.Number != 1062 { // 1062: duplicate entry
+		return false, keyRecord{}, unavailable(err)
+	}
+	var rec keyRecord
+	var status sql.NullInt64
+	var body sql.NullString
+	var updated time.Time
+	err = s.db.QueryRowContext(ctx, `SELECT request_hash, state, response_status, response_body, updated_at
+		FROM idempotency_keys WHERE user_id = ? AND idem_key = ?`, user, key).Scan(&rec.RequestHash, &rec.State, &status, &body, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, keyRecord{State: keyInProgress, RequestHash: hash}, nil // released meanwhile; the client may retry
+	}
+	if err != nil {
+		return false, keyRecord{}, unavailable(err)
+	}
+	rec.Status, rec.Body = int(status.Int64), []byte(body.String)
+	if rec.State == keyInProgress && rec.RequestHash == hash && updated.Before(staleBefore) {
+		// Its request died mid-way: take it over, but only if nobody else did first.
+		res, err := s.db.ExecContext(ctx, `UPDATE idempotency_keys SET updated_at = ?
+			WHERE user_id = ? AND idem_key = ? AND state = ? AND updated_at = ?`, now, user, key, keyInProgress, updated)
+		if err != nil {
+			return false, keyRecord{}, unavailable(err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return true, keyRecord{}, nil
+		}
+	}
+	return false, rec, nil
+}
+
+func (s *mysqlStore) ReleaseKey(ctx context.Context, user, key string) error {
+	_, err := s.db.ExecContext(ctx, "DELETE FROM idempotency_keys WHERE user_id = ? AND idem_key = ? AND state = ?",
+		user, key, keyInProgress)
+	return unavailable(err)
+}
+
+func (s *mysqlStore) FinishKey(ctx context.Context, user, key string, status int, body []byte) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE idempotency_keys SET state = ?, response_status = ?, response_body = ?, updated_at = ?
+		WHERE user_id = ? AND idem_key = ?`, keyDone, status, string(body), time.Now().UTC(), user, key)
+	return unavailable(err)
+}
+
+func (s *mysqlStore) SaveOrder(ctx context.Context, user, key string, o Order, body []byte) (err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	a := o.ShippingAddress
+	if _, err = tx.ExecContext(ctx, `INSERT INTO orders (id, user_id, status, subtotal_cents, shipping_cents, total_cents, currency,
+		ship_name, ship_line1, ship_line2, ship_city, ship_postal_code, ship_country, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		o.ID, user, o.Status, o.SubtotalCents, o.ShippingCents, o.TotalCents, o.Currency,
+		a.Name, a.Line1, a.Line2, a.City, a.PostalCode, a.Country, o.CreatedAt); err != nil {
+		return unavailable(err)
+	}
+	for i, l := range o.Items {
+		if _, err = tx.ExecContext(ctx, `INSERT INTO order_lines (order_id, line_no, sku, name, qty, unit_price_cents, line_total_cents)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, o.ID, i+1, l.SKU, l.Name, l.Qty, l.UnitPriceCents, l.LineTotalCents); err != nil {
+			return unavailable(err)
+		}
+	}
+	if _, err = tx.ExecContext(ctx, `INSERT INTO payments (id, order_id, amount_cents, currency, card_brand, card_last4, status, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, o.Payment.ID, o.ID, o.TotalCents, o.Currency, o.Payment.Brand, o.Payment.Last4,
+		"captured", o.CreatedAt); err != nil {
+		return unavailable(err)
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET state = ?, response_status = ?, response_body = ?, order_id = ?, updated_at = ?
+		WHERE user_id = ? AND idem_key = ? AND state = ?`, keyDone, 201, string(body), o.ID, time.Now().UTC(), user, key, keyInProgress)
+	if err != nil {
+		return unavailable(err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return errors.New("idempotency key no longer in progress")
+	}
+	return unavailable(tx.Commit())
+}
+
+const orderColumns = `o.id, o.status, o.subtotal_cents, o.shipping_cents, o.total_cents, o.currency,
+	o.ship_name, o.ship_line1, o.ship_line2, o.ship_city, o.ship_postal_code, o.ship_country, o.created_at,
+	p.id, p.card_brand, p.card_last4`
+
+func scanOrder(row interface{ Scan(...any) error }) (Order, error) {
+	var o Order
+	a := &o.ShippingAddress
+	err := row.Scan(&o.ID, &o.Status, &o.SubtotalCents, &o.ShippingCents, &o.TotalCents, &o.Currency,
+		&a.Name, &a.Line1, &a.Line2, &a.City, &a.PostalCode, &a.Country, &o.CreatedAt,
+		&o.Payment.ID, &o.Payment.Brand, &o.Payment.Last4)
+	o.Items = []OrderLine{}
+	return o, err
+}
+
+func (s *mysqlStore) Orders(ctx context.Context, user string, limit, offset int) ([]Order, int, error) {
+	var total int
+	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM orders WHERE user_id = ?", user).Scan(&total); err != nil {
+		return nil, 0, unavailable(err)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+orderColumns+` FROM orders o JOIN payments p ON p.order_id = o.id
+		WHERE o.user_id = ? ORDER BY o.created_at DESC, o.id DESC LIMIT ? OFFSET ?`, user, limit, offset)
+	if err != nil {
+		return nil, 0, unavailable(err)
+	}
+	defer rows.Close()
+	orders := []Order{}
+	index := map[string]int{}
+	for rows.Next() {
+		o, err := scanOrder(rows)
+		if err != nil {
+			return nil, 0, unavailable(err)
+		}
+		index[o.ID] = len(orders)
+		orders = append(orders, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, unavailable(err)
+	}
+	if len(orders) == 0 {
+		return orders, total, nil
+	}
+	ids := make([]any, 0, len(orders))
+	for _, o := range orders {
+		ids = append(ids, o.ID)
+	}
+	lines, err := s.db.QueryContext(ctx, `SELECT order_id, sku, name, qty, unit_price_cents, line_total_cents
+		FROM order_lines WHERE order_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`) ORDER BY order_id, line_no`, ids...)
+	if err != nil {
+		return nil, 0, unavailable(err)
+	}
+	defer lines.Close()
+	for lines.Next() {
+		var id string
+		var l OrderLine
+		if err := lines.Scan(&id, &l.SKU, &l.Name, &l.Qty, &l.UnitPriceCents, &l.LineTotalCents); err != nil {
+			return nil, 0, unavailable(err)
+		}
+		o := &orders[index[id]]
+		o.Items = append(o.Items, l)
+	}
+	return orders, total, unavailable(lines.Err())
+}
+
+func (s *mysqlStore) Order(ctx context.Context, user, id string) (Order, error) {
+	o, err := scanOrder(s.db.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders o JOIN payments p ON p.order_id = o.id
+		WHERE o.id = ? AND o.user_id = ?`, id, user))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Order{}, errNotFound
+	}
+	if err != nil {
+		return Order{}, unavailable(err)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT sku, name, qty, unit_price_cents, line_total_cents
+		FROM order_lines WHERE order_id = ? ORDER BY line_no`, id)
+	if err != nil {
+		return Order{}, unavailable(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var l OrderLine
+		if err := rows.Scan(&l.SKU, &l.Name, &l.Qty, &l.UnitPriceCents, &l.LineTotalCents); err != nil {
+			return Order{}, unavailable(err)
+		}
+		o.Items = append(o.Items, l)
+	}
+	return o, unavailable(rows.Err())
+}
+
+// unavailable marks connection-level failures as kit.ErrUnavailable (503);
+// errors the server answered with stay as they are (500).
+func unavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	var netErr net.Error
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) || errors.As(err, &netErr) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sql.ErrConnDone) {
+		return fmt.Errorf("mysql: %w: %w", kit.ErrUnavailable, err)
+	}
+	return fmt.Errorf("mysql: %w", err)
+}

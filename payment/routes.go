@@ -1,0 +1,22 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/roboshop-go/roboshop/kit"
+)
+
+// newRouter is the whole payment API: registered users only (guests get 403).
+func newRouter(logger *slog.Logger, reg *prometheus.Registry, ready func(context.Context) error,
+	st store, sh shop, gw Gateway, verifier *kit.Verifier) *gin.Engine {
+	r := kit.NewEngine(logger, reg)
+	kit.Health(r, reg, ready)
+	users := r.Group("", kit.RequireAuth(verifier, kit.RoleUser))
+	users.POST("/checkout", handleCheckout(logger, st, sh, gw))
+	users.GET("/orders", handleOrders(st))
+	users.GET("/orders/:id", handleOrder(st))
+	return r
+}

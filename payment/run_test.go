@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/roboshop-go/roboshop/testkit"
+)
+
+// TestRunMigratesServesAndSurvivesOutage drives the real run function: it
+// migrates a fresh database, checks out over HTTP, and rides out a MariaDB outage.
+func TestRunMigratesServesAndSurvivesOutage(t *testing.T) {
+	t.Parallel()
+	d := sharedDeps(t)
+	db, dsn := testkit.StartMariaDB(t, "payment")
+	svc := testkit.RunService(t, run, map[string]string{"MYSQL_DSN": dsn, "USER_URL": d.userURL,
+		"CATALOGUE_URL": d.catalogueURL, "CART_URL": d.cartURL})
+	svc.WaitStatus(t, "/readyz", http.StatusOK)
+
+	user := testkit.RegisterUser(t, d.userURL)
+	if code, body := testkit.Send(t, d.cartURL, testkit.Request{Method: "POST", Path: "/cart/items", Token: user,
+		Body: map[string]any{"sku": "HH-003", "qty": 1}}); code != 200 {
+		t.Fatalf("add: %d %s", code, body)
+	}
+	code, body := testkit.Send(t, svc.Base, testkit.Request{Method: "POST", Path: "/checkout", Token: user,
+		Body: checkoutBody("4242424242424242"), Headers: map[string]string{"Idempotency-Key": "run-1"}})
+	if code != http.StatusCreated {
+		t.Fatalf("checkout: %d %s", code, body)
+	}
+
+	db.Stop()
+	took := svc.WaitStatus(t, "/readyz", http.StatusServiceUnavailable)
+	t.Logf("readyz turned 503 %s after MariaDB stopped", took)
+	db.Start(t)
+	svc.WaitStatus(t, "/readyz", http.StatusOK)
+	if code, body := testkit.Send(t, svc.Base, testkit.Request{Method: "GET", Path: "/orders", Token: user}); code != 200 ||
+		!strings.Contains(string(body), `"total":1`) {
+		t.Fatalf("orders after the outage: %d %s", code, body)
+	}
+	if strings.Contains(svc.Logs(), "4242424242424242") {
+		t.Fatal("card number in the log")
+	}
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	t.Parallel()
+	err := run(context.Background(), testkit.Env(map[string]string{"MYSQL_DSN": "not a dsn"}), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "MYSQL_DSN") {
+		t.Fatalf("run = %v, want an error naming MYSQL_DSN", err)
+	}
+}
