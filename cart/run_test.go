@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -38,21 +36,9 @@ func TestRunServesAndSurvivesRedisOutage(t *testing.T) {
 
 func TestRunRejectsBadConfig(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name string
-		env  map[string]string
-		want string
-	}{
-		{"bad redis url", map[string]string{"REDIS_URL": "mongodb://x"}, "REDIS_URL"},
-		{"bad ttl", map[string]string{"CART_TTL": "7 days"}, "CART_TTL"},
-		{"ttl too short", map[string]string{"CART_TTL": "1ms"}, "CART_TTL"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			err := run(context.Background(), testkit.Env(tc.env), io.Discard)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("run = %v, want an error naming %s", err, tc.want)
-			}
-		})
-	}
+	testkit.ExpectRunRejects(t, run, []testkit.BadConfig{
+		{Name: "bad redis url", Env: map[string]string{"REDIS_URL": "mongodb://x"}, Want: "REDIS_URL"},
+		{Name: "bad ttl", Env: map[string]string{"CART_TTL": "7 days"}, Want: "CART_TTL"},
+		{Name: "ttl too short", Env: map[string]string{"CART_TTL": "1ms"}, Want: "CART_TTL"},
+	})
 }

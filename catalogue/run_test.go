@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -46,21 +44,9 @@ func TestRunServesAndSurvivesMongoOutage(t *testing.T) {
 
 func TestRunRejectsBadConfig(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name string
-		env  map[string]string
-		want string
-	}{
-		{"bad uri", map[string]string{"MONGO_URI": "http://x"}, "MONGO_URI"},
-		{"bad log level", map[string]string{"LOG_LEVEL": "chatty"}, "LOG_LEVEL"},
-		{"bad listen address", map[string]string{"LISTEN_ADDR": "nonsense"}, "nonsense"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			err := run(context.Background(), testkit.Env(tc.env), io.Discard)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("run = %v, want an error naming %s", err, tc.want)
-			}
-		})
-	}
+	testkit.ExpectRunRejects(t, run, []testkit.BadConfig{
+		{Name: "bad uri", Env: map[string]string{"MONGO_URI": "http://x"}, Want: "MONGO_URI"},
+		{Name: "bad log level", Env: map[string]string{"LOG_LEVEL": "chatty"}, Want: "LOG_LEVEL"},
+		{Name: "bad listen address", Env: map[string]string{"LISTEN_ADDR": "nonsense"}, Want: "nonsense"},
+	})
 }

@@ -47,7 +47,7 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 		return err
 	}
 	logger := kit.NewLogger(stdout, "payment", cfg.LogLevel)
-	st, err := openMySQLStore(cfg.MySQLDSN)
+	st, err := openMySQLStore(cfg.MySQLDSN, logger)
 	if err != nil {
 		return err
 	}

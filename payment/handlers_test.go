@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"os/exec"
 	"strconv"
@@ -338,7 +340,7 @@ func TestMigrationsAreIdempotentAndSafeConcurrently(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			st, err := openMySQLStore(app.dsn)
+			st, err := openMySQLStore(app.dsn, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 			if err != nil {
 				t.Error(err)
 				return

@@ -64,7 +64,9 @@ func newTestApp(t testing.TB) *testApp {
 func newTestAppWithDSN(t testing.TB, dsn string) *testApp {
 	t.Helper()
 	d := sharedDeps(t)
-	st, err := openMySQLStore(dsn)
+	logs := &lockedBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	st, err := openMySQLStore(dsn, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,8 +76,6 @@ func newTestAppWithDSN(t testing.TB, dsn string) *testApp {
 	}
 	client := kit.NewHTTPClient(3 * time.Second)
 	verifier := kit.NewVerifier(kit.NewJWKSClient(d.userURL+"/.well-known/jwks.json", client))
-	logs := &lockedBuffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	gw := newSimulator()
 	sh := &shopClient{cartURL: d.cartURL, catalogueURL: d.catalogueURL, http: client}
 	ready := func(ctx context.Context) error { return st.Ping(ctx) }

@@ -7,6 +7,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"sort"
 	"strconv"
@@ -22,13 +23,19 @@ var migrations embed.FS
 
 type mysqlStore struct{ db *sql.DB }
 
-func openMySQLStore(dsn string) (*mysqlStore, error) {
+// driverLog routes the driver's own messages (e.g. dropped idle connections) into
+// the service's JSON log instead of stderr.
+type driverLog struct{ logger *slog.Logger }
+
+func (d driverLog) Print(v ...any) { d.logger.Warn("mysql driver", "message", fmt.Sprint(v...)) }
+
+func openMySQLStore(dsn string, logger *slog.Logger) (*mysqlStore, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("MYSQL_DSN: %w", err)
 	}
 	// Bounded waits so a dead database turns into a quick 503, and UTC times.
-	cfg.ParseTime, cfg.Loc = true, time.UTC
+	cfg.ParseTime, cfg.Loc, cfg.Logger = true, time.UTC, driverLog{logger}
 	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = 2*time.Second, 5*time.Second, 5*time.Second
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {

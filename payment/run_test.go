@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -47,8 +45,8 @@ func TestRunMigratesServesAndSurvivesOutage(t *testing.T) {
 
 func TestRunRejectsBadConfig(t *testing.T) {
 	t.Parallel()
-	err := run(context.Background(), testkit.Env(map[string]string{"MYSQL_DSN": "not a dsn"}), io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "MYSQL_DSN") {
-		t.Fatalf("run = %v, want an error naming MYSQL_DSN", err)
-	}
+	testkit.ExpectRunRejects(t, run, []testkit.BadConfig{
+		{Name: "bad dsn", Env: map[string]string{"MYSQL_DSN": "not a dsn"}, Want: "MYSQL_DSN"},
+		{Name: "bad log level", Env: map[string]string{"LOG_LEVEL": "loud"}, Want: "LOG_LEVEL"},
+	})
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 )
@@ -26,25 +25,25 @@ type Request struct {
 	Headers map[string]string
 }
 
-// Serve sends req through h (a router) and returns the recorded response.
-func Serve(t testing.TB, h http.Handler, req Request) *httptest.ResponseRecorder {
+// prepare sets r's body (JSON unless a string or []byte) and headers from req.
+func (req Request) prepare(t testing.TB, r *http.Request) {
 	t.Helper()
-	var body io.Reader
+	var raw []byte
 	switch b := req.Body.(type) {
 	case nil:
 	case string:
-		body = strings.NewReader(b)
+		raw = []byte(b)
 	case []byte:
-		body = bytes.NewReader(b)
+		raw = b
 	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
+		var err error
+		if raw, err = json.Marshal(b); err != nil {
 			t.Fatalf("marshal body: %v", err)
 		}
-		body = bytes.NewReader(raw)
 	}
-	r := httptest.NewRequest(req.Method, req.Path, body)
-	if body != nil {
+	if req.Body != nil {
+		r.Body = io.NopCloser(bytes.NewReader(raw))
+		r.ContentLength = int64(len(raw))
 		r.Header.Set("Content-Type", "application/json")
 	}
 	if req.Token != "" {
@@ -53,6 +52,13 @@ func Serve(t testing.TB, h http.Handler, req Request) *httptest.ResponseRecorder
 	for k, v := range req.Headers {
 		r.Header.Set(k, v)
 	}
+}
+
+// Serve sends req through h (a router) and returns the recorded response.
+func Serve(t testing.TB, h http.Handler, req Request) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest(req.Method, req.Path, nil)
+	req.prepare(t, r)
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
 	return w
@@ -107,31 +113,11 @@ func HTTPClient() *http.Client { return &http.Client{Timeout: 10 * time.Second} 
 // and body.
 func Send(t testing.TB, base string, req Request) (int, []byte) {
 	t.Helper()
-	var body io.Reader
-	switch b := req.Body.(type) {
-	case nil:
-	case string:
-		body = strings.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body = bytes.NewReader(raw)
-	}
-	r, err := http.NewRequest(req.Method, base+req.Path, body)
+	r, err := http.NewRequest(req.Method, base+req.Path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if body != nil {
-		r.Header.Set("Content-Type", "application/json")
-	}
-	if req.Token != "" {
-		r.Header.Set("Authorization", "Bearer "+req.Token)
-	}
-	for k, v := range req.Headers {
-		r.Header.Set(k, v)
-	}
+	req.prepare(t, r)
 	resp, err := HTTPClient().Do(r)
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.Path, err)

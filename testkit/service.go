@@ -87,3 +87,24 @@ func (s *RunningService) WaitStatus(t testing.TB, path string, want int) time.Du
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// BadConfig is an environment run must refuse, with what its error must name.
+type BadConfig struct {
+	Name string
+	Env  map[string]string
+	Want string
+}
+
+// ExpectRunRejects checks that run fails at start-up for each case with an error
+// naming the bad variable.
+func ExpectRunRejects(t *testing.T, run kit.RunFunc, cases []BadConfig) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			err := run(context.Background(), Env(tc.Env), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.Want) {
+				t.Fatalf("run = %v, want an error naming %s", err, tc.Want)
+			}
+		})
+	}
+}

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -56,23 +54,11 @@ func TestRunServesAndSurvivesMongoOutage(t *testing.T) {
 
 func TestRunRejectsBadConfig(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name string
-		env  map[string]string
-		want string
-	}{
-		{"bad uri", map[string]string{"MONGO_URI": "postgres://x"}, "MONGO_URI"},
-		{"low bcrypt cost", map[string]string{"BCRYPT_COST": "4"}, "BCRYPT_COST"},
-		{"bad ttl", map[string]string{"TOKEN_TTL": "forever"}, "TOKEN_TTL"},
-		{"bad log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
-		{"short demo password", map[string]string{"DEMO_PASSWORD": "short"}, "DEMO_PASSWORD"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			err := run(context.Background(), testkit.Env(tc.env), io.Discard)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("run = %v, want an error naming %s", err, tc.want)
-			}
-		})
-	}
+	testkit.ExpectRunRejects(t, run, []testkit.BadConfig{
+		{Name: "bad uri", Env: map[string]string{"MONGO_URI": "postgres://x"}, Want: "MONGO_URI"},
+		{Name: "low bcrypt cost", Env: map[string]string{"BCRYPT_COST": "4"}, Want: "BCRYPT_COST"},
+		{Name: "bad ttl", Env: map[string]string{"TOKEN_TTL": "forever"}, Want: "TOKEN_TTL"},
+		{Name: "bad log level", Env: map[string]string{"LOG_LEVEL": "loud"}, Want: "LOG_LEVEL"},
+		{Name: "short demo password", Env: map[string]string{"DEMO_PASSWORD": "short"}, Want: "DEMO_PASSWORD"},
+	})
 }
