@@ -1,0 +1,268 @@
+// Package sg loads the security-group definitions in deploy/security-groups,
+// the single source of truth for who may reach whom, and checks them. The
+// Terraform, docker compose and lab renderings are derived from and checked
+// against what this package reads.
+package sg
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Direction of a rule.
+const (
+	Ingress = "ingress"
+	Egress  = "egress"
+)
+
+// Tiers a group can be.
+const (
+	TierWeb       = "web"
+	TierAdmin     = "admin"
+	TierService   = "service"
+	TierDatastore = "datastore"
+)
+
+// AdminCIDRVariable is the one CIDR variable: the operators' network.
+const AdminCIDRVariable = "admin_cidr"
+
+// Rule is one allowed flow. For ingress the peer is the source, for egress the
+// destination: exactly one of Group, CIDR and CIDRVariable is set.
+type Rule struct {
+	Group        string `yaml:"group,omitempty" json:"group,omitempty"`
+	CIDR         string `yaml:"cidr,omitempty" json:"cidr,omitempty"`
+	CIDRVariable string `yaml:"cidr_variable,omitempty" json:"cidr_variable,omitempty"`
+	Protocol     string `yaml:"protocol,omitempty" json:"protocol"`
+	Port         int    `yaml:"port" json:"from_port"`
+	ToPort       int    `yaml:"to_port,omitempty" json:"to_port"`
+	Description  string `yaml:"description" json:"description"`
+}
+
+// Group is one security group, as in its file.
+type Group struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	Tier        string `yaml:"tier"`
+	// Owner is, for a datastore, the one service allowed to use it.
+	Owner   string `yaml:"owner,omitempty"`
+	Ingress []Rule `yaml:"ingress"`
+	Egress  []Rule `yaml:"egress"`
+
+	file string
+}
+
+// Set is every group, by name.
+type Set struct {
+	Groups map[string]*Group
+}
+
+// FlatRule is one rule with its group and direction: the shape Terraform's
+// rule resources and the lab's firewall are made from.
+type FlatRule struct {
+	Key          string `json:"key"`
+	Group        string `json:"group"`
+	Direction    string `json:"direction"`
+	Protocol     string `json:"protocol"`
+	FromPort     int    `json:"from_port"`
+	ToPort       int    `json:"to_port"`
+	PeerGroup    string `json:"peer_group"`
+	CIDR         string `json:"cidr"`
+	CIDRVariable string `json:"cidr_variable"`
+	Description  string `json:"description"`
+}
+
+// Load reads every *.yaml file in dir and validates the set. Every error names
+// the file and the rule.
+func Load(dir string) (*Set, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("no *.yaml security-group files in %s", dir)
+	}
+	s := &Set{Groups: map[string]*Group{}}
+	for _, p := range paths {
+		g, err := loadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		if other, dup := s.Groups[g.Name]; dup {
+			return nil, fmt.Errorf("%s: group %q is defined in %s too", g.file, g.Name, other.file)
+		}
+		s.Groups[g.Name] = g
+	}
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func loadFile(path string) (*Group, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var g Group
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&g); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	g.file = filepath.Base(path)
+	if want := strings.TrimSuffix(g.file, ".yaml"); g.Name != want {
+		return nil, fmt.Errorf("%s: name %q must match the file name %q", g.file, g.Name, want)
+	}
+	for i := range g.Ingress {
+		g.Ingress[i].normalize()
+	}
+	for i := range g.Egress {
+		g.Egress[i].normalize()
+	}
+	return &g, nil
+}
+
+func (r *Rule) normalize() {
+	if r.Protocol == "" {
+		r.Protocol = "tcp"
+	}
+	if r.ToPort == 0 {
+		r.ToPort = r.Port
+	}
+}
+
+// where names a rule for error messages: "cart.yaml: egress[2] (port 8080 to user)".
+func (g *Group) where(direction string, i int, r Rule) string {
+	peer, prep := r.peer(), "from"
+	if direction == Egress {
+		prep = "to"
+	}
+	return fmt.Sprintf("%s: %s[%d] (port %s %s %s)", g.file, direction, i, r.ports(), prep, peer)
+}
+
+func (r Rule) peer() string {
+	switch {
+	case r.Group != "":
+		return r.Group
+	case r.CIDR != "":
+		return r.CIDR
+	default:
+		return "var." + r.CIDRVariable
+	}
+}
+
+func (r Rule) ports() string {
+	if r.ToPort == r.Port {
+		return fmt.Sprint(r.Port)
+	}
+	return fmt.Sprintf("%d-%d", r.Port, r.ToPort)
+}
+
+func (s *Set) validate() error {
+	var errs []error
+	for _, name := range s.Names() {
+		g := s.Groups[name]
+		switch g.Tier {
+		case TierWeb, TierAdmin, TierService:
+			if g.Owner != "" {
+				errs = append(errs, fmt.Errorf("%s: owner is only for datastores", g.file))
+			}
+		case TierDatastore:
+			if _, ok := s.Groups[g.Owner]; !ok {
+				errs = append(errs, fmt.Errorf("%s: owner %q is not a group", g.file, g.Owner))
+			}
+		default:
+			errs = append(errs, fmt.Errorf("%s: tier %q must be web, admin, service or datastore", g.file, g.Tier))
+		}
+		if strings.TrimSpace(g.Description) == "" {
+			errs = append(errs, fmt.Errorf("%s: the group needs a description", g.file))
+		}
+		for _, dir := range []string{Ingress, Egress} {
+			seen := map[string]int{}
+			for i, r := range g.rules(dir) {
+				at := g.where(dir, i, r)
+				peers := 0
+				for _, set := range []bool{r.Group != "", r.CIDR != "", r.CIDRVariable != ""} {
+					if set {
+						peers++
+					}
+				}
+				if peers != 1 {
+					errs = append(errs, fmt.Errorf("%s: exactly one of group, cidr and cidr_variable must be set", at))
+				}
+				if r.Group != "" {
+					if _, ok := s.Groups[r.Group]; !ok {
+						errs = append(errs, fmt.Errorf("%s: unknown group %q", at, r.Group))
+					} else if r.Group == g.Name {
+						errs = append(errs, fmt.Errorf("%s: a group does not need a rule for itself", at))
+					}
+				}
+				if r.CIDR != "" {
+					if p, err := netip.ParsePrefix(r.CIDR); err != nil || p.Masked() != p {
+						errs = append(errs, fmt.Errorf("%s: malformed CIDR %q", at, r.CIDR))
+					}
+				}
+				if r.CIDRVariable != "" && r.CIDRVariable != AdminCIDRVariable {
+					errs = append(errs, fmt.Errorf("%s: unknown cidr_variable %q (only %s)", at, r.CIDRVariable, AdminCIDRVariable))
+				}
+				if r.Protocol != "tcp" && r.Protocol != "udp" {
+					errs = append(errs, fmt.Errorf("%s: protocol %q must be tcp or udp", at, r.Protocol))
+				}
+				if r.Port < 1 || r.Port > 65535 || r.ToPort < r.Port || r.ToPort > 65535 {
+					errs = append(errs, fmt.Errorf("%s: port out of range 1-65535", at))
+				}
+				key := r.Protocol + "/" + r.ports() + "/" + r.peer()
+				if j, dup := seen[key]; dup {
+					errs = append(errs, fmt.Errorf("%s: duplicate of %s[%d]", at, dir, j))
+				}
+				seen[key] = i
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (g *Group) rules(direction string) []Rule {
+	if direction == Ingress {
+		return g.Ingress
+	}
+	return g.Egress
+}
+
+// Names returns the group names in order.
+func (s *Set) Names() []string {
+	names := make([]string, 0, len(s.Groups))
+	for n := range s.Groups {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Flat returns every rule of every group, keyed and ordered the way the
+// Terraform module keys them, so the two views can be compared.
+func (s *Set) Flat() []FlatRule {
+	var out []FlatRule
+	for _, name := range s.Names() {
+		g := s.Groups[name]
+		for _, dir := range []string{Ingress, Egress} {
+			for i, r := range g.rules(dir) {
+				out = append(out, FlatRule{
+					Key:   fmt.Sprintf("%s/%s/%d", name, dir, i),
+					Group: name, Direction: dir, Protocol: r.Protocol, FromPort: r.Port, ToPort: r.ToPort,
+					PeerGroup: r.Group, CIDR: r.CIDR, CIDRVariable: r.CIDRVariable, Description: r.Description,
+				})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
