@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// probeTimeout is how long a connection attempt may take before it counts as
+// blocked (a security group drops silently).
+const probeTimeout = time.Second
+
+type probe struct {
+	src, dst       string
+	port           int
+	expected, seen bool
+}
+
+// check tries every (source instance, destination group, port in the
+// definitions) and compares what connects with what the YAML allows. It prints
+// the matrix and returns the number of differences.
+func check(ctx context.Context, cfg config, out io.Writer) (int, error) {
+	l, err := loadLayout(cfg)
+	if err != nil {
+		return 0, err
+	}
+	if len(l.namespaces()) == 0 {
+		return 0, fmt.Errorf("no lab with prefix %q is up", cfg.Prefix)
+	}
+	addrOf := func(name string) netip.Addr { return l.addr(name) }
+	var probes []*probe
+	for _, src := range l.instances() {
+		for _, dst := range l.groups {
+			if src == dst {
+				continue
+			}
+			for _, port := range l.set.Ports() {
+				probes = append(probes, &probe{src: src, dst: dst, port: port,
+					expected: l.set.Allows(src, dst, port, l.adminCIDR(), addrOf)})
+			}
+		}
+	}
+	sem := make(chan struct{}, 64)
+	var wg sync.WaitGroup
+	for _, p := range probes {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			p.seen = l.reachable(ctx, p.src, p.dst, p.port)
+		}()
+	}
+	wg.Wait()
+	return printMatrix(out, l, probes), ctx.Err()
+}
+
+// reachable: a connection or a refusal (RST: the packet got through, nothing
+// listens) means the network allows it; a timeout or a local EPERM (egress
+// drop) means it is blocked.
+func (l *layout) reachable(ctx context.Context, src, dst string, port int) bool {
+	conn, err := l.dialFrom(ctx, src, l.hostPort(dst, port), probeTimeout)
+	if err == nil {
+		conn.Close()
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// printMatrix prints, for each source and destination, the ports that connect;
+// a port marked "!" differs from the definitions (+ open but not allowed,
+// - allowed but blocked). It returns the number of differences.
+func printMatrix(out io.Writer, l *layout, probes []*probe) int {
+	cells := map[[2]string][]string{}
+	diffs := 0
+	var report []string
+	for _, p := range probes {
+		key := [2]string{p.src, p.dst}
+		switch {
+		case p.seen && p.expected:
+			cells[key] = append(cells[key], fmt.Sprint(p.port))
+		case p.seen && !p.expected:
+			cells[key] = append(cells[key], fmt.Sprintf("+%d!", p.port))
+		case !p.seen && p.expected:
+			cells[key] = append(cells[key], fmt.Sprintf("-%d!", p.port))
+		}
+		if p.seen != p.expected {
+			diffs++
+			report = append(report, fmt.Sprintf("%s -> %s:%d: definitions say %s, network %s",
+				p.src, p.dst, p.port, word(p.expected), word(p.seen)))
+		}
+	}
+	fmt.Fprintf(out, "Reachability (ports that connect; every other port of %v is blocked):\n", l.set.Ports())
+	fmt.Fprintf(out, "%-18s %s\n", "from \\ to", "")
+	for _, src := range l.instances() {
+		var row []string
+		for _, dst := range l.groups {
+			if c := cells[[2]string{src, dst}]; len(c) > 0 {
+				row = append(row, dst+" "+strings.Join(c, ","))
+			}
+		}
+		if len(row) == 0 {
+			row = []string{"(nothing)"}
+		}
+		fmt.Fprintf(out, "%-18s %s\n", src, strings.Join(row, "  "))
+	}
+	sort.Strings(report)
+	fmt.Fprintf(out, "%d probes, %d allowed, %d differences\n", len(probes), countSeen(probes), diffs)
+	for _, r := range report {
+		fmt.Fprintln(out, "DIFFERENCE:", r)
+	}
+	return diffs
+}
+
+func word(allowed bool) string {
+	if allowed {
+		return "allowed"
+	}
+	return "blocked"
+}
+
+func countSeen(probes []*probe) int {
+	n := 0
+	for _, p := range probes {
+		if p.seen {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/roboshop-go/roboshop/deploy/sg"
+	"golang.org/x/sys/unix"
+)
+
+func run(name string, args ...string) error {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// createNetwork makes the bridge namespace and one namespace per instance,
+// each with one veth on the bridge and its private address. Nothing is added
+// to the host's own network namespace.
+func (l *layout) createNetwork() error {
+	bridge := l.ns("net")
+	steps := [][]string{
+		{"ip", "netns", "add", bridge},
+		{"ip", "-n", bridge, "link", "set", "lo", "up"},
+		{"ip", "-n", bridge, "link", "add", "br0", "type", "bridge"},
+		{"ip", "-n", bridge, "link", "set", "br0", "up"},
+	}
+	for i, inst := range l.instances() {
+		peer := fmt.Sprintf("v%d", i)
+		steps = append(steps,
+			[]string{"ip", "netns", "add", l.ns(inst)},
+			[]string{"ip", "link", "add", "eth0", "netns", l.ns(inst), "type", "veth", "peer", "name", peer, "netns", bridge},
+			[]string{"ip", "-n", bridge, "link", "set", peer, "master", "br0", "up"},
+			[]string{"ip", "-n", l.ns(inst), "addr", "add", l.addr(inst).String() + "/24", "dev", "eth0"},
+			[]string{"ip", "-n", l.ns(inst), "link", "set", "eth0", "up"},
+			[]string{"ip", "-n", l.ns(inst), "link", "set", "lo", "up"},
+		)
+	}
+	for _, s := range steps {
+		if err := run(s[0], s[1:]...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ruleset renders a group's rules as an nftables ruleset: stateful, default
+// drop both ways, like an AWS security group.
+func (l *layout) ruleset(group string) string {
+	g := l.set.Groups[group]
+	var b strings.Builder
+	fmt.Fprintf(&b, "table inet roboshop {\n")
+	for _, dir := range []string{sg.Ingress, sg.Egress} {
+		chain, hook, match, iface := "ingress", "input", "saddr", "iif"
+		rules := g.Ingress
+		if dir == sg.Egress {
+			chain, hook, match, iface, rules = "egress", "output", "daddr", "oif", g.Egress
+		}
+		fmt.Fprintf(&b, "  chain %s {\n    type filter hook %s priority 0; policy drop;\n", chain, hook)
+		fmt.Fprintf(&b, "    ct state established,related accept\n    ct state invalid drop\n    %s lo accept\n", iface)
+		for _, r := range rules {
+			peer := ""
+			switch {
+			case r.Group != "":
+				peer = "ip " + match + " " + l.addr(r.Group).String()
+			case r.CIDRVariable != "":
+				peer = "ip " + match + " " + l.adminCIDR().String()
+			case strings.Contains(r.CIDR, ":"):
+				peer = "ip6 " + match + " " + r.CIDR
+			default:
+				peer = "ip " + match + " " + r.CIDR
+			}
+			ports := fmt.Sprint(r.Port)
+			if r.ToPort != r.Port {
+				ports = fmt.Sprintf("%d-%d", r.Port, r.ToPort)
+			}
+			fmt.Fprintf(&b, "    %s %s dport %s accept comment %q\n", peer, r.Protocol, ports, truncate(r.Description, 120))
+		}
+		fmt.Fprintf(&b, "  }\n")
+	}
+	fmt.Fprintf(&b, "}\n")
+	return b.String()
+}
+
+func truncate(s string, n int) string {
+	s = strings.ReplaceAll(s, `"`, "'")
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func (l *layout) applyFirewall(stateDir string) error {
+	for _, g := range l.groups {
+		path := stateDir + "/nft/" + g + ".nft"
+		if err := os.WriteFile(path, []byte(l.ruleset(g)), 0o644); err != nil {
+			return err
+		}
+		if err := run("ip", "netns", "exec", l.ns(g), "nft", "-f", path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// namespaces lists the lab's namespaces that exist now.
+func (l *layout) namespaces() []string {
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	var found []string
+	for _, line := range strings.Split(string(out), "\n") {
+		name := strings.Fields(line + " ")
+		if len(name) > 0 && strings.HasPrefix(name[0], l.cfg.Prefix+"-") {
+			found = append(found, name[0])
+		}
+	}
+	sort.Strings(found)
+	return found
+}
+
+// dialFrom opens a TCP connection from inside instance's namespace: the socket
+// is created by a thread that joined the namespace, and that thread is never
+// reused (it is not unlocked, so it exits with its goroutine).
+func (l *layout) dialFrom(ctx context.Context, instance, addr string, timeout time.Duration) (net.Conn, error) {
+	type result struct {
+		conn net.Conn
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		f, err := os.Open("/var/run/netns/" + l.ns(instance))
+		if err != nil {
+			ch <- result{nil, err}
+			return
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			ch <- result{nil, fmt.Errorf("setns %s: %w", instance, err)}
+			return
+		}
+		d := net.Dialer{Timeout: timeout}
+		c, err := d.DialContext(ctx, "tcp", addr)
+		ch <- result{c, err}
+	}()
+	r := <-ch
+	return r.conn, r.err
+}

@@ -1,0 +1,43 @@
+# Provider-free: turns deploy/security-groups/*.yaml into the flat rule list the
+# root module creates one rule resource per entry from. The Go loader
+# (deploy/sg) builds the same list; a test checks that the two agree.
+
+variable "definitions_dir" {
+  description = "Directory of the security-group YAML files."
+  type        = string
+  default     = null
+}
+
+locals {
+  dir    = coalesce(var.definitions_dir, "${path.module}/../../../security-groups")
+  groups = { for f in fileset(local.dir, "*.yaml") : trimsuffix(f, ".yaml") => yamldecode(file("${local.dir}/${f}")) }
+
+  rules = merge([
+    for name, g in local.groups : merge([
+      for direction in ["ingress", "egress"] : {
+        for i, r in try(g[direction], []) : "${name}/${direction}/${i}" => {
+          key           = "${name}/${direction}/${i}"
+          group         = name
+          direction     = direction
+          protocol      = try(r.protocol, "tcp")
+          from_port     = r.port
+          to_port       = try(r.to_port, r.port)
+          peer_group    = try(r.group, "")
+          cidr          = try(r.cidr, "")
+          cidr_variable = try(r.cidr_variable, "")
+          description   = r.description
+        }
+      }
+    ]...)
+  ]...)
+}
+
+output "groups" {
+  description = "Every group with its description and tier."
+  value       = { for name, g in local.groups : name => { description = g.description, tier = g.tier } }
+}
+
+output "rules" {
+  description = "Every rule, keyed group/direction/index."
+  value       = local.rules
+}
