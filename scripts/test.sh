@@ -1,44 +1,24 @@
 #!/usr/bin/env bash
-# Runs every check and test of the project on a Debian/Ubuntu machine.
-# It installs what is missing (Debian packages, pinned Go tools), then runs
-# gofmt, go vet, staticcheck, a GOWORK=off build of every module, and
-# go test -race over every module in go.work. Run as root (or with sudo).
+# Runs every check and test of the project on a Debian/Ubuntu machine, as root
+# (the lab test makes network namespaces and nftables rules).
+# scripts/deps.sh installs what is missing (Debian packages, pinned Go tools:
+# staticcheck, Terraform 1.5.7); then gofmt, go vet, staticcheck, a GOWORK=off
+# build of every module, and go test -race over every module in go.work: the
+# services against real datastores, the security-group loader and policy, the
+# Terraform checks, and the lab (up, reachability matrix, smoke, down).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 export PATH="/usr/local/go/bin:$PATH:/usr/sbin:/sbin"
 export CHECKPOINT_DISABLE=1 GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
-STATICCHECK_VERSION=v0.8.2 # staticcheck 2026.2.2
 CACHE="$ROOT/.cache"
-mkdir -p "$CACHE/bin"
 export GOBIN="$CACHE/bin"
 
 log() { printf '\n== %s\n' "$*"; }
 
-# --- Debian packages: servers the tests start on loopback ports -------------
-need=()
-command -v redis-server >/dev/null || need+=(redis-server)
-command -v mariadbd >/dev/null || need+=(mariadb-server)
-command -v nginx >/dev/null || need+=(nginx-light)
-if ((${#need[@]})); then
-	log "installing Debian packages: ${need[*]}"
-	SUDO=""
-	[ "$(id -u)" -eq 0 ] || SUDO=sudo
-	$SUDO apt-get update -qq
-	# policy-rc.d keeps the packages from starting system-wide services: tests
-	# start their own servers on free ports with throwaway data.
-	printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
-	$SUDO chmod +x /usr/sbin/policy-rc.d
-	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-	$SUDO rm -f /usr/sbin/policy-rc.d
-fi
-
-# --- Go tools, pinned ----------------------------------------------------------
-if ! "$GOBIN/staticcheck" -version 2>/dev/null | grep -q "(${STATICCHECK_VERSION#v})"; then
-	log "installing staticcheck $STATICCHECK_VERSION"
-	go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
-fi
+scripts/deps.sh
+export ROBOSHOP_TERRAFORM="$CACHE/bin/terraform" TF_CLI_CONFIG_FILE=/dev/null
 
 mapfile -t modules < <(go list -m -f '{{.Dir}}')
 
@@ -60,6 +40,7 @@ done
 log "building the MongoDB stand-in and the service binaries the tests start"
 (cd testkit && go build -o "$CACHE/bin/mongostandin" ./cmd/mongostandin)
 for svc in user catalogue cart payment; do (cd "$svc" && go build -o "$CACHE/bin/$svc" .); done
+(cd deploy && go build -o "$CACHE/bin/lab" ./lab)
 export ROBOSHOP_MONGO_STANDIN="$CACHE/bin/mongostandin" ROBOSHOP_BIN_DIR="$CACHE/bin"
 
 log "go test -race (every module; each benchmark once to keep it working)"

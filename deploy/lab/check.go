@@ -98,7 +98,7 @@ func printMatrix(out io.Writer, l *layout, probes []*probe) int {
 		}
 	}
 	fmt.Fprintf(out, "Reachability (ports that connect; every other port of %v is blocked):\n", l.set.Ports())
-	fmt.Fprintf(out, "%-18s %s\n", "from \\ to", "")
+	fmt.Fprintf(out, "%-18s %s\n", "from", "to: ports that connect")
 	for _, src := range l.instances() {
 		var row []string
 		for _, dst := range l.groups {

@@ -281,6 +281,9 @@ func down(cfg config, out io.Writer) error {
 			}
 		}
 	}
+	// A Go program that dialled from a namespace can have its main thread left
+	// there (see dialFrom), so the namespace lists it: never signal ourselves.
+	delete(pids, os.Getpid())
 	for pid := range pids {
 		_ = syscall.Kill(pid, syscall.SIGTERM)
 	}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLab brings the whole shop up in namespaces, checks the reachability
+// matrix against the definitions, drives the shop through the frontend, shows
+// the check catches a wrong rule, and tears everything down.
+func TestLab(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("the lab needs root (network namespaces, nftables): scripts/test.sh runs as root")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, _ := filepath.Abs("../..")
+	cfg := config{Prefix: "rstest", Subnet: "10.78.0", Listen: ln.Addr().String(), Repo: repo,
+		StateDir: filepath.Join(t.TempDir(), "state")}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	_ = down(cfg, io.Discard) // a previous crashed run of this test
+
+	// The forwarder runs in-process here (up would start it as a detached copy of this binary).
+	l, err := loadLayout(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwdCtx, stopFwd := context.WithCancel(ctx)
+	fwdDone := make(chan error, 1)
+	go func() { fwdDone <- l.serveForward(fwdCtx, ln) }()
+	var upOut bytes.Buffer
+	t.Cleanup(func() {
+		stopFwd()
+		<-fwdDone
+		var out bytes.Buffer
+		if err := down(cfg, &out); err != nil {
+			t.Errorf("down: %v", err)
+		}
+		if left := l.namespaces(); len(left) > 0 {
+			t.Errorf("namespaces left after down: %v", left)
+		}
+		if _, err := os.Stat(cfg.StateDir); !os.IsNotExist(err) {
+			t.Errorf("state directory left after down: %v", err)
+		}
+		if err := down(cfg, io.Discard); err != nil {
+			t.Errorf("second down is not idempotent: %v", err)
+		}
+	})
+	if err := upWith(ctx, cfg, &upOut, false); err != nil {
+		t.Fatalf("up: %v\n%s\n%s", err, upOut.String(), logs(cfg))
+	}
+	t.Log(upOut.String())
+
+	t.Run("reachability matches the definitions", func(t *testing.T) {
+		var out bytes.Buffer
+		diffs, err := check(ctx, cfg, &out)
+		t.Log("\n" + out.String())
+		if err != nil || diffs != 0 {
+			t.Fatalf("%d differences, %v", diffs, err)
+		}
+		if !strings.Contains(out.String(), "internet           bastion 22  frontend 80\n") {
+			t.Fatal("the internet must reach exactly bastion:22 and frontend:80")
+		}
+	})
+
+	t.Run("smoke through the frontend", func(t *testing.T) {
+		base := "http://" + cfg.Listen
+		resp, err := http.Get(base + "/api/catalogue/products?category=drones")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page struct {
+			Items []struct{ SKU string } `json:"items"`
+			Total int                    `json:"total"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || page.Total != 6 {
+			t.Fatalf("catalogue listing: %d %+v %v", resp.StatusCode, page, err)
+		}
+		resp, err = http.Post(base+"/api/user/login", "application/json",
+			strings.NewReader(`{"email":"demo@roboshop.example","password":"roboshop-demo"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), `"token"`) {
+			t.Fatalf("login: %d %s", resp.StatusCode, body)
+		}
+		resp, err = http.Get(base + "/api/user/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		if err != nil || resp.StatusCode != 404 {
+			t.Fatalf("internal path from outside: %v %v", resp.StatusCode, err)
+		}
+	})
+
+	t.Run("check catches an extra open port", func(t *testing.T) {
+		// Open Redis to the frontend behind the definitions' back: both the
+		// frontend's egress and the datastore's ingress.
+		extra := [][]string{
+			{"ip", "netns", "exec", l.ns("frontend"), "nft", "insert", "rule", "inet", "roboshop", "egress",
+				"ip", "daddr", l.addr("cart-redis").String(), "tcp", "dport", "6379", "accept"},
+			{"ip", "netns", "exec", l.ns("cart-redis"), "nft", "insert", "rule", "inet", "roboshop", "ingress",
+				"ip", "saddr", l.addr("frontend").String(), "tcp", "dport", "6379", "accept"},
+		}
+		for _, c := range extra {
+			if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+				t.Fatalf("%v: %v %s", c, err, out)
+			}
+		}
+		var out bytes.Buffer
+		diffs, err := check(ctx, cfg, &out)
+		if err != nil || diffs != 1 || !strings.Contains(out.String(), "frontend -> cart-redis:6379: definitions say blocked, network allowed") {
+			t.Fatalf("want exactly the extra port reported, got %d differences:\n%s", diffs, out.String())
+		}
+	})
+}
+
+func logs(cfg config) string {
+	var b strings.Builder
+	files, _ := filepath.Glob(filepath.Join(cfg.StateDir, "logs", "*.log"))
+	for _, f := range files {
+		raw, _ := os.ReadFile(f)
+		if len(raw) > 2000 {
+			raw = raw[len(raw)-2000:]
+		}
+		b.WriteString("== " + filepath.Base(f) + "\n" + string(raw) + "\n")
+	}
+	return b.String()
+}

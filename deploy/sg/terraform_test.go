@@ -1,0 +1,106 @@
+package sg
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// terraform returns the Terraform binary scripts/test.sh installed (1.5.7,
+// built from the Go module proxy), or the one on PATH.
+func terraform(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("ROBOSHOP_TERRAFORM"); p != "" {
+		return p
+	}
+	p, err := exec.LookPath("terraform")
+	if err != nil {
+		t.Fatal("terraform not found: scripts/test.sh installs it (go install github.com/hashicorp/terraform@v1.5.7)")
+	}
+	return p
+}
+
+func tf(t *testing.T, dataDir string, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(terraform(t), args...)
+	cmd.Env = append(os.Environ(), "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1", "TF_DATA_DIR="+dataDir,
+		"TF_CLI_CONFIG_FILE=/dev/null")
+	out, err := cmd.Output()
+	if err != nil {
+		stderr := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("terraform %s: %v\n%s\n%s", strings.Join(args, " "), err, out, stderr)
+	}
+	return out
+}
+
+func TestTerraformFormatted(t *testing.T) {
+	tf(t, t.TempDir(), "fmt", "-check", "-recursive", "-diff", "../terraform")
+}
+
+// TestTerraformRulesModuleMatchesLoader validates and plans the provider-free
+// rules module and checks that its flat rule list is exactly the Go loader's.
+func TestTerraformRulesModuleMatchesLoader(t *testing.T) {
+	data := t.TempDir()
+	mod := "-chdir=../terraform/modules/rules"
+	tf(t, data, mod, "init", "-backend=false", "-input=false", "-no-color")
+	tf(t, data, mod, "validate", "-no-color")
+	plan := filepath.Join(data, "plan.out")
+	tf(t, data, mod, "plan", "-input=false", "-no-color", "-out="+plan)
+	raw := tf(t, data, mod, "show", "-json", plan)
+
+	var shown struct {
+		PlannedValues struct {
+			Outputs struct {
+				Rules struct {
+					Value map[string]FlatRule `json:"value"`
+				} `json:"rules"`
+				Groups struct {
+					Value map[string]struct {
+						Description string `json:"description"`
+						Tier        string `json:"tier"`
+					} `json:"value"`
+				} `json:"groups"`
+			} `json:"outputs"`
+		} `json:"planned_values"`
+	}
+	if err := json.Unmarshal(raw, &shown); err != nil {
+		t.Fatalf("terraform show -json: %v", err)
+	}
+	set, err := Load(defsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromGo := map[string]FlatRule{}
+	for _, r := range set.Flat() {
+		fromGo[r.Key] = r
+	}
+	fromTF := shown.PlannedValues.Outputs.Rules.Value
+	if len(fromTF) == 0 {
+		t.Fatal("Terraform planned no rules")
+	}
+	for key, want := range fromGo {
+		if got, ok := fromTF[key]; !ok {
+			t.Errorf("%s: in the YAML (Go) but not in Terraform's list", key)
+		} else if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s differs:\n terraform %+v\n go        %+v", key, got, want)
+		}
+	}
+	for key := range fromTF {
+		if _, ok := fromGo[key]; !ok {
+			t.Errorf("%s: in Terraform's list but not in the Go loader's", key)
+		}
+	}
+	for name, g := range set.Groups {
+		if tg := shown.PlannedValues.Outputs.Groups.Value[name]; tg.Tier != g.Tier || tg.Description != g.Description {
+			t.Errorf("group %s: terraform %+v, go tier %q", name, tg, g.Tier)
+		}
+	}
+	t.Logf("%d rules in %d groups agree", len(fromTF), len(set.Groups))
+}

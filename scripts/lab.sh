@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The lab: the whole shop on one Linux machine, one network namespace per
+# security group, firewalled by nftables rules generated from
+# deploy/security-groups. Needs root.
+#   scripts/lab.sh up      build, start, print the URL (default http://127.0.0.1:8080/)
+#   scripts/lab.sh check   reachability matrix vs. the definitions
+#   scripts/lab.sh down    remove everything (idempotent, also after a crash)
+# Extra flags go to the lab command: -listen 127.0.0.1:9090, -prefix, -subnet, -state.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$PATH:/usr/sbin:/sbin"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "the lab needs root (network namespaces, nftables): sudo $0 $*" >&2
+	exit 1
+fi
+[ "${1:-}" = "down" ] || scripts/deps.sh
+(cd deploy && go build -o ../.cache/bin/lab ./lab)
+cmd=${1:-}
+shift || true
+exec .cache/bin/lab "$cmd" -repo "$PWD" "$@"
