@@ -100,6 +100,7 @@ const (
 	UserService      Service = "user"
 	CatalogueService Service = "catalogue"
 	CartService      Service = "cart"
+	PaymentService   Service = "payment"
 )
 
 // StartService builds (once per test binary) and starts a Roboshop service as a

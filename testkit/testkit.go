@@ -254,3 +254,12 @@ func Context(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// StartProcess starts name with args for this test alone and waits until addr
+// accepts connections; it is stopped when the test ends.
+func StartProcess(t testing.TB, addr, name string, args ...string) *Process {
+	t.Helper()
+	return ownProcess(t, func(string, int) (*Process, error) {
+		return &Process{name: name, args: args, addr: addr}, nil
+	})
+}

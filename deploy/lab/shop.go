@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/roboshop-go/roboshop/frontend/nginxconf"
 )
 
 // Lab credentials: the datastores require them as in compose and on EC2; in a
@@ -191,48 +193,13 @@ func (l *layout) startMariaDB(ctx context.Context, dir string) error {
 func (l *layout) startNginx() error {
 	dir, _ := filepath.Abs(filepath.Join(l.cfg.StateDir, "nginx"))
 	html, _ := filepath.Abs(filepath.Join(l.cfg.Repo, "frontend", "html"))
-	tmpl, err := os.ReadFile(filepath.Join(l.cfg.Repo, "frontend", "nginx.conf.template"))
+	conf, err := nginxconf.WriteConfig(l.cfg.Repo, dir, nginxconf.Vars{Listen: "80", HTMLRoot: html,
+		User: l.hostPort("user", 8080), Catalogue: l.hostPort("catalogue", 8080),
+		Cart: l.hostPort("cart", 8080), Payment: l.hostPort("payment", 8080)})
 	if err != nil {
 		return err
 	}
-	site := renderTemplate(string(tmpl), map[string]string{
-		"listen_port": "80", "html_root": html,
-		"user_upstream": l.hostPort("user", 8080), "catalogue_upstream": l.hostPort("catalogue", 8080),
-		"cart_upstream": l.hostPort("cart", 8080), "payment_upstream": l.hostPort("payment", 8080),
-	})
-	if err := os.WriteFile(filepath.Join(dir, "roboshop.conf"), []byte(site), 0o644); err != nil {
-		return err
-	}
-	main := fmt.Sprintf(`daemon off;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log warn;
-events { worker_connections 1024; }
-http {
-  include /etc/nginx/mime.types;
-  default_type application/octet-stream;
-  access_log %[1]s/access.log;
-  client_body_temp_path %[1]s/tmp-body;
-  proxy_temp_path %[1]s/tmp-proxy;
-  fastcgi_temp_path %[1]s/tmp-fastcgi;
-  uwsgi_temp_path %[1]s/tmp-uwsgi;
-  scgi_temp_path %[1]s/tmp-scgi;
-  include %[1]s/roboshop.conf;
-}
-`, dir)
-	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(main), 0o644); err != nil {
-		return err
-	}
-	return l.spawn("frontend", "frontend", nil, "nginx", "-c", filepath.Join(dir, "nginx.conf"), "-p", dir)
-}
-
-// renderTemplate fills the nginx template's ${name} placeholders; an unknown
-// placeholder is an error in the template, caught by nginx -t in the tests.
-func renderTemplate(t string, vars map[string]string) string {
-	for k, v := range vars {
-		t = strings.ReplaceAll(t, "${"+k+"}", v)
-	}
-	return t
+	return l.spawn("frontend", "frontend", nil, "nginx", "-c", conf, "-p", dir)
 }
 
 func waitHTTP(ctx context.Context, url string, within time.Duration) error {

@@ -1,0 +1,211 @@
+package frontend
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func get(t *testing.T, method, url string, body io.Reader, headers map[string]string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := client().Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func expectSecurityHeaders(t *testing.T, resp *http.Response) {
+	t.Helper()
+	h := resp.Header
+	csp := h.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'self'", "frame-ancestors 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("status %d: CSP %q lacks %q", resp.StatusCode, csp, want)
+		}
+	}
+	if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
+		t.Errorf("CSP allows inline or eval: %q", csp)
+	}
+	if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") == "" {
+		t.Errorf("status %d: headers %v", resp.StatusCode, h)
+	}
+	if s := h.Get("Server"); s != "nginx" {
+		t.Errorf("Server header %q reveals a version", s)
+	}
+}
+
+func TestSecurityHeadersOnEveryStatus(t *testing.T) {
+	t.Parallel()
+	u := sharedUpstreams(t)
+	base := startNginx(t, u)
+	dead := startNginx(t, upstreams{user: "http://127.0.0.1:1", catalogue: "http://127.0.0.1:1", cart: "http://127.0.0.1:1", payment: "http://127.0.0.1:1"})
+	tests := []struct {
+		name, method, url string
+		body              string
+		status            int
+	}{
+		{"page", "GET", base + "/", "", 200},
+		{"api", "GET", base + "/api/catalogue/products/DR-001", "", 200},
+		{"api 404", "GET", base + "/api/catalogue/products/XX-999", "", 404},
+		{"missing image", "GET", base + "/images/products/nope.svg", "", 404},
+		{"bad gateway", "GET", dead + "/api/catalogue/products", "", 502},
+		{"too large", "POST", base + "/api/user/register", strings.Repeat("x", 20<<10), 413},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var body io.Reader
+			if tc.body != "" {
+				body = strings.NewReader(tc.body)
+			}
+			resp, text := get(t, tc.method, tc.url, body, nil)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, text)
+			}
+			expectSecurityHeaders(t, resp)
+		})
+	}
+}
+
+func TestInternalPathsAreNotExposed(t *testing.T) {
+	t.Parallel()
+	base := startNginx(t, sharedUpstreams(t))
+	for _, svc := range []string{"user", "catalogue", "cart", "payment"} {
+		for _, path := range []string{"healthz", "readyz", "metrics"} {
+			resp, body := get(t, "GET", base+"/api/"+svc+"/"+path, nil, nil)
+			if resp.StatusCode != 404 || strings.Contains(body, "go_goroutines") {
+				t.Errorf("/api/%s/%s: %d %s", svc, path, resp.StatusCode, body)
+			}
+		}
+	}
+	if resp, _ := get(t, "GET", base+"/healthz", nil, nil); resp.StatusCode != 200 {
+		t.Errorf("nginx's own /healthz: %d", resp.StatusCode)
+	}
+}
+
+func TestProxyStripsPrefixAndPassesRequestID(t *testing.T) {
+	t.Parallel()
+	base := startNginx(t, sharedUpstreams(t))
+	resp, body := get(t, "GET", base+"/api/catalogue/products/DR-001", nil, map[string]string{"X-Request-Id": "trace-me-123"})
+	var p struct{ SKU string }
+	if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &p) != nil || p.SKU != "DR-001" {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	if got := resp.Header.Get("X-Request-Id"); got != "trace-me-123" {
+		t.Fatalf("request id not passed through: %q", got)
+	}
+	resp, _ = get(t, "GET", base+"/api/catalogue/products/DR-001", nil, map[string]string{"X-Request-Id": "bad id\" injected"})
+	if got := resp.Header.Get("X-Request-Id"); got == "" || strings.Contains(got, " ") {
+		t.Fatalf("malformed request id not replaced: %q", got)
+	}
+}
+
+func TestLoginBurstIsRateLimited(t *testing.T) {
+	t.Parallel()
+	base := startNginx(t, sharedUpstreams(t))
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var wg sync.WaitGroup
+	for i := 0; i < 15; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, _ := get(t, "POST", base+"/api/user/login", strings.NewReader(`{"email":"x@example.com","password":"wrong-password"}`), nil)
+			mu.Lock()
+			codes[resp.StatusCode]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if codes[429] == 0 || codes[401] == 0 || codes[401]+codes[429] != 15 {
+		t.Fatalf("statuses %v: want some 401 then 429 for the burst", codes)
+	}
+	t.Logf("15 parallel logins: %v", codes)
+}
+
+func TestStaticFiles(t *testing.T) {
+	t.Parallel()
+	base := startNginx(t, sharedUpstreams(t))
+	resp, index := get(t, "GET", base+"/", nil, nil)
+	if resp.StatusCode != 200 || strings.Contains(index, "<script>") {
+		t.Fatalf("index: %d, inline script present: %v", resp.StatusCode, strings.Contains(index, "<script>"))
+	}
+	assets := regexp.MustCompile(`/assets/app\.[0-9a-f]{10}\.(js|css)`).FindAllString(index, -1)
+	if len(assets) != 2 {
+		t.Fatalf("index references %v, want the hashed js and css", assets)
+	}
+	for _, a := range assets {
+		resp, _ := get(t, "GET", base+a, nil, map[string]string{"Accept-Encoding": "gzip"})
+		if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") ||
+			resp.Header.Get("Content-Encoding") != "gzip" {
+			t.Errorf("%s: %d cache %q encoding %q", a, resp.StatusCode, resp.Header.Get("Cache-Control"), resp.Header.Get("Content-Encoding"))
+		}
+		expectSecurityHeaders(t, resp)
+	}
+	if resp, _ := get(t, "GET", base+"/", nil, nil); strings.Contains(resp.Header.Get("Cache-Control"), "immutable") {
+		t.Error("index.html must not be cached for a year")
+	}
+	if resp, _ := get(t, "GET", base+"/images/products/dr-001.svg", nil, nil); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/svg+xml" {
+		t.Errorf("product image: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
+
+// TestPublishedAssetsAreCurrent fails when src/ was edited without running publish.sh.
+func TestPublishedAssetsAreCurrent(t *testing.T) {
+	index, err := os.ReadFile("html/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"app.js", "app.css"} {
+		raw, err := os.ReadFile(filepath.Join("src", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(raw)
+		ext := filepath.Ext(name)
+		hashed := strings.TrimSuffix(name, ext) + "." + hex.EncodeToString(sum[:])[:10] + ext
+		published, err := os.ReadFile(filepath.Join("html", "assets", hashed))
+		if err != nil || string(published) != string(raw) || !strings.Contains(string(index), "/assets/"+hashed) {
+			t.Errorf("html/ is out of date for src/%s: run frontend/publish.sh", name)
+		}
+	}
+}
+
+func TestEveryProductHasAnImage(t *testing.T) {
+	raw, err := os.ReadFile("../catalogue/catalogue.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data struct {
+		Products []struct{ SKU, Image string } `json:"products"`
+	}
+	if err := json.Unmarshal(raw, &data); err != nil || len(data.Products) == 0 {
+		t.Fatalf("catalogue.json: %v", err)
+	}
+	for _, p := range data.Products {
+		svg, err := os.ReadFile(filepath.Join("html", "images", "products", p.Image))
+		if err != nil || !strings.HasPrefix(string(svg), "<svg") {
+			t.Errorf("%s: image %s missing or not an SVG", p.SKU, p.Image)
+		}
+	}
+}
