@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests and the lab need and the machine lacks: Debian
-# packages for the servers (started by the tests and the lab themselves, never
+# packages for the servers and the browser test (Chromium) (started by the tests and the lab themselves, never
 # as system services), and pinned Go tools under .cache/bin. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,7 @@ command -v mariadbd >/dev/null || need+=(mariadb-server)
 command -v nginx >/dev/null || need+=(nginx-light)
 command -v nft >/dev/null || need+=(nftables)
 command -v ip >/dev/null || need+=(iproute2)
+command -v chromium >/dev/null || need+=(chromium fonts-dejavu-core)
 if ((${#need[@]})); then
 	echo "== installing Debian packages: ${need[*]}"
 	SUDO=""

@@ -295,8 +295,10 @@ async function pageCheckout() {
     fieldBlock("holder", "Name on card", h("input", { autocomplete: "cc-name", required: true })),
     fieldBlock("number", "Card number", h("input", { autocomplete: "cc-number", inputmode: "numeric", required: true })),
     h("div", { class: "row" },
-      fieldBlock("exp_month", "Month", h("select", { autocomplete: "cc-exp-month" }, Array.from({ length: 12 }, (_, i) => h("option", { value: i + 1 }, String(i + 1).padStart(2, "0"))))),
-      fieldBlock("exp_year", "Year", h("select", { autocomplete: "cc-exp-year" }, Array.from({ length: 12 }, (_, i) => h("option", { value: year + i }, year + i)))),
+      fieldBlock("exp_month", "Month", h("select", { autocomplete: "cc-exp-month" }, h("option", { value: "" }, "MM"),
+        Array.from({ length: 12 }, (_, i) => h("option", { value: i + 1 }, String(i + 1).padStart(2, "0"))))),
+      fieldBlock("exp_year", "Year", h("select", { autocomplete: "cc-exp-year" }, h("option", { value: "" }, "YYYY"),
+        Array.from({ length: 12 }, (_, i) => h("option", { value: year + i }, year + i)))),
       fieldBlock("cvc", "CVC", h("input", { autocomplete: "cc-csc", inputmode: "numeric", required: true, maxlength: 4 }))),
     h("p", {}, h("button", { type: "submit" }, `Pay ${money(cart.subtotal_cents + (cart.subtotal_cents >= 10000 ? 0 : 599))}`)));
   // One key per attempt: a retry of the same attempt (network failure) reuses it,
@@ -377,6 +379,7 @@ async function pageOrders() {
 async function route() {
   const [path, query = ""] = location.hash.slice(1).split("?");
   const parts = (path || "/").split("/").filter(Boolean).map(decodeURIComponent);
+  if (parts[0] !== "search") document.querySelector("#q").value = "";
   try {
     switch (parts[0]) {
       case undefined: await pageHome(); break;

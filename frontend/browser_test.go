@@ -1,0 +1,166 @@
+package frontend
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/roboshop-go/roboshop/testkit"
+)
+
+// chromium returns Debian's Chromium, which scripts/deps.sh installs.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("chromium not found: scripts/deps.sh installs Debian's chromium")
+	return ""
+}
+
+// screenshotDir is where the browser test writes its screenshots:
+// $ROBOSHOP_SCREENSHOTS, or .cache/screenshots in the repository.
+func screenshotDir(t *testing.T) string {
+	dir := os.Getenv("ROBOSHOP_SCREENSHOTS")
+	if dir == "" {
+		dir, _ = filepath.Abs("../.cache/screenshots")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+type browser struct {
+	t    *testing.T
+	ctx  context.Context
+	base string
+	dir  string
+	shot int
+}
+
+func (b *browser) run(what string, actions ...chromedp.Action) {
+	b.t.Helper()
+	if err := chromedp.Run(b.ctx, actions...); err != nil {
+		var page string
+		_ = chromedp.Run(b.ctx, chromedp.Text("main", &page, chromedp.ByQuery))
+		b.t.Fatalf("%s: %v\npage text: %s", what, err, page)
+	}
+}
+
+func (b *browser) screenshot(name string) {
+	b.t.Helper()
+	var png []byte
+	b.run("screenshot "+name, chromedp.FullScreenshot(&png, 100))
+	b.shot++
+	path := filepath.Join(b.dir, fmt.Sprintf("%02d-%s.png", b.shot, name))
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// Forms are sent with their buttons: form.submit() would skip the page's handlers.
+
+// waitText waits until the element matching sel contains text.
+func waitText(sel, text string) chromedp.Action {
+	return chromedp.WaitVisible(fmt.Sprintf(`//%s[contains(normalize-space(.), %q)]`, sel, text), chromedp.BySearch)
+}
+
+// TestShopperJourneyInBrowser drives the real UI through nginx and the real
+// services in Chromium: browse, search, add two products as a guest, register
+// (the guest cart is merged), pay with 4242..., see the order; then a decline.
+func TestShopperJourneyInBrowser(t *testing.T) {
+	t.Parallel()
+	base := startNginx(t, sharedUpstreams(t))
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)),
+		chromedp.NoSandbox, // tests run as root
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1280, 900),
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	defer cancelBrowser()
+	b := &browser{t: t, ctx: bctx, base: base, dir: screenshotDir(t)}
+	t.Logf("screenshots: %s", b.dir)
+	fmt.Println("browser test screenshots:", b.dir)
+
+	b.run("home", chromedp.Navigate(base+"/"), chromedp.WaitVisible(".grid .card", chromedp.ByQuery))
+	b.screenshot("home")
+
+	b.run("category", chromedp.Click(`a[href="#/category/drones"]`, chromedp.ByQuery), waitText("h1", "Drones"),
+		chromedp.WaitVisible(".grid .card", chromedp.ByQuery))
+	b.screenshot("category")
+
+	b.run("search", chromedp.SetValue("#q", "lidar", chromedp.ByQuery), chromedp.Click("#search-form button", chromedp.ByQuery),
+		waitText("h1", "lidar"), waitText("h3", "Lidar Puck 360"))
+	b.screenshot("search")
+
+	b.run("product", chromedp.Click(`a[href="#/product/KP-002"]`, chromedp.ByQuery), waitText("h1", "Lidar Puck 360"),
+		chromedp.Click(".product button", chromedp.ByQuery), waitText(`span[@id="cart-count"]`, "1"))
+	b.screenshot("product")
+
+	b.run("second product", chromedp.Navigate(base+"/#/product/DR-004"), waitText("h1", "Micro Buzz"),
+		chromedp.Click(".product button", chromedp.ByQuery), waitText(`span[@id="cart-count"]`, "2"))
+
+	email := strings.ToLower(testkit.UniqueName("browser")) + "@example.com"
+	b.run("register", chromedp.Navigate(base+"/#/login"), chromedp.WaitVisible("#register-form", chromedp.ByQuery),
+		chromedp.SendKeys("#register-name", "Grace Hopper", chromedp.ByQuery),
+		chromedp.SendKeys("#register-email", email, chromedp.ByQuery),
+		chromedp.SendKeys("#register-password", "correct horse", chromedp.ByQuery))
+	b.screenshot("login")
+	b.run("merged cart", chromedp.Click("#register-form button", chromedp.ByQuery),
+		waitText("h1", "Your cart"), waitText("td", "Lidar Puck 360"), waitText("td", "Micro Buzz"),
+		waitText(`span[@id="cart-count"]`, "2"))
+	b.screenshot("cart")
+
+	b.run("checkout", chromedp.Click(`a[href="#/checkout"]`, chromedp.ByQuery), chromedp.WaitVisible("#checkout-form", chromedp.ByQuery))
+	fill := func(card string) chromedp.Tasks {
+		return chromedp.Tasks{
+			chromedp.SetValue("#line1", "1 Compiler Way", chromedp.ByQuery),
+			chromedp.SetValue("#city", "Arlington", chromedp.ByQuery),
+			chromedp.SetValue("#postal_code", "22201", chromedp.ByQuery),
+			chromedp.SetValue("#holder", "Grace Hopper", chromedp.ByQuery),
+			chromedp.SetValue("#number", card, chromedp.ByQuery),
+			chromedp.SetValue("#cvc", "123", chromedp.ByQuery),
+			chromedp.SetValue("#exp_month", "12", chromedp.ByQuery),
+			chromedp.SetValue("#exp_year", fmt.Sprint(time.Now().Year()+2), chromedp.ByQuery),
+		}
+	}
+	b.run("fill checkout", fill("4242 4242 4242 4242"))
+	b.screenshot("checkout")
+	b.run("pay", chromedp.Click("#checkout-form button", chromedp.ByQuery), waitText("h1", "Thank you"),
+		waitText("p", "visa ending 4242"), waitText(`span[@id="cart-count"]`, "0"))
+	b.screenshot("confirmation")
+
+	b.run("orders", chromedp.Navigate(base+"/#/orders"), chromedp.WaitVisible("#orders tbody tr", chromedp.ByQuery))
+	var rows int
+	b.run("count orders", chromedp.Evaluate(`document.querySelectorAll("#orders tbody tr").length`, &rows))
+	if rows != 1 {
+		t.Fatalf("%d orders in history, want 1", rows)
+	}
+	b.screenshot("orders")
+
+	b.run("declined", chromedp.Navigate(base+"/#/product/HH-002"), waitText("h1", "MopBot Glide"),
+		chromedp.Click(".product button", chromedp.ByQuery), waitText(`span[@id="cart-count"]`, "1"),
+		chromedp.Navigate(base+"/#/checkout"), chromedp.WaitVisible("#checkout-form", chromedp.ByQuery),
+		fill("4000 0000 0000 0002"), chromedp.Click("#checkout-form button", chromedp.ByQuery),
+		waitText(`div[contains(@class, "notice")]`, "declined"))
+	b.screenshot("declined")
+
+	b.run("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(base+"/#/category/rovers"),
+		waitText("h1", "Rovers"), chromedp.WaitVisible(".grid .card", chromedp.ByQuery))
+	b.screenshot("phone")
+}
