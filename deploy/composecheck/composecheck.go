@@ -1,0 +1,120 @@
+// Package composecheck checks docker-compose.yml against the security-group
+// definitions: the compose networks must mirror the groups, and every container
+// must be hardened the same way.
+package composecheck
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/roboshop-go/roboshop/deploy/sg"
+)
+
+// Load reads a compose file the way `docker compose` does (variables from the
+// environment and .env beside it, defaults otherwise).
+func Load(ctx context.Context, path string) (*types.Project, error) {
+	opts, err := cli.NewProjectOptions([]string{path}, cli.WithOsEnv, cli.WithDotEnv, cli.WithName("roboshop"))
+	if err != nil {
+		return nil, err
+	}
+	return opts.LoadProject(ctx)
+}
+
+// Check returns one message per problem, naming the service or network.
+func Check(p *types.Project, set *sg.Set) []string {
+	var out []string
+	fail := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+
+	names := make([]string, 0, len(p.Services))
+	for name := range p.Services {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+
+	for _, name := range names {
+		if _, ok := set.Groups[name]; !ok {
+			fail("service %s: no security group of that name in deploy/security-groups", name)
+		}
+	}
+	// ruleBetween: does any rule let a reach b or b reach a?
+	ruleBetween := func(a, b string) bool {
+		for _, r := range set.Flat() {
+			if r.PeerGroup != "" && (r.Group == a && r.PeerGroup == b || r.Group == b && r.PeerGroup == a) {
+				return true
+			}
+		}
+		return false
+	}
+	shared := func(a, b string) []string {
+		var nets []string
+		for n := range p.Services[a].Networks {
+			if _, ok := p.Services[b].Networks[n]; ok {
+				nets = append(nets, n)
+			}
+		}
+		sort.Strings(nets)
+		return nets
+	}
+	for i, a := range names {
+		for _, b := range names[i+1:] {
+			if nets := shared(a, b); len(nets) > 0 && !ruleBetween(a, b) {
+				fail("services %s and %s share network %s, but no security-group rule lets either reach the other", a, b, strings.Join(nets, ", "))
+			}
+		}
+	}
+	for _, r := range set.Flat() {
+		_, srcOK := p.Services[r.PeerGroup]
+		_, dstOK := p.Services[r.Group]
+		if r.PeerGroup != "" && srcOK && dstOK && len(shared(r.Group, r.PeerGroup)) == 0 {
+			fail("rule %s (%s %s, port %d) has no network shared by services %s and %s",
+				r.Key, r.Direction, r.PeerGroup, r.FromPort, r.Group, r.PeerGroup)
+		}
+	}
+
+	for _, name := range names {
+		s := p.Services[name]
+		g := set.Groups[name]
+		if g != nil && g.Tier == sg.TierDatastore {
+			for n := range s.Networks {
+				if !p.Networks[n].Internal {
+					fail("datastore %s is on network %s, which is not internal", name, n)
+				}
+			}
+		}
+		if len(s.Ports) > 0 && (g == nil || g.Tier != sg.TierWeb) {
+			fail("service %s publishes ports; only the frontend may", name)
+		}
+		if s.HealthCheck == nil || len(s.HealthCheck.Test) == 0 || s.HealthCheck.Disable {
+			fail("service %s has no health check", name)
+		}
+		if s.Restart != types.RestartPolicyUnlessStopped {
+			fail("service %s: restart must be unless-stopped, not %q", name, s.Restart)
+		}
+		if u := strings.Split(s.User, ":")[0]; u == "" || u == "0" || u == "root" {
+			fail("service %s must run as a non-root user (user: %q)", name, s.User)
+		}
+		if !s.ReadOnly {
+			fail("service %s: the root filesystem must be read_only", name)
+		}
+		if !slices.ContainsFunc(s.CapDrop, func(c string) bool { return strings.EqualFold(c, "ALL") }) {
+			fail("service %s must cap_drop ALL", name)
+		}
+		if !slices.ContainsFunc(s.SecurityOpt, func(o string) bool { return strings.HasPrefix(o, "no-new-privileges") && !strings.HasSuffix(o, "false") }) {
+			fail("service %s needs security_opt no-new-privileges", name)
+		}
+		if s.MemLimit <= 0 || s.PidsLimit <= 0 {
+			fail("service %s needs mem_limit and pids_limit", name)
+		}
+		for dep, d := range s.DependsOn {
+			if d.Condition != types.ServiceConditionHealthy {
+				fail("service %s depends on %s without condition: service_healthy", name, dep)
+			}
+		}
+	}
+	return out
+}

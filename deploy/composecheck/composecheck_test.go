@@ -1,0 +1,77 @@
+package composecheck
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/roboshop-go/roboshop/deploy/sg"
+)
+
+func load(t *testing.T, composeText string) []string {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "docker-compose.yml")
+	if err := os.WriteFile(path, []byte(composeText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Load(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := sg.Load("../security-groups")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Check(p, set)
+}
+
+func composeFile(t *testing.T) string {
+	t.Helper()
+	raw, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}
+
+func TestComposeMirrorsSecurityGroups(t *testing.T) {
+	if problems := load(t, composeFile(t)); len(problems) > 0 {
+		t.Fatalf("docker-compose.yml:\n%s", strings.Join(problems, "\n"))
+	}
+}
+
+func TestCheckCatches(t *testing.T) {
+	tests := []struct {
+		name, old, new, want string
+	}{
+		{"datastore on a shared network", "    networks:\n      - cart-db\n", "    networks:\n      - cart-db\n      - user-api\n",
+			"services cart-redis and frontend share network user-api"},
+		{"rule without a network", "      - user-api\n      - user-db\n", "      - user-db\n",
+			"has no network shared by services user and frontend"},
+		{"datastore on a non-internal network", "  cart-db:\n    internal: true\n", "  cart-db: {}\n",
+			"datastore cart-redis is on network cart-db, which is not internal"},
+		{"datastore publishes a port", "    command: [\"redis-server\"", "    ports: [\"6379:6379\"]\n    command: [\"redis-server\"",
+			"service cart-redis publishes ports"},
+		{"root user", "  payment-mysql:\n    image: mysql:8.4\n    user: \"999:999\"", "  payment-mysql:\n    image: mysql:8.4\n    user: \"0:0\"",
+			"service payment-mysql must run as a non-root user"},
+		{"writable root", "    image: mongo:7\n    user: \"999:999\"\n    restart: unless-stopped\n    read_only: true",
+			"    image: mongo:7\n    user: \"999:999\"\n    restart: unless-stopped\n    read_only: false", "the root filesystem must be read_only"},
+		{"dependency not awaited", "      user-mongodb:\n        condition: service_healthy", "      user-mongodb:\n        condition: service_started",
+			"service user depends on user-mongodb without condition: service_healthy"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			text := composeFile(t)
+			if !strings.Contains(text, tc.old) {
+				t.Fatalf("docker-compose.yml does not contain %q", tc.old)
+			}
+			problems := strings.Join(load(t, strings.Replace(text, tc.old, tc.new, 1)), "\n")
+			if !strings.Contains(problems, tc.want) {
+				t.Fatalf("problems %q do not mention %q", problems, tc.want)
+			}
+		})
+	}
+}
