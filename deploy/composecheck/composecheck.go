@@ -104,7 +104,9 @@ func Check(p *types.Project, set *sg.Set) []string {
 		if !slices.ContainsFunc(s.CapDrop, func(c string) bool { return strings.EqualFold(c, "ALL") }) {
 			fail("service %s must cap_drop ALL", name)
 		}
-		if !slices.ContainsFunc(s.SecurityOpt, func(o string) bool { return strings.HasPrefix(o, "no-new-privileges") && !strings.HasSuffix(o, "false") }) {
+		if !slices.ContainsFunc(s.SecurityOpt, func(o string) bool {
+			return strings.HasPrefix(o, "no-new-privileges") && !strings.HasSuffix(o, "false")
+		}) {
 			fail("service %s needs security_opt no-new-privileges", name)
 		}
 		if s.MemLimit <= 0 || s.PidsLimit <= 0 {
