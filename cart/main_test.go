@@ -18,12 +18,7 @@ type deps struct{ userURL, catalogueURL string }
 
 func sharedDeps(t testing.TB) deps {
 	t.Helper()
-	return deps{
-		userURL: testkit.SharedService(t, testkit.UserService, map[string]string{
-			"MONGO_URI": testkit.MongoURI(t), "BCRYPT_COST": "10"}),
-		catalogueURL: testkit.SharedService(t, testkit.CatalogueService, map[string]string{
-			"MONGO_URI": testkit.MongoURI(t)}),
-	}
+	return deps{userURL: testkit.SharedUser(t), catalogueURL: testkit.SharedCatalogue(t)}
 }
 
 type testApp struct {

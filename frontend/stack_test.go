@@ -20,14 +20,8 @@ type upstreams struct{ user, catalogue, cart, payment string }
 
 func sharedUpstreams(t testing.TB) upstreams {
 	t.Helper()
-	var u upstreams
-	u.user = testkit.SharedService(t, testkit.UserService, map[string]string{"MONGO_URI": testkit.MongoURI(t), "BCRYPT_COST": "10"})
-	u.catalogue = testkit.SharedService(t, testkit.CatalogueService, map[string]string{"MONGO_URI": testkit.MongoURI(t)})
-	u.cart = testkit.SharedService(t, testkit.CartService, map[string]string{
-		"REDIS_URL": testkit.SharedRedisURL(t), "USER_URL": u.user, "CATALOGUE_URL": u.catalogue})
-	u.payment = testkit.SharedService(t, testkit.PaymentService, map[string]string{
-		"MYSQL_DSN": testkit.MariaDBDSN(t), "USER_URL": u.user, "CATALOGUE_URL": u.catalogue, "CART_URL": u.cart})
-	return u
+	return upstreams{user: testkit.SharedUser(t), catalogue: testkit.SharedCatalogue(t),
+		cart: testkit.SharedCart(t), payment: testkit.SharedPayment(t)}
 }
 
 // startNginx runs nginx with the repository's config in front of u, for this

@@ -20,14 +20,8 @@ type deps struct{ userURL, catalogueURL, cartURL, redisURL string }
 
 func sharedDeps(t testing.TB) deps {
 	t.Helper()
-	var d deps
-	d.userURL = testkit.SharedService(t, testkit.UserService, map[string]string{
-		"MONGO_URI": testkit.MongoURI(t), "BCRYPT_COST": "10"})
-	d.catalogueURL = testkit.SharedService(t, testkit.CatalogueService, map[string]string{"MONGO_URI": testkit.MongoURI(t)})
-	d.redisURL = testkit.SharedRedisURL(t)
-	d.cartURL = testkit.SharedService(t, testkit.CartService, map[string]string{
-		"REDIS_URL": d.redisURL, "USER_URL": d.userURL, "CATALOGUE_URL": d.catalogueURL})
-	return d
+	return deps{userURL: testkit.SharedUser(t), catalogueURL: testkit.SharedCatalogue(t),
+		cartURL: testkit.SharedCart(t), redisURL: testkit.SharedRedisURL(t)}
 }
 
 type lockedBuffer struct {
