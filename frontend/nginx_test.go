@@ -59,7 +59,7 @@ func TestSecurityHeadersOnEveryStatus(t *testing.T) {
 	t.Parallel()
 	u := sharedUpstreams(t)
 	base := startNginx(t, u)
-	dead := startNginx(t, upstreams{user: "http://127.0.0.1:1", catalogue: "http://127.0.0.1:1", cart: "http://127.0.0.1:1", payment: "http://127.0.0.1:1"})
+	dead := startNginx(t, upstreams{User: "http://127.0.0.1:1", Catalogue: "http://127.0.0.1:1", Cart: "http://127.0.0.1:1", Payment: "http://127.0.0.1:1"})
 	tests := []struct {
 		name, method, url string
 		body              string

@@ -1,0 +1,52 @@
+// Package nginxtest starts nginx with the repository's config in front of the
+// real services, for tests (the frontend's own and the load generator's).
+package nginxtest
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/roboshop-go/roboshop/frontend/nginxconf"
+	"github.com/roboshop-go/roboshop/testkit"
+)
+
+// Upstreams are the base URLs (http://host:port) of the four services.
+type Upstreams struct{ User, Catalogue, Cart, Payment string }
+
+// Shared returns the test binary's shared services (see testkit.SharedUser, ...).
+func Shared(t testing.TB) Upstreams {
+	t.Helper()
+	return Upstreams{User: testkit.SharedUser(t), Catalogue: testkit.SharedCatalogue(t),
+		Cart: testkit.SharedCart(t), Payment: testkit.SharedPayment(t)}
+}
+
+// Start runs nginx with the repository's config in front of u, for this test
+// alone (so rate limits do not leak between tests), and returns its base URL.
+func Start(t testing.TB, u Upstreams) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "roboshop-nginx-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	// nginx workers run as an unprivileged user: they must reach their temp dirs.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, file, _, _ := runtime.Caller(0)
+	repo := filepath.Join(filepath.Dir(file), "..", "..")
+	addr := "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
+	host := func(url string) string { return strings.TrimPrefix(url, "http://") }
+	conf, err := nginxconf.WriteConfig(repo, dir, nginxconf.Vars{Listen: addr, HTMLRoot: filepath.Join(repo, "frontend", "html"),
+		User: host(u.User), Catalogue: host(u.Catalogue), Cart: host(u.Cart), Payment: host(u.Payment)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := testkit.StartProcess(t, addr, "nginx", "-c", conf, "-p", dir)
+	testkit.WaitReady(t, "http://"+addr+"/healthz", p)
+	return "http://" + addr
+}
