@@ -1,0 +1,110 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type config struct {
+	Target     *url.URL
+	VUs        int
+	Duration   time.Duration
+	Iterations int // per virtual user; 0: until Duration
+	RampUp     time.Duration
+	Think      time.Duration
+	Warmup     time.Duration // excluded from the report
+	Seed       int64
+	Mix        map[string]int // journey -> weight
+	JSONPath   string
+	Progress   time.Duration
+}
+
+var journeyNames = []string{"browse", "guest", "buyer"}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	target := fs.String("target", "http://127.0.0.1:8080", "frontend base URL")
+	allowHost := fs.String("allow-host", "", "also allow this non-loopback target host (only hosts you run)")
+	vus := fs.Int("vus", 16, "virtual users (1-1000)")
+	duration := fs.Duration("duration", 30*time.Second, "how long to run (at most 1h)")
+	iterations := fs.Int("iterations", 0, "journeys per virtual user (0: until -duration)")
+	ramp := fs.Duration("ramp-up", 5*time.Second, "time over which virtual users start")
+	think := fs.Duration("think", 0, "pause between steps of a journey")
+	warmup := fs.Duration("warmup", 0, "initial period left out of the report")
+	seed := fs.Int64("seed", 1, "random seed (same seed, same choices)")
+	mix := fs.String("mix", "browse=60,guest=30,buyer=10", "journey weights")
+	jsonPath := fs.String("json", "", "also write the report as JSON to this file")
+	progress := fs.Duration("progress", time.Second, "live progress interval on stderr (0: off)")
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	cfg := config{VUs: *vus, Duration: *duration, Iterations: *iterations, RampUp: *ramp, Think: *think,
+		Warmup: *warmup, Seed: *seed, JSONPath: *jsonPath, Progress: *progress}
+	var errs []error
+	u, err := url.Parse(*target)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("-target %q: want http://host:port", *target))
+	} else if !allowedHost(u.Hostname(), *allowHost) {
+		errs = append(errs, fmt.Errorf("-target %q: only loopback targets unless -allow-host names the host", *target))
+	}
+	cfg.Target = u
+	if cfg.VUs < 1 || cfg.VUs > 1000 {
+		errs = append(errs, errors.New("-vus must be 1 to 1000"))
+	}
+	if cfg.Duration <= 0 || cfg.Duration > time.Hour {
+		errs = append(errs, errors.New("-duration must be above 0 and at most 1h: the run must end by itself"))
+	}
+	if cfg.Iterations < 0 || cfg.Iterations > 1_000_000 {
+		errs = append(errs, errors.New("-iterations must be 0 to 1000000"))
+	}
+	if cfg.Warmup < 0 || cfg.Warmup >= cfg.Duration {
+		errs = append(errs, errors.New("-warmup must be shorter than -duration"))
+	}
+	if cfg.Mix, err = parseMix(*mix); err != nil {
+		errs = append(errs, err)
+	}
+	return cfg, errors.Join(errs...)
+}
+
+func allowedHost(host, allow string) bool {
+	if host == "localhost" || (allow != "" && strings.EqualFold(host, allow)) {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func parseMix(s string) (map[string]int, error) {
+	mix := map[string]int{}
+	total := 0
+	for _, part := range strings.Split(s, ",") {
+		name, w, ok := strings.Cut(strings.TrimSpace(part), "=")
+		n, err := strconv.Atoi(w)
+		if !ok || err != nil || n < 0 || !contains(journeyNames, name) {
+			return nil, fmt.Errorf("-mix %q: want name=weight pairs with names %v", s, journeyNames)
+		}
+		mix[name] = n
+		total += n
+	}
+	if total == 0 {
+		return nil, fmt.Errorf("-mix %q: the weights add up to 0", s)
+	}
+	return mix, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,266 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// Test cards the payment simulator knows.
+const (
+	cardApproved = "4242424242424242"
+	cardDeclined = "4000000000000002"
+)
+
+var searchWords = []string{"robot", "drone", "arm", "lidar", "vacuum", "kit", "servo", "rover", "camera", "garden"}
+
+// shopper is one virtual user: its own random source, tokens and account.
+type shopper struct {
+	id     int
+	cfg    config
+	client *http.Client
+	rec    *recorder
+	rng    *rand.Rand
+
+	userToken string
+	email     string
+	journeys  int
+}
+
+type stepError struct{ step string }
+
+func (e stepError) Error() string { return "step " + e.step + " failed" }
+
+// call makes one request, records it under its endpoint and step, and decodes a
+// 2xx JSON answer into dst. It returns the status (0 on transport failure).
+func (s *shopper) call(ctx context.Context, step, method, path, endpoint string, body any, token string, headers map[string]string, dst any, expect ...int) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		raw, _ := json.Marshal(body)
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.cfg.Target.String()+path, rd)
+	if err != nil {
+		return 0, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	start := time.Now()
+	resp, err := s.client.Do(req)
+	status := 0
+	var payload []byte
+	if err == nil {
+		var readErr error
+		payload, readErr = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		status = resp.StatusCode
+		if readErr != nil {
+			status = 0 // the answer broke off: a failure, whatever the status line said
+		}
+	}
+	d := time.Since(start)
+	if ctx.Err() != nil {
+		return status, ctx.Err() // the run ended mid-request: not a measurement
+	}
+	o := failed
+	switch {
+	case status >= 200 && status < 300:
+		o = ok
+	case status == http.StatusTooManyRequests || containsInt(expect, status):
+		o = expected
+	}
+	s.rec.record(method+" "+endpoint, step, status, o, d, start)
+	if o != ok {
+		return status, stepError{step}
+	}
+	if dst != nil {
+		if err := json.Unmarshal(payload, dst); err != nil {
+			return status, fmt.Errorf("%s: %w", step, err)
+		}
+	}
+	return status, nil
+}
+
+func containsInt(list []int, n int) bool {
+	for _, x := range list {
+		if x == n {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *shopper) think(ctx context.Context) {
+	if s.cfg.Think <= 0 {
+		return
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(s.cfg.Think):
+	}
+}
+
+type productPage struct {
+	Items []struct {
+		SKU string `json:"sku"`
+	} `json:"items"`
+}
+
+// browse: the categories (home page), a category page, a search, a product.
+// It returns a SKU seen.
+func (s *shopper) browse(ctx context.Context) (string, error) {
+	var cats struct {
+		Items []struct {
+			Slug string `json:"slug"`
+		} `json:"items"`
+	}
+	if _, err := s.call(ctx, "browse/categories", "GET", "/api/catalogue/categories", "/api/catalogue/categories", nil, "", nil, &cats); err != nil {
+		return "", err
+	}
+	if len(cats.Items) == 0 {
+		return "", stepError{"browse/categories"}
+	}
+	s.think(ctx)
+	slug := cats.Items[s.rng.IntN(len(cats.Items))].Slug
+	var page productPage
+	if _, err := s.call(ctx, "browse/category", "GET", "/api/catalogue/products?limit=12&category="+slug, "/api/catalogue/products?category=", nil, "", nil, &page); err != nil {
+		return "", err
+	}
+	s.think(ctx)
+	word := searchWords[s.rng.IntN(len(searchWords))]
+	if _, err := s.call(ctx, "browse/search", "GET", "/api/catalogue/products?limit=12&q="+url.QueryEscape(word), "/api/catalogue/products?q=", nil, "", nil, nil); err != nil {
+		return "", err
+	}
+	s.think(ctx)
+	if len(page.Items) == 0 {
+		return "", stepError{"browse/category"}
+	}
+	sku := page.Items[s.rng.IntN(len(page.Items))].SKU
+	if _, err := s.call(ctx, "browse/product", "GET", "/api/catalogue/products/"+url.PathEscape(sku), "/api/catalogue/products/{sku}", nil, "", nil, nil); err != nil {
+		return "", err
+	}
+	return sku, nil
+}
+
+type tokenBody struct {
+	Token string `json:"token"`
+}
+
+// guest: browse, take a guest token (a new shopper each time), add to the cart, view it.
+func (s *shopper) guest(ctx context.Context) (string, error) {
+	sku, err := s.browse(ctx)
+	if err != nil {
+		return "", err
+	}
+	var g tokenBody
+	if _, err := s.call(ctx, "guest/token", "POST", "/api/user/guest", "/api/user/guest", nil, "", nil, &g); err != nil {
+		return "", err
+	}
+	s.think(ctx)
+	if _, err := s.call(ctx, "guest/add-to-cart", "POST", "/api/cart/cart/items", "/api/cart/cart/items", map[string]any{"sku": sku, "qty": 1 + s.rng.IntN(2)}, g.Token, nil, nil); err != nil {
+		return "", err
+	}
+	s.think(ctx)
+	if _, err := s.call(ctx, "guest/view-cart", "GET", "/api/cart/cart", "/api/cart/cart", nil, g.Token, nil, nil); err != nil {
+		return "", err
+	}
+	return g.Token, nil
+}
+
+// buyer: a guest journey, then register (first time) or log in, merge the
+// guest cart, check out (one in ten with the decline card) and view the orders.
+func (s *shopper) buyer(ctx context.Context) error {
+	guestToken, err := s.guest(ctx)
+	if err != nil {
+		return err
+	}
+	s.think(ctx)
+	var auth tokenBody
+	if s.email == "" {
+		email := fmt.Sprintf("lg-%d-%d-%d@example.com", s.cfg.Seed, s.id, time.Now().UnixNano())
+		body := map[string]string{"email": email, "name": "Load Tester", "password": "load-test-password"}
+		if _, err := s.call(ctx, "buyer/register", "POST", "/api/user/register", "/api/user/register", body, "", nil, &auth); err != nil {
+			return err
+		}
+		s.email = email
+	} else {
+		body := map[string]string{"email": s.email, "password": "load-test-password"}
+		if _, err := s.call(ctx, "buyer/login", "POST", "/api/user/login", "/api/user/login", body, "", nil, &auth); err != nil {
+			return err
+		}
+	}
+	s.userToken = auth.Token
+	if _, err := s.call(ctx, "buyer/merge", "POST", "/api/cart/cart/merge", "/api/cart/cart/merge", map[string]string{"guest_token": guestToken}, s.userToken, nil, nil); err != nil {
+		return err
+	}
+	s.think(ctx)
+	card := cardApproved
+	if s.rng.IntN(10) == 0 {
+		card = cardDeclined
+	}
+	body := map[string]any{
+		"card": map[string]any{"number": card, "exp_month": 12, "exp_year": time.Now().Year() + 2, "cvc": "123", "holder": "Load Tester"},
+		"shipping_address": map[string]string{"name": "Load Tester", "line1": "1 Loopback Lane", "line2": "",
+			"city": "Localhost", "postal_code": "12345", "country": "US"},
+	}
+	key := map[string]string{"Idempotency-Key": "lg-" + strconv.Itoa(s.id) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
+	if _, err := s.call(ctx, "buyer/checkout", "POST", "/api/payment/checkout", "/api/payment/checkout", body, s.userToken, key, nil, http.StatusPaymentRequired); err != nil {
+		return err
+	}
+	s.think(ctx)
+	_, err = s.call(ctx, "buyer/orders", "GET", "/api/payment/orders?limit=10", "/api/payment/orders", nil, s.userToken, nil, nil)
+	return err
+}
+
+// pick chooses a journey by the configured weights.
+func (s *shopper) pick() string {
+	total := 0
+	for _, w := range s.cfg.Mix {
+		total += w
+	}
+	n := s.rng.IntN(total)
+	for _, name := range journeyNames {
+		if n < s.cfg.Mix[name] {
+			return name
+		}
+		n -= s.cfg.Mix[name]
+	}
+	return journeyNames[0]
+}
+
+func (s *shopper) loop(ctx context.Context, active *atomic.Int32) {
+	active.Add(1)
+	defer active.Add(-1)
+	for s.cfg.Iterations == 0 || s.journeys < s.cfg.Iterations {
+		if ctx.Err() != nil {
+			return
+		}
+		var err error
+		switch s.pick() {
+		case "browse":
+			_, err = s.browse(ctx)
+		case "guest":
+			_, err = s.guest(ctx)
+		case "buyer":
+			err = s.buyer(ctx)
+		}
+		_ = err // recorded per request; a failed step ends the journey
+		s.journeys++
+		s.think(ctx)
+	}
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/roboshop-go/roboshop/frontend/nginxtest"
+	"github.com/roboshop-go/roboshop/testkit"
+)
+
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+func TestFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string // "" means accepted
+	}{
+		{"defaults", nil, ""},
+		{"loopback ip", []string{"-target", "http://127.0.0.2:9000"}, ""},
+		{"ipv6 loopback", []string{"-target", "http://[::1]:8080"}, ""},
+		{"remote host refused", []string{"-target", "http://shop.example.com"}, "only loopback targets"},
+		{"private address refused", []string{"-target", "http://10.0.0.5:8080"}, "only loopback targets"},
+		{"remote host allowed explicitly", []string{"-target", "http://shop.example.com", "-allow-host", "shop.example.com"}, ""},
+		{"not http", []string{"-target", "ftp://127.0.0.1"}, "want http://host:port"},
+		{"unbounded", []string{"-duration", "0s"}, "-duration"},
+		{"too long", []string{"-duration", "2h"}, "-duration"},
+		{"warmup longer than run", []string{"-duration", "5s", "-warmup", "5s"}, "-warmup"},
+		{"unknown journey", []string{"-mix", "browse=1,shoplift=2"}, "-mix"},
+		{"zero weights", []string{"-mix", "browse=0"}, "add up to 0"},
+		{"too many users", []string{"-vus", "5000"}, "-vus"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseFlags(tc.args, io.Discard)
+			if tc.want == "" && err != nil {
+				t.Fatalf("rejected: %v", err)
+			}
+			if tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("error %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestSameSeedSameChoices(t *testing.T) {
+	cfg, err := parseFlags([]string{"-mix", "browse=1,guest=1,buyer=1"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	picks := func(seed uint64) string {
+		s := &shopper{cfg: cfg, rng: rand.New(rand.NewPCG(seed, 0))}
+		var b strings.Builder
+		for i := 0; i < 30; i++ {
+			b.WriteString(s.pick()[:2])
+		}
+		return b.String()
+	}
+	first, again := picks(7), picks(7)
+	if first != again {
+		t.Fatal("the same seed gave different journeys")
+	}
+	if picks(7) == picks(8) {
+		t.Fatal("different seeds gave the same 30 journeys")
+	}
+	for _, name := range journeyNames {
+		if !strings.Contains(picks(7), name[:2]) {
+			t.Errorf("journey %s never picked", name)
+		}
+	}
+}
+
+// TestRunAgainstTheShop drives the real shop (nginx and the four services) for
+// a few seconds and checks the report: every journey step ran and nothing
+// failed beyond the expected 402 and 429.
+func TestRunAgainstTheShop(t *testing.T) {
+	base := nginxtest.Start(t, nginxtest.Shared(t))
+	jsonPath := filepath.Join(t.TempDir(), "report.json")
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"-target", base, "-vus", "4", "-duration", "4s", "-ramp-up", "0s",
+		"-mix", "browse=40,guest=30,buyer=30", "-seed", "7", "-json", jsonPath, "-progress", "1s"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(stdout.String())
+	if !strings.Contains(stderr.String(), "req/s") {
+		t.Fatalf("no live progress: %q", stderr.String())
+	}
+	raw, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatalf("JSON report: %v", err)
+	}
+	if rep.Total.Count == 0 || rep.Total.Errors != 0 {
+		t.Fatalf("%d requests, %d errors:\n%s", rep.Total.Count, rep.Total.Errors, stdout.String())
+	}
+	steps := map[string]seriesReport{}
+	for _, s := range rep.Steps {
+		steps[s.Name] = s
+	}
+	for _, step := range []string{"browse/categories", "browse/category", "browse/search", "browse/product",
+		"guest/token", "guest/add-to-cart", "guest/view-cart", "buyer/register", "buyer/merge", "buyer/checkout", "buyer/orders"} {
+		if steps[step].Count == 0 {
+			t.Errorf("step %s never ran", step)
+		}
+	}
+	for _, s := range rep.Steps {
+		if s.P50Millis <= 0 || s.P99Millis < s.P50Millis || s.MaxMillis < s.P99Millis {
+			t.Errorf("%s: implausible percentiles %+v", s.Name, s)
+		}
+	}
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// outcome of one request: ok (2xx), expected (402 for the decline card, 429
+// when rate limited) or error (anything else, transport failures included).
+type outcome int
+
+const (
+	ok outcome = iota
+	expected
+	failed
+)
+
+func newHist() *hdrhistogram.Histogram {
+	return hdrhistogram.New(1, int64(time.Minute/time.Microsecond), 3) // µs, 3 significant digits
+}
+
+type series struct {
+	hist     *hdrhistogram.Histogram
+	count    int64
+	errors   int64
+	expected int64
+	statuses map[int]int64
+}
+
+func (s *series) add(status int, o outcome, d time.Duration) {
+	_ = s.hist.RecordValue(max(1, d.Microseconds()))
+	s.count++
+	s.statuses[status]++
+	switch o {
+	case failed:
+		s.errors++
+	case expected:
+		s.expected++
+	}
+}
+
+// recorder collects every request; requests before warmupEnd only show in the
+// live progress.
+type recorder struct {
+	mu        sync.Mutex
+	start     time.Time
+	warmupEnd time.Time
+	endpoints map[string]*series
+	steps     map[string]*series
+	interval  *series
+	total     *series
+}
+
+func newRecorder(start time.Time, warmup time.Duration) *recorder {
+	return &recorder{start: start, warmupEnd: start.Add(warmup), endpoints: map[string]*series{},
+		steps: map[string]*series{}, interval: newSeries(), total: newSeries()}
+}
+
+func newSeries() *series { return &series{hist: newHist(), statuses: map[int]int64{}} }
+
+func (r *recorder) record(endpoint, step string, status int, o outcome, d time.Duration, at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.interval.add(status, o, d)
+	if at.Before(r.warmupEnd) {
+		return
+	}
+	for _, t := range []struct {
+		m    map[string]*series
+		name string
+	}{{r.endpoints, endpoint}, {r.steps, step}} {
+		s, found := t.m[t.name]
+		if !found {
+			s = newSeries()
+			t.m[t.name] = s
+		}
+		s.add(status, o, d)
+	}
+	r.total.add(status, o, d)
+}
+
+// progress prints one line per interval: throughput, errors and latency of the
+// requests in that interval.
+func (r *recorder) progress(w io.Writer, every time.Duration, vus func() int) {
+	r.mu.Lock()
+	s := r.interval
+	r.interval = newSeries()
+	elapsed := time.Since(r.start)
+	r.mu.Unlock()
+	fmt.Fprintf(w, "[%6.1fs] %7.0f req/s  errors %-4d expected %-4d p50 %6.2fms  p99 %7.2fms  vus %d\n",
+		elapsed.Seconds(), float64(s.count)/every.Seconds(), s.errors, s.expected,
+		ms(s.hist.ValueAtQuantile(50)), ms(s.hist.ValueAtQuantile(99)), vus())
+}
+
+func ms(us int64) float64 { return float64(us) / 1000 }
+
+type seriesReport struct {
+	Name       string           `json:"name"`
+	Count      int64            `json:"count"`
+	Errors     int64            `json:"errors"`
+	Expected   int64            `json:"expected_non_2xx"`
+	Statuses   map[string]int64 `json:"statuses"`
+	PerSecond  float64          `json:"per_second"`
+	P50Millis  float64          `json:"p50_ms"`
+	P90Millis  float64          `json:"p90_ms"`
+	P99Millis  float64          `json:"p99_ms"`
+	MaxMillis  float64          `json:"max_ms"`
+	MeanMillis float64          `json:"mean_ms"`
+}
+
+type report struct {
+	Target          string         `json:"target"`
+	VUs             int            `json:"vus"`
+	Seed            int64          `json:"seed"`
+	MeasuredSeconds float64        `json:"measured_seconds"`
+	Total           seriesReport   `json:"total"`
+	Endpoints       []seriesReport `json:"endpoints"`
+	Steps           []seriesReport `json:"steps"`
+}
+
+func (r *recorder) report(cfg config, end time.Time) report {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	secs := end.Sub(r.warmupEnd).Seconds()
+	one := func(name string, s *series) seriesReport {
+		st := map[string]int64{}
+		for code, n := range s.statuses {
+			st[strconv.Itoa(code)] = n
+		}
+		return seriesReport{Name: name, Count: s.count, Errors: s.errors, Expected: s.expected, Statuses: st,
+			PerSecond: float64(s.count) / secs, P50Millis: ms(s.hist.ValueAtQuantile(50)), P90Millis: ms(s.hist.ValueAtQuantile(90)),
+			P99Millis: ms(s.hist.ValueAtQuantile(99)), MaxMillis: ms(s.hist.Max()), MeanMillis: s.hist.Mean() / 1000}
+	}
+	all := func(m map[string]*series) []seriesReport {
+		out := make([]seriesReport, 0, len(m))
+		for name, s := range m {
+			out = append(out, one(name, s))
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+		return out
+	}
+	return report{Target: cfg.Target.String(), VUs: cfg.VUs, Seed: cfg.Seed, MeasuredSeconds: secs,
+		Total: one("total", r.total), Endpoints: all(r.endpoints), Steps: all(r.steps)}
+}
+
+func (rep report) writeText(w io.Writer) {
+	fmt.Fprintf(w, "\n%s, %d virtual users, %.1f s measured: %d requests (%.0f/s), %d errors, %d expected non-2xx\n",
+		rep.Target, rep.VUs, rep.MeasuredSeconds, rep.Total.Count, rep.Total.PerSecond, rep.Total.Errors, rep.Total.Expected)
+	for _, block := range []struct {
+		title string
+		rows  []seriesReport
+	}{{"endpoint", rep.Endpoints}, {"journey step", rep.Steps}} {
+		fmt.Fprintf(w, "\n%-44s %8s %8s %7s %8s %8s %8s %8s  %s\n", block.title, "count", "req/s", "errors", "p50 ms", "p90 ms", "p99 ms", "max ms", "statuses")
+		for _, s := range block.rows {
+			fmt.Fprintf(w, "%-44s %8d %8.1f %7d %8.2f %8.2f %8.2f %8.2f  %v\n", s.Name, s.Count, s.PerSecond, s.Errors,
+				s.P50Millis, s.P90Millis, s.P99Millis, s.MaxMillis, s.Statuses)
+		}
+	}
+}
+
+func (rep report) writeJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
