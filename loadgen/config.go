@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,6 +25,10 @@ type config struct {
 	Mix        map[string]int // journey -> weight
 	JSONPath   string
 	Progress   time.Duration
+	// Endpoint mode: every virtual user repeats one request instead of journeys.
+	Endpoint string // "GET /api/catalogue/products"; empty: journeys
+	Body     string // JSON body for the endpoint
+	AsGuest  bool   // send a guest token (one per virtual user) with the endpoint
 }
 
 var journeyNames = []string{"browse", "guest", "buyer"}
@@ -43,11 +48,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	mix := fs.String("mix", "browse=60,guest=30,buyer=10", "journey weights")
 	jsonPath := fs.String("json", "", "also write the report as JSON to this file")
 	progress := fs.Duration("progress", time.Second, "live progress interval on stderr (0: off)")
+	endpoint := fs.String("endpoint", "", `repeat one request instead of journeys, e.g. "GET /api/catalogue/products"`)
+	body := fs.String("body", "", "JSON body for -endpoint")
+	asGuest := fs.Bool("guest", false, "send a guest token (one per virtual user) with -endpoint")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
 	cfg := config{VUs: *vus, Duration: *duration, Iterations: *iterations, RampUp: *ramp, Think: *think,
-		Warmup: *warmup, Seed: *seed, JSONPath: *jsonPath, Progress: *progress}
+		Warmup: *warmup, Seed: *seed, JSONPath: *jsonPath, Progress: *progress,
+		Endpoint: *endpoint, Body: *body, AsGuest: *asGuest}
 	var errs []error
 	u, err := url.Parse(*target)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -67,6 +76,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if cfg.Warmup < 0 || cfg.Warmup >= cfg.Duration {
 		errs = append(errs, errors.New("-warmup must be shorter than -duration"))
+	}
+	if m, p, found := strings.Cut(cfg.Endpoint, " "); cfg.Endpoint != "" && (!found || (m != "GET" && m != "POST") || !strings.HasPrefix(p, "/")) {
+		errs = append(errs, fmt.Errorf(`-endpoint %q: want "GET /path" or "POST /path"`, cfg.Endpoint))
+	}
+	if cfg.Body != "" && !json.Valid([]byte(cfg.Body)) {
+		errs = append(errs, fmt.Errorf("-body %q is not JSON", cfg.Body))
 	}
 	if cfg.Mix, err = parseMix(*mix); err != nil {
 		errs = append(errs, err)

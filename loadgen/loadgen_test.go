@@ -36,6 +36,9 @@ func TestFlags(t *testing.T) {
 		{"unknown journey", []string{"-mix", "browse=1,shoplift=2"}, "-mix"},
 		{"zero weights", []string{"-mix", "browse=0"}, "add up to 0"},
 		{"too many users", []string{"-vus", "5000"}, "-vus"},
+		{"endpoint mode", []string{"-endpoint", "GET /api/catalogue/products"}, ""},
+		{"endpoint without method", []string{"-endpoint", "/api/catalogue/products"}, "-endpoint"},
+		{"body not json", []string{"-endpoint", "POST /api/cart/cart/items", "-body", "{sku"}, "not JSON"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -117,6 +120,36 @@ func TestRunAgainstTheShop(t *testing.T) {
 	for _, s := range rep.Steps {
 		if s.P50Millis <= 0 || s.P99Millis < s.P50Millis || s.MaxMillis < s.P99Millis {
 			t.Errorf("%s: implausible percentiles %+v", s.Name, s)
+		}
+	}
+}
+
+// TestEndpointMode repeats single requests, as the benchmark's ceiling and
+// per-endpoint phases do, including an authenticated POST.
+func TestEndpointMode(t *testing.T) {
+	base := nginxtest.Start(t, nginxtest.Shared(t))
+	for _, args := range [][]string{
+		{"-endpoint", "GET /api/catalogue/products/DR-001"},
+		{"-endpoint", "POST /api/cart/cart/items", "-guest", "-body", `{"sku":"KP-001","qty":1}`},
+	} {
+		jsonPath := filepath.Join(t.TempDir(), "report.json")
+		args = append(args, "-target", base, "-vus", "2", "-duration", "2s", "-ramp-up", "0s", "-progress", "0s", "-json", jsonPath)
+		if err := run(context.Background(), args, io.Discard, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := os.ReadFile(jsonPath)
+		var rep report
+		if err := json.Unmarshal(raw, &rep); err != nil {
+			t.Fatal(err)
+		}
+		var endpoint seriesReport
+		for _, s := range rep.Steps {
+			if s.Name == "endpoint" {
+				endpoint = s
+			}
+		}
+		if endpoint.Count < 10 || rep.Total.Errors != 0 {
+			t.Fatalf("%v: %d requests to the endpoint, %d errors", args[:2], endpoint.Count, rep.Total.Errors)
 		}
 	}
 }
