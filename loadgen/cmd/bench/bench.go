@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+type phase struct {
+	title   string
+	target  string // "nginx" or "nginx-ceiling"
+	service string // whose CPU and memory to read ("" for nginx alone)
+	args    []string
+	profile bool // take a CPU profile of service during the phase
+}
+
+type result struct {
+	phase
+	rep      loadReport
+	cpuPerRq time.Duration
+	hwmKiB   int
+	top      string
+}
+
+func bench(ctx context.Context, o options) error {
+	repo, _ := filepath.Abs(o.repo)
+	dir, err := os.MkdirTemp("", "roboshop-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil { // nginx workers read their temp dirs
+		return err
+	}
+	s := &stack{dir: dir, bin: filepath.Join(dir, "bin"), ports: map[string]int{}}
+	defer s.stop()
+	if err := s.up(ctx, repo); err != nil {
+		return fmt.Errorf("%w (logs in %s)", err, dir)
+	}
+	time.Sleep(3 * time.Second)
+	idle := map[string]int{}
+	for _, svc := range services {
+		_, rss, _ := procStat(s.pid(svc))
+		idle[svc] = rss
+	}
+
+	phases := []phase{
+		{title: "nginx: static file (ceiling)", target: "nginx", args: []string{"-endpoint", "GET /images/products/dr-001.svg"}},
+		{title: "nginx → trivial Go handler (ceiling)", target: "nginx-ceiling", args: []string{"-endpoint", "GET /api/catalogue/products"}},
+		{title: "GET /api/catalogue/products?category=", target: "nginx", service: "catalogue", profile: true,
+			args: []string{"-endpoint", "GET /api/catalogue/products?category=drones&limit=12"}},
+		{title: "GET /api/catalogue/products/{sku}", target: "nginx", service: "catalogue", args: []string{"-endpoint", "GET /api/catalogue/products/DR-001"}},
+		{title: "GET /api/cart/cart", target: "nginx", service: "cart", args: []string{"-endpoint", "GET /api/cart/cart", "-guest"}},
+		{title: "POST /api/cart/cart/items", target: "nginx", service: "cart",
+			args: []string{"-endpoint", "POST /api/cart/cart/items", "-guest", "-body", `{"sku":"DR-001","qty":1}`}},
+	}
+	var results []result
+	for _, ph := range phases {
+		fmt.Fprintf(os.Stderr, "phase: %s (%s, %d connections)\n", ph.title, o.phase, o.vus)
+		r := result{phase: ph}
+		pid := s.pid(ph.service)
+		var cpu0 time.Duration
+		if pid != 0 {
+			cpu0, _, _ = procStat(pid)
+		}
+		profile := make(chan string, 1)
+		if ph.profile {
+			go func() { profile <- s.cpuProfile(ctx, ph.service, o.phase) }()
+		}
+		rep, err := s.load(ctx, "http://"+s.addr(ph.target), o.phase, 3*time.Second, o.vus, ph.args...)
+		if err != nil {
+			return err
+		}
+		r.rep = rep
+		if pid != 0 {
+			cpu1, _, hwm := procStat(pid)
+			// The warm-up is excluded from the counts but not from the CPU clock:
+			// scale the CPU to the measured share of the phase.
+			share := rep.MeasuredSeconds / o.phase.Seconds()
+			if n := endpointCount(rep); n > 0 {
+				r.cpuPerRq = time.Duration(float64(cpu1-cpu0) * share / float64(n))
+			}
+			r.hwmKiB = hwm
+		}
+		if ph.profile {
+			r.top = <-profile
+		}
+		results = append(results, r)
+	}
+	fmt.Fprintf(os.Stderr, "phase: shopper journeys (%s, %d virtual users)\n", o.journeys, o.vus)
+	journeys, err := s.load(ctx, "http://"+s.addr("nginx"), o.journeys, 10*time.Second, o.vus)
+	if err != nil {
+		return err
+	}
+	underLoad := map[string]int{}
+	for _, svc := range services {
+		_, _, hwm := procStat(s.pid(svc))
+		underLoad[svc] = hwm
+	}
+	var md strings.Builder
+	writeReport(&md, o, results, journeys, idle, underLoad)
+	fmt.Print(md.String())
+	if o.out != "" {
+		return os.WriteFile(o.out, []byte(md.String()), 0o644)
+	}
+	return nil
+}
+
+func endpointCount(r loadReport) int64 {
+	for _, st := range r.Steps {
+		if st.Name == "endpoint" {
+			return st.Count
+		}
+	}
+	return 0
+}
+
+func endpointSeries(r loadReport) series {
+	for _, st := range r.Steps {
+		if st.Name == "endpoint" {
+			return st
+		}
+	}
+	return series{}
+}
+
+// cpuProfile takes a CPU profile of svc for most of a phase and returns the top
+// of `go tool pprof -top`.
+func (s *stack) cpuProfile(ctx context.Context, svc string, d time.Duration) string {
+	time.Sleep(4 * time.Second)
+	secs := int((d - 6*time.Second).Seconds())
+	if secs < 2 {
+		secs = 2
+	}
+	client := &http.Client{Timeout: time.Duration(secs+10) * time.Second}
+	resp, err := client.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", s.addr(svc+"-pprof"), secs))
+	if err != nil {
+		return "profile failed: " + err.Error()
+	}
+	defer resp.Body.Close()
+	path := filepath.Join(s.dir, svc+".pprof")
+	f, err := os.Create(path)
+	if err != nil {
+		return err.Error()
+	}
+	_, _ = io.Copy(f, resp.Body)
+	f.Close()
+	out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=25", filepath.Join(s.bin, svc), path).CombinedOutput()
+	if err != nil {
+		return "pprof failed: " + err.Error()
+	}
+	return string(out)
+}
+
+func writeReport(w io.Writer, o options, results []result, journeys loadReport, idle, underLoad map[string]int) {
+	ceiling := endpointSeries(results[1].rep).PerSecond
+	fmt.Fprintf(w, "### %s (%s)\n\n", o.label, time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(w, "Machine: %s.\n\n", machine())
+	fmt.Fprintf(w, "Each endpoint phase: %d connections for %s, the first 3 s left out. "+
+		"\"of ceiling\" is the throughput as a share of nginx proxying to a trivial Go handler in the same run.\n\n", o.vus, o.phase)
+	fmt.Fprintln(w, "| phase | req/s | of ceiling | p50 ms | p99 ms | errors | service CPU per request | service peak RSS |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
+	for _, r := range results {
+		e := endpointSeries(r.rep)
+		cpu, hwm := "–", "–"
+		if r.service != "" {
+			cpu = fmt.Sprintf("%.0f µs (%s)", float64(r.cpuPerRq.Microseconds()), r.service)
+			hwm = fmt.Sprintf("%.1f MiB", float64(r.hwmKiB)/1024)
+		}
+		fmt.Fprintf(w, "| %s | %.0f | %.1f%% | %.2f | %.2f | %d | %s | %s |\n", r.title, e.PerSecond, 100*e.PerSecond/ceiling,
+			e.P50, e.P99, e.Errors, cpu, hwm)
+	}
+	fmt.Fprintf(w, "\nShopper journeys (default mix browse=60, guest=30, buyer=10; %d virtual users, %s, first 10 s left out): "+
+		"%.0f req/s, %d errors, %d expected non-2xx (429 from nginx's login limit, 402 for the decline card).\n\n",
+		o.vus, o.journeys, journeys.Total.PerSecond, journeys.Total.Errors, journeys.Total.Expected)
+	fmt.Fprintln(w, "| endpoint | count | req/s | p50 ms | p90 ms | p99 ms | max ms | statuses |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---|")
+	for _, e := range journeys.Endpoints {
+		fmt.Fprintf(w, "| %s | %d | %.1f | %.2f | %.2f | %.2f | %.2f | %v |\n", e.Name, e.Count, e.PerSecond, e.P50, e.P90, e.P99, e.Max, e.Statuses)
+	}
+	fmt.Fprintln(w, "\n| service | idle RSS | peak RSS (whole run) |\n|---|---:|---:|")
+	for _, svc := range services {
+		fmt.Fprintf(w, "| %s | %.1f MiB | %.1f MiB |\n", svc, float64(idle[svc])/1024, float64(underLoad[svc])/1024)
+	}
+	for _, r := range results {
+		if r.top != "" {
+			fmt.Fprintf(w, "\nCPU profile of %s during \"%s\" (`go tool pprof -top`):\n\n```\n%s```\n", r.service, r.title, r.top)
+		}
+	}
+}
