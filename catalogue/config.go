@@ -16,6 +16,7 @@ type config struct {
 	MongoURI   string
 	Database   string
 	LogLevel   slog.Level
+	CacheTTL   time.Duration
 }
 
 func loadConfig(getenv kit.Getenv) (config, error) {
@@ -24,6 +25,7 @@ func loadConfig(getenv kit.Getenv) (config, error) {
 		ListenAddr: env.String("LISTEN_ADDR", ":8080"),
 		MongoURI:   env.String("MONGO_URI", "mongodb://localhost:27017/catalogue"),
 		LogLevel:   env.Level("LOG_LEVEL", slog.LevelInfo),
+		CacheTTL:   env.Duration("CACHE_TTL", 30*time.Second, time.Second, time.Hour),
 	}
 	if err := env.Err(); err != nil {
 		return config{}, err
@@ -68,5 +70,5 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 		return store.Ping(ctx)
 	}
 	reg := kit.NewRegistry()
-	return kit.Serve(ctx, logger, cfg.ListenAddr, newRouter(logger, reg, ready, store))
+	return kit.Serve(ctx, logger, cfg.ListenAddr, newRouter(logger, reg, ready, newCachedStore(store, cfg.CacheTTL)))
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/roboshop-go/roboshop/kit"
@@ -32,6 +33,7 @@ func newTestApp(t testing.TB) (*gin.Engine, *mongoStore) {
 	if err := st.Seed(testkit.Context(t), seed); err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	return newRouter(logger, kit.NewRegistry(), st.Ping, st), st
+	return newRouter(discardLogger(), kit.NewRegistry(), st.Ping, newCachedStore(st, time.Minute)), st
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/roboshop-go/roboshop/kit"
@@ -114,41 +113,24 @@ func (s *mongoStore) Categories(ctx context.Context) ([]Category, error) {
 	return out, nil
 }
 
-func (s *mongoStore) Products(ctx context.Context, q productQuery) ([]Product, int64, error) {
-	filter := bson.D{}
-	if q.Category != "" {
-		filter = append(filter, bson.E{Key: "category", Value: q.Category})
-	}
-	if q.Search != "" {
-		// QuoteMeta makes the query a literal: ".*", "(" or "$where" match only themselves.
-		re := bson.Regex{Pattern: regexp.QuoteMeta(q.Search), Options: "i"}
-		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
-			bson.D{{Key: "name", Value: re}}, bson.D{{Key: "description", Value: re}},
-		}})
-	}
-	total, err := s.products.CountDocuments(ctx, filter)
+// AllProducts returns the whole catalogue; the cache serves every read from it.
+func (s *mongoStore) AllProducts(ctx context.Context) ([]Product, error) {
+	cur, err := s.products.Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
 	if err != nil {
-		return nil, 0, unavailable(err)
-	}
-	items := []Product{}
-	if total == 0 || int64(q.Offset) >= total {
-		return items, total, nil
-	}
-	cur, err := s.products.Find(ctx, filter, options.Find().
-		SetSort(bson.D{{Key: "_id", Value: 1}}).SetSkip(int64(q.Offset)).SetLimit(int64(q.Limit)))
-	if err != nil {
-		return nil, 0, unavailable(err)
+		return nil, unavailable(err)
 	}
 	var docs []productDoc
 	if err := cur.All(ctx, &docs); err != nil {
-		return nil, 0, unavailable(err)
+		return nil, unavailable(err)
 	}
-	for _, d := range docs {
-		items = append(items, d.product())
+	out := make([]Product, len(docs))
+	for i, d := range docs {
+		out[i] = d.product()
 	}
-	return items, total, nil
+	return out, nil
 }
 
+// Product reads one product from the datastore (tests compare it with the cache).
 func (s *mongoStore) Product(ctx context.Context, sku string) (Product, error) {
 	var d productDoc
 	err := s.products.FindOne(ctx, bson.D{{Key: "_id", Value: sku}}).Decode(&d)

@@ -37,6 +37,7 @@ type productQuery struct {
 
 var errNotFound = errors.New("not found")
 
+// store is what the handlers read; cachedStore serves it from memory.
 type store interface {
 	Categories(ctx context.Context) ([]Category, error)
 	// Products returns one page of matching products (by SKU) and the total match count.

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// source is what the cache loads from the datastore.
+type source interface {
+	AllProducts(ctx context.Context) ([]Product, error)
+	Categories(ctx context.Context) ([]Category, error)
+}
+
+// snapshot is the whole catalogue in memory, indexed for the API's reads.
+type snapshot struct {
+	loaded     time.Time
+	products   []Product // by SKU
+	bySKU      map[string]int
+	byCategory map[string][]int
+	text       []string // lower-cased name and description, for search
+	categories []Category
+}
+
+// cachedStore answers every read from an in-memory snapshot of the catalogue:
+// a few dozen products that only change when someone edits the datastore.
+// A snapshot older than ttl is refreshed in the background while the old one
+// keeps answering, so reads never wait for the datastore, and a datastore
+// outage after the first load does not take the catalogue down.
+type cachedStore struct {
+	src        source
+	ttl        time.Duration
+	current    atomic.Pointer[snapshot]
+	refreshing atomic.Bool
+	loadMu     sync.Mutex // one synchronous first load at a time
+}
+
+func newCachedStore(src source, ttl time.Duration) *cachedStore {
+	return &cachedStore{src: src, ttl: ttl}
+}
+
+func (c *cachedStore) snapshot(ctx context.Context) (*snapshot, error) {
+	if s := c.current.Load(); s != nil {
+		if time.Since(s.loaded) > c.ttl && c.refreshing.CompareAndSwap(false, true) {
+			go func() {
+				defer c.refreshing.Store(false)
+				rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				_, _ = c.load(rctx) // on failure the old snapshot stays; the next read retries
+			}()
+		}
+		return s, nil
+	}
+	c.loadMu.Lock()
+	defer c.loadMu.Unlock()
+	if s := c.current.Load(); s != nil {
+		return s, nil
+	}
+	return c.load(ctx)
+}
+
+func (c *cachedStore) load(ctx context.Context) (*snapshot, error) {
+	products, err := c.src.AllProducts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cats, err := c.src.Categories(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(products, func(i, j int) bool { return products[i].SKU < products[j].SKU })
+	s := &snapshot{loaded: time.Now(), products: products, categories: cats,
+		bySKU: make(map[string]int, len(products)), byCategory: map[string][]int{}, text: make([]string, len(products))}
+	for i, p := range products {
+		s.bySKU[p.SKU] = i
+		s.byCategory[p.Category] = append(s.byCategory[p.Category], i)
+		s.text[i] = strings.ToLower(p.Name + "\n" + p.Description)
+	}
+	c.current.Store(s)
+	return s, nil
+}
+
+func (c *cachedStore) Categories(ctx context.Context) ([]Category, error) {
+	s, err := c.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.categories, nil
+}
+
+func (c *cachedStore) Product(ctx context.Context, sku string) (Product, error) {
+	s, err := c.snapshot(ctx)
+	if err != nil {
+		return Product{}, err
+	}
+	i, ok := s.bySKU[sku]
+	if !ok {
+		return Product{}, errNotFound
+	}
+	return s.products[i], nil
+}
+
+// Products filters by category and by a case-insensitive literal substring of
+// name or description, in SKU order.
+func (c *cachedStore) Products(ctx context.Context, q productQuery) ([]Product, int64, error) {
+	s, err := c.snapshot(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	candidates := s.byCategory[q.Category]
+	if q.Category == "" {
+		candidates = nil
+		for i := range s.products {
+			candidates = append(candidates, i)
+		}
+	}
+	needle := strings.ToLower(q.Search)
+	matches := make([]int, 0, len(candidates))
+	for _, i := range candidates {
+		if needle == "" || strings.Contains(s.text[i], needle) {
+			matches = append(matches, i)
+		}
+	}
+	items := []Product{}
+	for k := q.Offset; k < len(matches) && k < q.Offset+q.Limit; k++ {
+		items = append(items, s.products[matches[k]])
+	}
+	return items, int64(len(matches)), nil
+}

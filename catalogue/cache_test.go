@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/roboshop-go/roboshop/kit"
+	"github.com/roboshop-go/roboshop/testkit"
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+func TestCacheRefreshesAfterTTL(t *testing.T) {
+	t.Parallel()
+	_, st := newTestApp(t)
+	ctx := testkit.Context(t)
+	cache := newCachedStore(st, 200*time.Millisecond)
+	before, err := cache.Product(ctx, "RV-001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.products.UpdateOne(ctx, bson.D{{Key: "_id", Value: "RV-001"}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "stock", Value: before.Stock + 5}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := cache.Product(ctx, "RV-001"); p.Stock != before.Stock {
+		t.Fatalf("within the TTL the cache must answer from memory: stock %d, want %d", p.Stock, before.Stock)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p, err := cache.Product(ctx, "RV-001")
+		if err == nil && p.Stock == before.Stock+5 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cache never picked up the change: %+v %v", p, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestCacheAgreesWithDatastore(t *testing.T) {
+	t.Parallel()
+	_, st := newTestApp(t)
+	ctx := testkit.Context(t)
+	cache := newCachedStore(st, time.Minute)
+	all, err := st.AllProducts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range all {
+		got, err := cache.Product(ctx, p.SKU)
+		if err != nil || got != p {
+			t.Fatalf("%s: cache %+v %v, datastore %+v", p.SKU, got, err, p)
+		}
+	}
+	if _, err := cache.Product(ctx, "ZZ-999"); !errors.Is(err, errNotFound) {
+		t.Fatalf("unknown SKU: %v", err)
+	}
+}
+
+func TestCacheNeedsItsFirstLoad(t *testing.T) {
+	t.Parallel()
+	mongo, uri := testkit.StartMongo(t, "catalogue")
+	st, err := openMongoStore(uri, "catalogue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(context.Background())
+	mongo.Stop()
+	app := newRouter(discardLogger(), kit.NewRegistry(), st.Ping, newCachedStore(st, time.Minute))
+	w := testkit.Serve(t, app, testkit.Request{Method: "GET", Path: "/products"})
+	testkit.ExpectError(t, w, http.StatusServiceUnavailable, "service_unavailable")
+}
