@@ -152,7 +152,8 @@ func (s *stack) up(ctx context.Context, repo string) error {
 		build[svc] = "./" + svc
 	}
 	for name, pkg := range build {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(s.bin, name), pkg)
+		// Built as the Dockerfiles build them.
+		cmd := exec.Command("go", "build", "-tags", "nomsgpack", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(s.bin, name), pkg)
 		cmd.Dir = repo
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
