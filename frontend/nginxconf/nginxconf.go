@@ -6,9 +6,12 @@ package nginxconf
 import (
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Vars fill the template's placeholders.
@@ -49,7 +52,12 @@ func WriteConfig(repo, dir string, v Vars) (string, error) {
 	if err := os.WriteFile(filepath.Join(dir, "roboshop.conf"), []byte(site), 0o644); err != nil {
 		return "", err
 	}
+	workerUser, err := workerUser(v.HTMLRoot, dir)
+	if err != nil {
+		return "", err
+	}
 	main := fmt.Sprintf(`daemon off;
+%[2]s
 worker_processes 1;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log warn;
@@ -65,7 +73,37 @@ http {
   scgi_temp_path %[1]s/tmp-scgi;
   include %[1]s/roboshop.conf;
 }
-`, dir)
+`, dir, workerUser)
 	path := filepath.Join(dir, "nginx.conf")
 	return path, os.WriteFile(path, []byte(main), 0o644)
+}
+
+// workerUser picks who nginx's workers run as when nginx is started as root:
+// the owner of the web root, who can certainly read it (nginx's default,
+// nobody, may not get through a private home directory). dir, where nginx
+// keeps its temp files, is handed to the same user.
+func workerUser(htmlRoot, dir string) (string, error) {
+	if os.Geteuid() != 0 {
+		return "", nil
+	}
+	info, err := os.Stat(htmlRoot)
+	if err != nil {
+		return "", err
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return "", nil
+	}
+	u, err := user.LookupId(strconv.Itoa(int(st.Uid)))
+	if err != nil {
+		return "", fmt.Errorf("owner of %s: %w", htmlRoot, err)
+	}
+	g, err := user.LookupGroupId(strconv.Itoa(int(st.Gid)))
+	if err != nil {
+		return "", fmt.Errorf("group of %s: %w", htmlRoot, err)
+	}
+	if err := os.Chown(dir, int(st.Uid), int(st.Gid)); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("user %s %s;", u.Username, g.Name), nil
 }
