@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"sort"
 	"strings"
 	"sync"
@@ -21,7 +22,8 @@ type snapshot struct {
 	products   []Product // by SKU
 	bySKU      map[string]int
 	byCategory map[string][]int
-	text       []string // lower-cased name and description, for search
+	text       []string          // lower-cased name and description, for search
+	encoded    []json.RawMessage // each product's JSON, encoded once per load
 	categories []Category
 }
 
@@ -73,8 +75,14 @@ func (c *cachedStore) load(ctx context.Context) (*snapshot, error) {
 	}
 	sort.Slice(products, func(i, j int) bool { return products[i].SKU < products[j].SKU })
 	s := &snapshot{loaded: time.Now(), products: products, categories: cats,
-		bySKU: make(map[string]int, len(products)), byCategory: map[string][]int{}, text: make([]string, len(products))}
+		bySKU: make(map[string]int, len(products)), byCategory: map[string][]int{}, text: make([]string, len(products)),
+		encoded: make([]json.RawMessage, len(products))}
 	for i, p := range products {
+		raw, err := json.Marshal(p)
+		if err != nil {
+			return nil, err
+		}
+		s.encoded[i] = raw
 		s.bySKU[p.SKU] = i
 		s.byCategory[p.Category] = append(s.byCategory[p.Category], i)
 		s.text[i] = strings.ToLower(p.Name + "\n" + p.Description)
@@ -91,21 +99,21 @@ func (c *cachedStore) Categories(ctx context.Context) ([]Category, error) {
 	return s.categories, nil
 }
 
-func (c *cachedStore) Product(ctx context.Context, sku string) (Product, error) {
+func (c *cachedStore) Product(ctx context.Context, sku string) (json.RawMessage, error) {
 	s, err := c.snapshot(ctx)
 	if err != nil {
-		return Product{}, err
+		return nil, err
 	}
 	i, ok := s.bySKU[sku]
 	if !ok {
-		return Product{}, errNotFound
+		return nil, errNotFound
 	}
-	return s.products[i], nil
+	return s.encoded[i], nil
 }
 
 // Products filters by category and by a case-insensitive literal substring of
 // name or description, in SKU order.
-func (c *cachedStore) Products(ctx context.Context, q productQuery) ([]Product, int64, error) {
+func (c *cachedStore) Products(ctx context.Context, q productQuery) ([]json.RawMessage, int64, error) {
 	s, err := c.snapshot(ctx)
 	if err != nil {
 		return nil, 0, err
@@ -124,9 +132,9 @@ func (c *cachedStore) Products(ctx context.Context, q productQuery) ([]Product, 
 			matches = append(matches, i)
 		}
 	}
-	items := []Product{}
+	items := []json.RawMessage{}
 	for k := q.Offset; k < len(matches) && k < q.Offset+q.Limit; k++ {
-		items = append(items, s.products[matches[k]])
+		items = append(items, s.encoded[matches[k]])
 	}
 	return items, int64(len(matches)), nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"testing"
@@ -17,7 +18,15 @@ func TestCacheRefreshesAfterTTL(t *testing.T) {
 	_, st := newTestApp(t)
 	ctx := testkit.Context(t)
 	cache := newCachedStore(st, 200*time.Millisecond)
-	before, err := cache.Product(ctx, "RV-001")
+	product := func() (Product, error) {
+		raw, err := cache.Product(ctx, "RV-001")
+		var p Product
+		if err == nil {
+			err = json.Unmarshal(raw, &p)
+		}
+		return p, err
+	}
+	before, err := product()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,12 +34,12 @@ func TestCacheRefreshesAfterTTL(t *testing.T) {
 		bson.D{{Key: "$set", Value: bson.D{{Key: "stock", Value: before.Stock + 5}}}}); err != nil {
 		t.Fatal(err)
 	}
-	if p, _ := cache.Product(ctx, "RV-001"); p.Stock != before.Stock {
+	if p, _ := product(); p.Stock != before.Stock {
 		t.Fatalf("within the TTL the cache must answer from memory: stock %d, want %d", p.Stock, before.Stock)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		p, err := cache.Product(ctx, "RV-001")
+		p, err := product()
 		if err == nil && p.Stock == before.Stock+5 {
 			return
 		}
@@ -51,7 +60,11 @@ func TestCacheAgreesWithDatastore(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range all {
-		got, err := cache.Product(ctx, p.SKU)
+		raw, err := cache.Product(ctx, p.SKU)
+		var got Product
+		if err == nil {
+			err = json.Unmarshal(raw, &got)
+		}
 		if err != nil || got != p {
 			t.Fatalf("%s: cache %+v %v, datastore %+v", p.SKU, got, err, p)
 		}

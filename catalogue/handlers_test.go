@@ -10,6 +10,13 @@ import (
 	"github.com/roboshop-go/roboshop/testkit"
 )
 
+type productsResponse struct {
+	Items  []Product `json:"items"`
+	Total  int64     `json:"total"`
+	Limit  int       `json:"limit"`
+	Offset int       `json:"offset"`
+}
+
 func getProducts(t *testing.T, app http.Handler, query string) productsResponse {
 	t.Helper()
 	w := testkit.Serve(t, app, testkit.Request{Method: "GET", Path: "/products?" + query})

@@ -37,13 +37,14 @@ type productQuery struct {
 
 var errNotFound = errors.New("not found")
 
-// store is what the handlers read; cachedStore serves it from memory.
+// store is what the handlers read; cachedStore serves it from memory, with
+// every product already encoded as JSON.
 type store interface {
 	Categories(ctx context.Context) ([]Category, error)
 	// Products returns one page of matching products (by SKU) and the total match count.
-	Products(ctx context.Context, q productQuery) ([]Product, int64, error)
+	Products(ctx context.Context, q productQuery) ([]json.RawMessage, int64, error)
 	// Product returns errNotFound for an unknown SKU.
-	Product(ctx context.Context, sku string) (Product, error)
+	Product(ctx context.Context, sku string) (json.RawMessage, error)
 }
 
 // seedData is the catalogue shipped with the service.
