@@ -19,7 +19,7 @@ type source interface {
 // snapshot is the whole catalogue in memory, indexed for the API's reads.
 type snapshot struct {
 	loaded     time.Time
-	products   []Product // by SKU
+	all        []int // every product, by SKU
 	bySKU      map[string]int
 	byCategory map[string][]int
 	text       []string          // lower-cased name and description, for search
@@ -74,7 +74,7 @@ func (c *cachedStore) load(ctx context.Context) (*snapshot, error) {
 		return nil, err
 	}
 	sort.Slice(products, func(i, j int) bool { return products[i].SKU < products[j].SKU })
-	s := &snapshot{loaded: time.Now(), products: products, categories: cats,
+	s := &snapshot{loaded: time.Now(), all: make([]int, len(products)), categories: cats,
 		bySKU: make(map[string]int, len(products)), byCategory: map[string][]int{}, text: make([]string, len(products)),
 		encoded: make([]json.RawMessage, len(products))}
 	for i, p := range products {
@@ -83,6 +83,7 @@ func (c *cachedStore) load(ctx context.Context) (*snapshot, error) {
 			return nil, err
 		}
 		s.encoded[i] = raw
+		s.all[i] = i
 		s.bySKU[p.SKU] = i
 		s.byCategory[p.Category] = append(s.byCategory[p.Category], i)
 		s.text[i] = strings.ToLower(p.Name + "\n" + p.Description)
@@ -118,12 +119,9 @@ func (c *cachedStore) Products(ctx context.Context, q productQuery) ([]json.RawM
 	if err != nil {
 		return nil, 0, err
 	}
-	candidates := s.byCategory[q.Category]
-	if q.Category == "" {
-		candidates = nil
-		for i := range s.products {
-			candidates = append(candidates, i)
-		}
+	candidates := s.all
+	if q.Category != "" {
+		candidates = s.byCategory[q.Category]
 	}
 	needle := strings.ToLower(q.Search)
 	matches := make([]int, 0, len(candidates))

@@ -65,27 +65,38 @@ func (s *mongoStore) Ping(ctx context.Context) error {
 
 // Seed inserts every category and product that is not there yet and leaves
 // existing ones alone (stock may have changed), so it is safe on every start and
-// from several instances at once.
+// from several instances at once. Reads are served from the cache, which loads
+// the whole catalogue, so no secondary index is needed.
 func (s *mongoStore) Seed(ctx context.Context, d seedData) error {
-	_, err := s.products.Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys: bson.D{{Key: "category", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("category_sku"),
-	})
-	if err != nil {
-		return unavailable(err)
-	}
 	cats := make([]mongo.WriteModel, 0, len(d.Categories))
+	slugs := make(bson.A, 0, len(d.Categories))
 	for _, c := range d.Categories {
 		cats = append(cats, insertIfAbsent(c.Slug, categoryDoc(c)))
+		slugs = append(slugs, c.Slug)
 	}
 	prods := make([]mongo.WriteModel, 0, len(d.Products))
+	skus := make(bson.A, 0, len(d.Products))
 	for _, p := range d.Products {
 		prods = append(prods, insertIfAbsent(p.SKU, productDoc(p)))
+		skus = append(skus, p.SKU)
 	}
-	if _, err := s.categories.BulkWrite(ctx, cats, options.BulkWrite().SetOrdered(false)); err != nil && !mongo.IsDuplicateKeyError(err) {
-		return unavailable(err)
-	}
-	if _, err := s.products.BulkWrite(ctx, prods, options.BulkWrite().SetOrdered(false)); err != nil && !mongo.IsDuplicateKeyError(err) {
-		return unavailable(err)
+	for _, step := range []struct {
+		col    *mongo.Collection
+		ids    bson.A
+		writes []mongo.WriteModel
+	}{{s.categories, slugs, cats}, {s.products, skus, prods}} {
+		// On every start but the first, everything is there: a count instead of
+		// dozens of upserts.
+		n, err := step.col.CountDocuments(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: step.ids}}}})
+		if err != nil {
+			return unavailable(err)
+		}
+		if n == int64(len(step.ids)) {
+			continue
+		}
+		if _, err := step.col.BulkWrite(ctx, step.writes, options.BulkWrite().SetOrdered(false)); err != nil && !mongo.IsDuplicateKeyError(err) {
+			return unavailable(err)
+		}
 	}
 	return nil
 }
@@ -128,19 +139,6 @@ func (s *mongoStore) AllProducts(ctx context.Context) ([]Product, error) {
 		out[i] = d.product()
 	}
 	return out, nil
-}
-
-// Product reads one product from the datastore (tests compare it with the cache).
-func (s *mongoStore) Product(ctx context.Context, sku string) (Product, error) {
-	var d productDoc
-	err := s.products.FindOne(ctx, bson.D{{Key: "_id", Value: sku}}).Decode(&d)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return Product{}, errNotFound
-	}
-	if err != nil {
-		return Product{}, unavailable(err)
-	}
-	return d.product(), nil
 }
 
 // unavailable marks driver failures that mean "the datastore is not answering"

@@ -125,8 +125,8 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) 
 // for Caller. roles, when given, lists the roles allowed (others get 403).
 func RequireAuth(v *Verifier, roles ...string) gin.HandlerFunc {
 	return Handle(func(c *gin.Context) error {
-		raw, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-		if !ok || raw == "" || len(raw) > 4096 {
+		raw := BearerToken(c)
+		if raw == "" || len(raw) > 4096 {
 			return ErrUnauthorized
 		}
 		p, err := v.Verify(c.Request.Context(), raw)
@@ -143,6 +143,15 @@ func RequireAuth(v *Verifier, roles ...string) gin.HandlerFunc {
 }
 
 const principalKeyName = "kit.principal"
+
+// BearerToken returns the request's bearer token, or "" (the caller's token is
+// forwarded as is when a service calls another on its behalf).
+func BearerToken(c *gin.Context) string {
+	if raw, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer "); ok {
+		return raw
+	}
+	return ""
+}
 
 // Caller returns the verified caller; only valid behind RequireAuth.
 func Caller(c *gin.Context) Principal {

@@ -81,14 +81,15 @@ func handleCheckout(logger *slog.Logger, st store, sh shop, gw Gateway) gin.Hand
 			return kit.Invalid(fields)
 		}
 		user := kit.Caller(c).Subject
-		token := bearer(c)
+		token := kit.BearerToken(c)
+		fingerprint := checkoutFingerprint(card, req.ShippingAddress)
 
-		claimed, rec, err := st.ClaimKey(c, user, key, checkoutFingerprint(card, req.ShippingAddress), time.Now().Add(-staleClaim))
+		claimed, rec, err := st.ClaimKey(c, user, key, fingerprint, time.Now().Add(-staleClaim))
 		if err != nil {
 			return err
 		}
 		if !claimed {
-			return replay(c, rec, checkoutFingerprint(card, req.ShippingAddress))
+			return replay(c, rec, fingerprint)
 		}
 		// Until the charge, any failure releases the key so the client can retry it.
 		ctx, cancel := context.WithTimeout(c, checkoutTimeout)
@@ -226,15 +227,6 @@ func releaseKey(logger *slog.Logger, st store, user, key string) {
 func chargeReference(user, key string) string {
 	sum := sha256.Sum256([]byte(user + "\x00" + key))
 	return "chk_" + hex.EncodeToString(sum[:16])
-}
-
-func bearer(c *gin.Context) string {
-	const prefix = "Bearer "
-	h := c.GetHeader("Authorization")
-	if len(h) > len(prefix) {
-		return h[len(prefix):]
-	}
-	return ""
 }
 
 func randomHex(n int) string {

@@ -15,12 +15,15 @@ import (
 
 // signer issues tokens with the service's Ed25519 key.
 type signer struct {
-	key ed25519.PrivateKey
-	jwk kit.JWK
+	key    ed25519.PrivateKey
+	jwk    kit.JWK
+	public kit.StaticKeys // the one public key, by kid, for verifying
 }
 
 func newSigner(key ed25519.PrivateKey) *signer {
-	return &signer{key: key, jwk: kit.PublicJWK(key.Public().(ed25519.PublicKey))}
+	pub := key.Public().(ed25519.PublicKey)
+	jwk := kit.PublicJWK(pub)
+	return &signer{key: key, jwk: jwk, public: kit.StaticKeys{jwk.Kid: pub}}
 }
 
 // issue returns a signed token for subject with role, valid for ttl from now.
@@ -68,12 +71,12 @@ func (k *keyring) signer() (*signer, error) {
 }
 
 // PublicKey makes the keyring the KeySource for verifying the service's own tokens.
-func (k *keyring) PublicKey(_ context.Context, kid string) (ed25519.PublicKey, error) {
+func (k *keyring) PublicKey(ctx context.Context, kid string) (ed25519.PublicKey, error) {
 	s, err := k.signer()
 	if err != nil {
 		return nil, err
 	}
-	return kit.StaticKeys{s.jwk.Kid: s.key.Public().(ed25519.PublicKey)}.PublicKey(context.Background(), kid)
+	return s.public.PublicKey(ctx, kid)
 }
 
 func randomHex(n int) string {
