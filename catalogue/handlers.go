@@ -87,45 +87,22 @@ const jsonContentType = "application/json; charset=utf-8"
 
 // parseProductQuery validates the query string, naming every bad parameter.
 func parseProductQuery(c *gin.Context) (productQuery, error) {
-	q := productQuery{Limit: defaultLimit}
-	fields := map[string]string{}
-	single := func(name string) (string, bool) {
-		vals := c.QueryArray(name)
-		if len(vals) > 1 {
-			fields[name] = "must be given at most once"
-			return "", false
-		}
-		if len(vals) == 0 {
-			return "", false
-		}
-		return vals[0], true
-	}
-	number := func(name string, lo, hi int, dst *int) {
-		if raw, ok := single(name); ok {
-			n, err := strconv.Atoi(raw)
-			if err != nil || n < lo || n > hi {
-				fields[name] = "must be a whole number from " + strconv.Itoa(lo) + " to " + strconv.Itoa(hi)
-				return
-			}
-			*dst = n
-		}
-	}
-	number("limit", 1, maxLimit, &q.Limit)
-	number("offset", 0, maxOffset, &q.Offset)
-	if raw, ok := single("category"); ok && raw != "" {
+	qs := kit.NewQuery(c)
+	q := productQuery{Limit: qs.Int("limit", defaultLimit, 1, maxLimit), Offset: qs.Int("offset", 0, 0, maxOffset)}
+	if raw, ok := qs.String("category"); ok && raw != "" {
 		if len(raw) > 40 || !slugPattern.MatchString(raw) {
-			fields["category"] = "must be a category slug such as \"drones\""
+			qs.Fail("category", "must be a category slug such as \"drones\"")
 		}
 		q.Category = raw
 	}
-	if raw, ok := single("q"); ok {
+	if raw, ok := qs.String("q"); ok {
 		if msg := checkSearch(raw); msg != "" {
-			fields["q"] = msg
+			qs.Fail("q", msg)
 		}
 		q.Search = raw
 	}
-	if len(fields) > 0 {
-		return productQuery{}, kit.Invalid(fields)
+	if err := qs.Err(); err != nil {
+		return productQuery{}, err
 	}
 	return q, nil
 }

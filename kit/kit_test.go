@@ -291,3 +291,33 @@ func TestJWKSClient(t *testing.T) {
 		t.Fatalf("JWKS down: %v, want ErrUnavailable", err)
 	}
 }
+
+func TestQuery(t *testing.T) {
+	tests := []struct {
+		query     string
+		limit     int
+		badFields []string
+	}{
+		{"", 10, nil},
+		{"limit=5", 5, nil},
+		{"limit=0", 10, []string{"limit"}},
+		{"limit=x&offset=-1", 10, []string{"limit", "offset"}},
+		{"limit=1&limit=2", 10, []string{"limit"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.query, func(t *testing.T) {
+			c, _ := gin.CreateTestContext(httptest.NewRecorder())
+			c.Request = httptest.NewRequest("GET", "/?"+tc.query, nil)
+			q := NewQuery(c)
+			limit, _ := q.Int("limit", 10, 1, 50), q.Int("offset", 0, 0, 100)
+			var e *Error
+			err := q.Err()
+			if limit != tc.limit || (err == nil) != (tc.badFields == nil) {
+				t.Fatalf("limit %d, err %v", limit, err)
+			}
+			if err != nil && (!errors.As(err, &e) || len(e.Fields) != len(tc.badFields)) {
+				t.Fatalf("fields %v, want %v", e.Fields, tc.badFields)
+			}
+		})
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -244,26 +243,10 @@ type ordersResponse struct {
 
 func handleOrders(st store) gin.HandlerFunc {
 	return kit.Handle(func(c *gin.Context) error {
-		limit, offset := 10, 0
-		fields := map[string]string{}
-		for name, bounds := range map[string][3]int{"limit": {1, 50}, "offset": {0, 10_000}} {
-			raw, ok := c.GetQuery(name)
-			if !ok {
-				continue
-			}
-			n, err := strconv.Atoi(raw)
-			if err != nil || n < bounds[0] || n > bounds[1] {
-				fields[name] = "must be a whole number from " + strconv.Itoa(bounds[0]) + " to " + strconv.Itoa(bounds[1])
-				continue
-			}
-			if name == "limit" {
-				limit = n
-			} else {
-				offset = n
-			}
-		}
-		if len(fields) > 0 {
-			return kit.Invalid(fields)
+		qs := kit.NewQuery(c)
+		limit, offset := qs.Int("limit", 10, 1, 50), qs.Int("offset", 0, 0, 10_000)
+		if err := qs.Err(); err != nil {
+			return err
 		}
 		orders, total, err := st.Orders(c, kit.Caller(c).Subject, limit, offset)
 		if err != nil {
