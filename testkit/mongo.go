@@ -1,13 +1,9 @@
 package testkit
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strconv"
-	"sync"
 	"testing"
 )
 
@@ -43,34 +39,8 @@ func mongoProcess(dir string, port int) (*Process, error) {
 	return &Process{name: bin, addr: addr, args: []string{"-listen", addr, "-dir", dir}}, nil
 }
 
-var standIn struct {
-	once sync.Once
-	path string
-	err  error
-}
-
 // MongoStandIn returns the path of the mongostandin binary: $ROBOSHOP_MONGO_STANDIN
 // when set (the test script builds it once for all packages), else built now.
 func MongoStandIn() (string, error) {
-	standIn.once.Do(func() {
-		if p := os.Getenv("ROBOSHOP_MONGO_STANDIN"); p != "" {
-			standIn.path = p
-			return
-		}
-		_, file, _, ok := runtime.Caller(0)
-		if !ok {
-			standIn.err = fmt.Errorf("testkit: cannot locate its own source to build mongostandin")
-			return
-		}
-		dir := filepath.Dir(file)
-		out := filepath.Join(os.TempDir(), fmt.Sprintf("roboshop-mongostandin-%d", os.Getpid()))
-		cmd := exec.Command("go", "build", "-o", out, "./cmd/mongostandin")
-		cmd.Dir = dir
-		if b, err := cmd.CombinedOutput(); err != nil {
-			standIn.err = fmt.Errorf("testkit: build mongostandin: %v\n%s", err, b)
-			return
-		}
-		standIn.path = out // Main removes it
-	})
-	return standIn.path, standIn.err
+	return repoBinary("mongostandin", os.Getenv("ROBOSHOP_MONGO_STANDIN"), "testkit", "./cmd/mongostandin")
 }

@@ -157,39 +157,61 @@ func WaitReady(t testing.TB, url string, p *Process) {
 	}
 }
 
-var builds struct {
-	sync.Mutex
-	paths map[Service]string
-}
-
 // serviceBinary returns $ROBOSHOP_BIN_DIR/<svc> when the test script built it,
-// else builds the service from the repository into a temporary file.
+// else builds the service from the repository.
 func serviceBinary(svc Service) (string, error) {
-	builds.Lock()
-	defer builds.Unlock()
-	if p, ok := builds.paths[svc]; ok {
-		return p, nil
-	}
+	prebuilt := ""
 	if dir := os.Getenv("ROBOSHOP_BIN_DIR"); dir != "" {
-		p := filepath.Join(dir, string(svc))
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
+		if p := filepath.Join(dir, string(svc)); fileExists(p) {
+			prebuilt = p
 		}
 	}
+	return repoBinary(string(svc), prebuilt, string(svc), ".")
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+var builds struct {
+	sync.Mutex
+	done map[string]buildResult
+}
+
+type buildResult struct {
+	path string
+	err  error
+}
+
+// repoBinary returns prebuilt when it is set, else builds package pkg of the
+// repository's module in directory module, once per test binary, into a
+// temporary file that Main removes. Building inside the module keeps it
+// working with GOWORK=off.
+func repoBinary(name, prebuilt, module, pkg string) (string, error) {
+	if prebuilt != "" {
+		return prebuilt, nil
+	}
+	builds.Lock()
+	defer builds.Unlock()
+	if r, ok := builds.done[name]; ok {
+		return r.path, r.err
+	}
+	if builds.done == nil {
+		builds.done = map[string]buildResult{}
+	}
+	r := buildResult{}
 	_, file, _, ok := runtime.Caller(0)
 	if !ok {
-		return "", fmt.Errorf("testkit: cannot locate the repository to build %s", svc)
+		r.err = fmt.Errorf("testkit: cannot locate the repository to build %s", name)
+	} else {
+		out := filepath.Join(os.TempDir(), fmt.Sprintf("roboshop-%s-%d", name, os.Getpid()))
+		cmd := exec.Command("go", "build", "-o", out, pkg)
+		cmd.Dir = filepath.Join(filepath.Dir(file), "..", module)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			r.err = fmt.Errorf("testkit: build %s: %v\n%s", name, err, b)
+		} else {
+			r.path = out
+			registry.addTemp(out)
+		}
 	}
-	out := filepath.Join(os.TempDir(), fmt.Sprintf("roboshop-%s-%d", svc, os.Getpid()))
-	cmd := exec.Command("go", "build", "-o", out, ".")
-	cmd.Dir = filepath.Join(filepath.Dir(file), "..", string(svc))
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("testkit: build %s: %v\n%s", svc, err, b)
-	}
-	if builds.paths == nil {
-		builds.paths = map[Service]string{}
-	}
-	builds.paths[svc] = out
-	registry.addTemp(out)
-	return out, nil
+	builds.done[name] = r
+	return r.path, r.err
 }

@@ -178,9 +178,6 @@ func Main(m *testing.M) {
 		_ = os.RemoveAll(d)
 	}
 	registry.mu.Unlock()
-	if standIn.path != "" && os.Getenv("ROBOSHOP_MONGO_STANDIN") == "" {
-		_ = os.Remove(standIn.path)
-	}
 	os.Exit(code)
 }
 
