@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"time"
 
-	"github.com/roboshop-go/roboshop/kit"
+	"github.com/roboshop-go/roboshop/kit/mongokit"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -41,17 +38,11 @@ func (d productDoc) product() Product {
 	return Product(d)
 }
 
-// openMongoStore configures the client; the driver connects lazily and reconnects
-// by itself, so a datastore that is down at start or later never stops the process.
+// openMongoStore configures the client (see mongokit.Connect).
 func openMongoStore(uri, database string) (*mongoStore, error) {
-	client, err := mongo.Connect(options.Client().ApplyURI(uri).
-		SetAppName("roboshop-catalogue").
-		SetServerSelectionTimeout(2 * time.Second).
-		SetConnectTimeout(2 * time.Second).
-		SetTimeout(5 * time.Second).
-		SetMaxPoolSize(64))
+	client, err := mongokit.Connect(uri, "roboshop-catalogue")
 	if err != nil {
-		return nil, fmt.Errorf("mongodb client: %w", err)
+		return nil, err
 	}
 	db := client.Database(database)
 	return &mongoStore{client: client, categories: db.Collection("categories"), products: db.Collection("products")}, nil
@@ -141,15 +132,5 @@ func (s *mongoStore) AllProducts(ctx context.Context) ([]Product, error) {
 	return out, nil
 }
 
-// unavailable marks driver failures that mean "the datastore is not answering"
-// as kit.ErrUnavailable (503); other errors stay as they are (500).
-func unavailable(err error) error {
-	if err == nil {
-		return nil
-	}
-	// Server selection failures wrap context.DeadlineExceeded, so IsTimeout covers them.
-	if mongo.IsNetworkError(err) || mongo.IsTimeout(err) || errors.Is(err, mongo.ErrClientDisconnected) {
-		return fmt.Errorf("mongodb: %w: %w", kit.ErrUnavailable, err)
-	}
-	return fmt.Errorf("mongodb: %w", err)
-}
+// unavailable maps driver failures the way every MongoDB-backed service does.
+var unavailable = mongokit.Unavailable

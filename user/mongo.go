@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/roboshop-go/roboshop/kit"
+	"github.com/roboshop-go/roboshop/kit/mongokit"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -43,17 +43,11 @@ type keyDoc struct {
 	CreatedAt time.Time `bson:"created_at"`
 }
 
-// openMongoStore configures the client; the driver connects lazily and reconnects
-// by itself, so a datastore that is down at start or later never stops the process.
+// openMongoStore configures the client (see mongokit.Connect).
 func openMongoStore(uri, database string) (*mongoStore, error) {
-	client, err := mongo.Connect(options.Client().ApplyURI(uri).
-		SetAppName("roboshop-user").
-		SetServerSelectionTimeout(2 * time.Second).
-		SetConnectTimeout(2 * time.Second).
-		SetTimeout(5 * time.Second).
-		SetMaxPoolSize(64))
+	client, err := mongokit.Connect(uri, "roboshop-user")
 	if err != nil {
-		return nil, fmt.Errorf("mongodb client: %w", err)
+		return nil, err
 	}
 	db := client.Database(database)
 	return &mongoStore{client: client, users: db.Collection("users"),
@@ -157,15 +151,5 @@ func (s *mongoStore) SigningKey(ctx context.Context, candidate ed25519.PrivateKe
 	return ed25519.NewKeyFromSeed(d.Seed), nil
 }
 
-// unavailable marks driver failures that mean "the datastore is not answering"
-// as kit.ErrUnavailable (503); other errors stay as they are (500).
-func unavailable(err error) error {
-	if err == nil {
-		return nil
-	}
-	// Server selection failures wrap context.DeadlineExceeded, so IsTimeout covers them.
-	if mongo.IsNetworkError(err) || mongo.IsTimeout(err) || errors.Is(err, mongo.ErrClientDisconnected) {
-		return fmt.Errorf("mongodb: %w: %w", kit.ErrUnavailable, err)
-	}
-	return fmt.Errorf("mongodb: %w", err)
-}
+// unavailable maps driver failures the way every MongoDB-backed service does.
+var unavailable = mongokit.Unavailable
