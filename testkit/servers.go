@@ -77,15 +77,22 @@ func mariadbProcess(dir string, port int) (*Process, error) {
 		}
 	}
 	data := filepath.Join(dir, "data")
+	// Temporary tables go under the test's own directory, not a /tmp that every
+	// parallel install and server shares (an install once lost one there).
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return nil, err
+	}
 	install := exec.Command("mariadb-install-db", "--no-defaults", "--datadir="+data, "--user=root",
 		"--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve")
+	install.Env = append(os.Environ(), "TMPDIR="+tmp) // mariadbd's default --tmpdir
 	if out, err := install.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("mariadb-install-db: %v\n%s", err, out)
 	}
 	return &Process{name: bin, addr: "127.0.0.1:" + strconv.Itoa(port), args: []string{
 		"--no-defaults", "--datadir=" + data, "--user=root", "--port=" + strconv.Itoa(port),
 		"--bind-address=127.0.0.1", "--socket=" + filepath.Join(dir, "mariadb.sock"),
-		"--pid-file=" + filepath.Join(dir, "mariadb.pid"), "--skip-name-resolve", "--skip-log-bin",
+		"--pid-file=" + filepath.Join(dir, "mariadb.pid"), "--tmpdir=" + tmp, "--skip-name-resolve", "--skip-log-bin",
 		"--innodb-buffer-pool-size=64M", "--innodb-log-file-size=16M",
 		// Throwaway data: durability on every commit is not what these tests check.
 		"--innodb-flush-log-at-trx-commit=2", "--sync-binlog=0", "--max-connections=500",
