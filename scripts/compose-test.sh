@@ -124,14 +124,14 @@ standin golang:1.26-bookworm "$(rev $sdir/golang/Dockerfile <(echo "$base_id $go
 	-f "$ROOT/$sdir/golang/Dockerfile" "$goroot"
 
 # --- gcr.io/distroless/static-debian12:nonroot ------------------------------------------
-distroless_rev=$(rev "$0" <(echo "$base_id distroless 1"))
+# What distroless/static holds and a Go binary may read: users (nonroot is
+# 65532), nsswitch.conf, the CA bundle, /tmp and the home directory.
+distroless_rev=$(rev $sdir/distroless/etc/* <(echo "$base_id"))
 if [ "$(current gcr.io/distroless/static-debian12:nonroot)" != "$distroless_rev" ]; then
 	log "stand-in gcr.io/distroless/static-debian12:nonroot"
 	d="$WORK/distroless"
 	rm -rf "$d" && mkdir -p "$d/etc/ssl/certs" "$d/home/nonroot" "$d/tmp"
-	printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >"$d/etc/passwd"
-	printf 'root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n' >"$d/etc/group"
-	printf 'hosts: files dns\n' >"$d/etc/nsswitch.conf"
+	cp $sdir/distroless/etc/* "$d/etc/"
 	docker run --rm "golang:1.26-bookworm" cat /etc/ssl/certs/ca-certificates.crt >"$d/etc/ssl/certs/ca-certificates.crt"
 	chmod 1777 "$d/tmp" && chown 65532:65532 "$d/home/nonroot" && chmod 700 "$d/home/nonroot"
 	tar --numeric-owner -C "$d" -c . | docker import \
@@ -176,12 +176,12 @@ trap 'status=$?; if [ $status -ne 0 ]; then compose ps -a; compose logs --tail 3
 
 log "docker compose build (the Dockerfiles, unchanged)"
 t=$(now)
-compose build -q
+compose build >"$WORK/build.log" 2>&1 || { tail -60 "$WORK/build.log"; exit 1; }
 build_seconds=$(since "$t")
 
 log "docker compose up --wait (fresh volumes)"
 t=$(now)
-compose up -d --wait --wait-timeout 300 --quiet-pull
+compose --progress quiet up -d --wait --wait-timeout 300
 up_seconds=$(since "$t")
 echo "all healthy after ${up_seconds} s" >&2
 
@@ -204,13 +204,16 @@ sleep 10 # let the journey's work settle before reading idle memory
 	echo
 	echo "## Images"
 	echo
-	echo "| image | size |"
-	echo "|---|---|"
+	echo "| image | size | of which the shop's own layers |"
+	echo "|---|---|---|"
 	for svc in frontend user catalogue cart payment; do
-		docker image ls --format '| {{.Repository}}:{{.Tag}} | {{.Size}} |' "roboshop/$svc:${ROBOSHOP_TAG:-dev}"
+		img="roboshop/$svc:${ROBOSHOP_TAG:-dev}"
+		case $svc in frontend) base=nginxinc/nginx-unprivileged:1.27-alpine ;; *) base=gcr.io/distroless/static-debian12:nonroot ;; esac
+		own=$(($(docker image inspect -f '{{.Size}}' "$img") - $(docker image inspect -f '{{.Size}}' "$base")))
+		echo "| $img on $base | $(docker image ls --format '{{.Size}}' "$img") | $(awk -v b="$own" 'BEGIN { printf "%.1f MB", b / 1e6 }') |"
 	done
 	for img in mongo:7 redis:7 mysql:8.4; do
-		docker image ls --format '| {{.Repository}}:{{.Tag}} (stand-in) | {{.Size}} |' "$img"
+		docker image ls --format '| {{.Repository}}:{{.Tag}} (stand-in) | {{.Size}} | |' "$img"
 	done
 	echo
 	echo "## Idle memory (docker stats --no-stream)"

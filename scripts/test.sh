@@ -5,7 +5,8 @@
 # staticcheck, Terraform 1.5.7); then gofmt, go vet, staticcheck, a GOWORK=off
 # build of every module, and go test -race over every module in go.work: the
 # services against real datastores, the security-group loader and policy, the
-# Terraform checks, and the lab (up, reachability matrix, smoke, down).
+# Terraform checks, and the lab (up, reachability matrix, smoke, down); then,
+# where a Docker engine runs, docker-compose.yml for real (scripts/compose-test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -47,3 +48,14 @@ log "go test -race (every module; each benchmark once to keep it working)"
 patterns=()
 for dir in "${modules[@]}"; do patterns+=("./${dir#"$ROOT"/}/..."); done
 go test -race -count=1 -timeout 20m -bench . -benchtime 1x "${patterns[@]}"
+
+# --- docker-compose.yml, run for real ------------------------------------------
+# Wherever a Docker engine answers: stand-in images (no registry needed), build,
+# up, a journey through the published port, isolation checked from inside the
+# containers, down (scripts/compose-test.sh says how).
+if docker info >/dev/null 2>&1; then
+	log "docker compose: images, build, up, journey, isolation, down"
+	scripts/compose-test.sh
+else
+	log "no Docker engine answers: docker-compose.yml was checked statically only (deploy/composecheck)"
+fi

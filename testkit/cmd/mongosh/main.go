@@ -50,7 +50,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mongosh stand-in:", err)
 		return 1
 	}
-	defer client.Disconnect(context.Background())
+	// No Disconnect: it would send endSessions, which FerretDB answers with an
+	// error it logs as a warning on every health check. Exiting closes the socket.
 	var reply struct {
 		OK float64 `bson:"ok"`
 	}
