@@ -18,7 +18,9 @@ type config struct {
 	CatalogueURL string
 	UserURL      string
 	CartTTL      time.Duration
-	LogLevel     slog.Level
+	// ProductTTL: how long a product read from the catalogue prices later adds.
+	ProductTTL time.Duration
+	LogLevel   slog.Level
 }
 
 func loadConfig(getenv kit.Getenv) (config, error) {
@@ -29,6 +31,7 @@ func loadConfig(getenv kit.Getenv) (config, error) {
 		CatalogueURL: strings.TrimRight(env.String("CATALOGUE_URL", "http://catalogue:8080"), "/"),
 		UserURL:      strings.TrimRight(env.String("USER_URL", "http://user:8080"), "/"),
 		CartTTL:      env.Duration("CART_TTL", 7*24*time.Hour, time.Second, 90*24*time.Hour),
+		ProductTTL:   env.Duration("PRODUCT_CACHE_TTL", 10*time.Second, 0, 5*time.Minute),
 		LogLevel:     env.Level("LOG_LEVEL", slog.LevelInfo),
 	}
 	if err := env.Err(); err != nil {
@@ -53,7 +56,7 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 	defer st.Close()
 	client := kit.NewHTTPClient(2 * time.Second)
 	verifier := kit.NewVerifier(kit.NewJWKSClient(cfg.UserURL+"/.well-known/jwks.json", client))
-	catalogue := &catalogueClient{baseURL: cfg.CatalogueURL, http: client}
+	catalogue := newCatalogueClient(cfg.CatalogueURL, client, cfg.ProductTTL)
 	reg := kit.NewRegistry()
 	router := newRouter(logger, reg, st.Ping, st, catalogue, verifier)
 	return kit.Serve(ctx, logger, cfg.ListenAddr, router)

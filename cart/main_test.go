@@ -45,7 +45,7 @@ func newTestApp(t testing.TB, catalogueURL string) *testApp {
 	client := kit.NewHTTPClient(2 * time.Second)
 	verifier := kit.NewVerifier(kit.NewJWKSClient(d.userURL+"/.well-known/jwks.json", client))
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	router := newRouter(logger, kit.NewRegistry(), st.Ping, st, &catalogueClient{baseURL: d.catalogueURL, http: client}, verifier)
+	router := newRouter(logger, kit.NewRegistry(), st.Ping, st, newCatalogueClient(d.catalogueURL, client, 0), verifier)
 	return &testApp{router: router, store: st, redis: rds, deps: d}
 }
 

@@ -321,3 +321,90 @@ func TestQuery(t *testing.T) {
 		})
 	}
 }
+
+func signedToken(t testing.TB, priv ed25519.PrivateKey, subject string, expires time.Time) string {
+	t.Helper()
+	claims := Claims{Role: RoleGuest, RegisteredClaims: jwt.RegisteredClaims{Issuer: TokenIssuer, Subject: subject,
+		Audience: jwt.ClaimStrings{TokenAudience}, IssuedAt: jwt.NewNumericDate(expires.Add(-time.Hour)), ExpiresAt: jwt.NewNumericDate(expires)}}
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
+	tok.Header["kid"] = PublicJWK(priv.Public().(ed25519.PublicKey)).Kid
+	s, err := tok.SignedString(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// The steps share one verifier and one clock, in order.
+func TestVerifierRemembersValidTokensUntilTheyExpire(t *testing.T) {
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	_, stranger, _ := ed25519.GenerateKey(rand.Reader)
+	start := time.Now().Truncate(time.Second)
+	clock := start
+	v := NewVerifier(StaticKeys{PublicJWK(pub).Kid: pub})
+	v.now = func() time.Time { return clock }
+	ctx := context.Background()
+	valid := signedToken(t, priv, "g1", start.Add(time.Hour))
+
+	for _, step := range []struct {
+		name        string
+		token       string
+		at          time.Time
+		wantSubject string // "" means rejected
+		wantKept    int
+	}{
+		{"a valid token is verified and kept", valid, start, "g1", 1},
+		{"then answered from memory", valid, start.Add(time.Minute), "g1", 1},
+		{"a forged signature is rejected and not kept", signedToken(t, stranger, "g2", start.Add(time.Hour)), start, "", 1},
+		{"an expired token is rejected", signedToken(t, priv, "g3", start.Add(-time.Hour)), start, "", 1},
+		{"a kept token stops working when it expires", valid, start.Add(2 * time.Hour), "", 1},
+	} {
+		t.Run(step.name, func(t *testing.T) {
+			clock = step.at
+			p, err := v.Verify(ctx, step.token)
+			switch {
+			case step.wantSubject == "" && !errors.Is(err, ErrUnauthorized):
+				t.Errorf("Verify = %+v, %v; want ErrUnauthorized", p, err)
+			case step.wantSubject != "" && (err != nil || p.Subject != step.wantSubject):
+				t.Errorf("Verify = %+v, %v; want subject %s", p, err, step.wantSubject)
+			}
+			if n := len(v.verified); n != step.wantKept {
+				t.Errorf("%d tokens kept, want %d", n, step.wantKept)
+			}
+		})
+	}
+
+	t.Run("memory stays bounded", func(t *testing.T) {
+		clock = start
+		for i := 0; i < verifiedCap+100; i++ {
+			if _, err := v.Verify(ctx, signedToken(t, priv, fmt.Sprint("b", i), start.Add(time.Hour))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := len(v.verified); n > verifiedCap {
+			t.Errorf("%d tokens kept, cap %d", n, verifiedCap)
+		}
+	})
+}
+
+func BenchmarkVerify(b *testing.B) {
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	keys := StaticKeys{PublicJWK(pub).Kid: pub}
+	token := signedToken(b, priv, "g1", time.Now().Add(time.Hour))
+	ctx := context.Background()
+	b.Run("first sight", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := NewVerifier(keys).Verify(ctx, token); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("remembered", func(b *testing.B) {
+		v := NewVerifier(keys)
+		for b.Loop() {
+			if _, err := v.Verify(ctx, token); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
