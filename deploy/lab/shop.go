@@ -95,6 +95,7 @@ func buildBinaries(cfg config) (map[string]string, error) {
 		dst, _ := filepath.Abs(filepath.Join(cfg.StateDir, "bin", name))
 		cmd := exec.Command("go", "build", "-tags", "nomsgpack", "-trimpath", "-ldflags=-s -w", "-o", dst, pkg)
 		cmd.Dir = cfg.Repo
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as the Dockerfiles build them
 		if b, err := cmd.CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
 		}
