@@ -20,7 +20,8 @@
 #     inside every container exactly the connections the security groups allow
 #     succeed.
 #  4. Image sizes and idle memory (docker stats) into .cache/compose/report.md,
-#     then `down -v`, also when a step fails.
+#     then the load generator's own service (`--profile load`) for 15 s, then
+#     `down -v`, also when a step fails.
 #
 # Usage: scripts/compose-test.sh [clean]. Needs root or the docker group.
 set -euo pipefail
@@ -176,7 +177,7 @@ trap 'status=$?; if [ $status -ne 0 ]; then compose ps -a; compose logs --tail 3
 
 log "docker compose build (the Dockerfiles, unchanged)"
 t=$(now)
-compose build >"$WORK/build.log" 2>&1 || { tail -60 "$WORK/build.log"; exit 1; }
+compose --profile load build >"$WORK/build.log" 2>&1 || { tail -60 "$WORK/build.log"; exit 1; }
 build_seconds=$(since "$t")
 
 log "docker compose up --wait (fresh volumes)"
@@ -224,6 +225,14 @@ sleep 10 # let the journey's work settle before reading idle memory
 		awk -F'|' '{ split($2, m, " / "); printf "| %s | %s | %s | %s |\n", $1, m[1], m[2], $3 }'
 } >"$WORK/report.md"
 cat "$WORK/report.md"
+
+log "docker compose --profile load: the load generator's own container, 4 virtual users for 15 s"
+compose --profile load run --rm loadgen -target http://frontend:8080 -allow-host frontend \
+	-vus 4 -duration 15s -ramp-up 2s -progress 0 >"$WORK/loadgen-compose.txt" 2>&1 ||
+	{ cat "$WORK/loadgen-compose.txt"; exit 1; }
+grep -m1 ' requests ' "$WORK/loadgen-compose.txt"
+grep -Eq ': [1-9][0-9]* requests \([0-9]+/s\), 0 errors,' "$WORK/loadgen-compose.txt" ||
+	{ echo "the load generator's container saw errors:" >&2; cat "$WORK/loadgen-compose.txt"; exit 1; }
 
 log "docker compose down -v"
 trap - EXIT
