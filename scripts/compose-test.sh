@@ -45,9 +45,16 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 if [ "${1:-}" = clean ]; then
-	mapfile -t ids < <(docker image ls -q --filter "label=$LABEL" | sort -u)
-	((${#ids[@]} == 0)) || docker image rm -f "${ids[@]}"
-	exit 0
+	# The shop's images first (they are built on the stand-ins), then the
+	# stand-ins, children before parents: a few rounds empty the list.
+	docker image ls --format '{{.Repository}}:{{.Tag}}' | grep '^roboshop/' | xargs -r docker image rm -f >/dev/null || true
+	for _ in 1 2 3 4; do
+		mapfile -t ids < <(docker image ls -q --filter "label=$LABEL" | sort -u)
+		((${#ids[@]} == 0)) && exit 0
+		docker image rm -f "${ids[@]}" >/dev/null 2>&1 || true
+	done
+	docker image ls --filter "label=$LABEL"
+	exit 1
 fi
 
 # build_release MODULE VERSION PACKAGE OUT [LDFLAGS]: builds a command from the
