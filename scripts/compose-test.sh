@@ -41,6 +41,9 @@ PROJECT=roboshop-citest
 LABEL=org.roboshop.standin
 
 log() { printf '\n== %s\n' "$*" >&2; }
+# retry CMD...: a second attempt for the steps that download (Debian mirror, Go
+# proxy), so one dropped connection does not fail the run.
+retry() { "$@" || { echo "retrying once: $*" >&2; sleep 5; "$@"; }; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
@@ -90,7 +93,7 @@ standin() {
 		return
 	fi
 	log "stand-in $tag"
-	docker build -q --label "$LABEL=$tag" --label "$LABEL.rev=$r" -t "$tag" "$@" >/dev/null
+	retry docker build -q --label "$LABEL=$tag" --label "$LABEL.rev=$r" -t "$tag" "$@" >/dev/null
 }
 
 # --- The Debian base: debootstrap, slimmed like debian:bookworm-slim ---------------
@@ -104,9 +107,12 @@ if [ "$(current "$BASE")" != "$base_rev" ]; then
 	}
 	log "Debian bookworm root filesystem (debootstrap, about a minute)"
 	rootfs="$WORK/rootfs"
-	rm -rf "$rootfs"
-	debootstrap --variant=minbase bookworm "$rootfs" http://deb.debian.org/debian >"$WORK/debootstrap.log" 2>&1 ||
-		{ tail -20 "$WORK/debootstrap.log"; exit 1; }
+	bootstrap() {
+		rm -rf "$rootfs"
+		debootstrap --variant=minbase bookworm "$rootfs" http://deb.debian.org/debian >"$WORK/debootstrap.log" 2>&1 ||
+			{ tail -20 "$WORK/debootstrap.log"; return 1; }
+	}
+	retry bootstrap
 	if [ -d "$local_cas" ]; then cp -a "$local_cas/." "$rootfs$local_cas/"; fi
 	# As the official images: no services started by packages, no docs, no caches.
 	printf '#!/bin/sh\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d" && chmod +x "$rootfs/usr/sbin/policy-rc.d"
@@ -184,7 +190,8 @@ trap 'status=$?; if [ $status -ne 0 ]; then compose ps -a; compose logs --tail 3
 
 log "docker compose build (the Dockerfiles, unchanged)"
 t=$(now)
-compose --profile load build >"$WORK/build.log" 2>&1 || { tail -60 "$WORK/build.log"; exit 1; }
+build() { compose --profile load build >"$WORK/build.log" 2>&1 || { tail -60 "$WORK/build.log"; return 1; }; }
+retry build
 build_seconds=$(since "$t")
 
 log "docker compose up --wait (fresh volumes)"
