@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 
 	"github.com/roboshop-go/roboshop/kit/mongokit"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -59,25 +60,25 @@ func (s *mongoStore) Ping(ctx context.Context) error {
 // from several instances at once. Reads are served from the cache, which loads
 // the whole catalogue, so no secondary index is needed.
 func (s *mongoStore) Seed(ctx context.Context, d seedData) error {
-	cats := make([]mongo.WriteModel, 0, len(d.Categories))
+	cats := make([]any, 0, len(d.Categories))
 	slugs := make(bson.A, 0, len(d.Categories))
 	for _, c := range d.Categories {
-		cats = append(cats, insertIfAbsent(c.Slug, categoryDoc(c)))
+		cats = append(cats, categoryDoc(c))
 		slugs = append(slugs, c.Slug)
 	}
-	prods := make([]mongo.WriteModel, 0, len(d.Products))
+	prods := make([]any, 0, len(d.Products))
 	skus := make(bson.A, 0, len(d.Products))
 	for _, p := range d.Products {
-		prods = append(prods, insertIfAbsent(p.SKU, productDoc(p)))
+		prods = append(prods, productDoc(p))
 		skus = append(skus, p.SKU)
 	}
 	for _, step := range []struct {
-		col    *mongo.Collection
-		ids    bson.A
-		writes []mongo.WriteModel
+		col  *mongo.Collection
+		ids  bson.A
+		docs []any
 	}{{s.categories, slugs, cats}, {s.products, skus, prods}} {
 		// On every start but the first, everything is there: a count instead of
-		// dozens of upserts.
+		// dozens of writes.
 		n, err := step.col.CountDocuments(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: step.ids}}}})
 		if err != nil {
 			return unavailable(err)
@@ -85,18 +86,30 @@ func (s *mongoStore) Seed(ctx context.Context, d seedData) error {
 		if n == int64(len(step.ids)) {
 			continue
 		}
-		if _, err := step.col.BulkWrite(ctx, step.writes, options.BulkWrite().SetOrdered(false)); err != nil && !mongo.IsDuplicateKeyError(err) {
+		// Plain inserts, unordered: what exists stays as it is (a duplicate key),
+		// the rest is added. Seeders that start together only collide on keys.
+		// (Upserts read before they write, and on the SQLite-backed stand-in
+		// concurrent read-then-write transactions could deadlock.)
+		if _, err := step.col.InsertMany(ctx, step.docs, options.InsertMany().SetOrdered(false)); err != nil && !onlyDuplicates(err) {
 			return unavailable(err)
 		}
 	}
 	return nil
 }
 
-// insertIfAbsent is an upsert that only writes on insert. Two seeders racing on
-// the same _id can make one of them see a duplicate key, which Seed tolerates.
-func insertIfAbsent(id string, doc any) mongo.WriteModel {
-	return mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: id}}).
-		SetUpdate(bson.D{{Key: "$setOnInsert", Value: doc}}).SetUpsert(true)
+// onlyDuplicates reports whether every failed write of a bulk insert failed
+// because its _id was already there.
+func onlyDuplicates(err error) bool {
+	var bulk mongo.BulkWriteException
+	if !errors.As(err, &bulk) || bulk.WriteConcernError != nil || len(bulk.WriteErrors) == 0 {
+		return false
+	}
+	for _, we := range bulk.WriteErrors {
+		if we.Code != 11000 {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *mongoStore) Categories(ctx context.Context) ([]Category, error) {
