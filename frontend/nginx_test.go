@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/roboshop-go/roboshop/testkit"
 )
 
 func get(t *testing.T, method, url string, body io.Reader, headers map[string]string) (*http.Response, string) {
@@ -123,6 +125,9 @@ func TestProxyStripsPrefixAndPassesRequestID(t *testing.T) {
 func TestLoginBurstIsRateLimited(t *testing.T) {
 	t.Parallel()
 	base := startNginx(t, sharedUpstreams(t))
+	// A fresh email each run: the user service locks an email after 5 failures,
+	// which would turn every answer into its 429 rather than nginx's.
+	body := `{"email":"` + testkit.UniqueName("burst") + `@example.com","password":"wrong-password"}`
 	var mu sync.Mutex
 	codes := map[int]int{}
 	var wg sync.WaitGroup
@@ -130,7 +135,7 @@ func TestLoginBurstIsRateLimited(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, _ := get(t, "POST", base+"/api/user/login", strings.NewReader(`{"email":"x@example.com","password":"wrong-password"}`), nil)
+			resp, _ := get(t, "POST", base+"/api/user/login", strings.NewReader(body), nil)
 			mu.Lock()
 			codes[resp.StatusCode]++
 			mu.Unlock()
