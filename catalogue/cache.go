@@ -33,8 +33,12 @@ type snapshot struct {
 // keeps answering, so reads never wait for the datastore, and a datastore
 // outage after the first load does not take the catalogue down.
 type cachedStore struct {
-	src        source
-	ttl        time.Duration
+	src source
+	ttl time.Duration
+	// seeded, when set, must be nil before anything is loaded: a snapshot taken
+	// while the seed is still being written would serve a partial catalogue for
+	// a whole ttl. Until then reads fail as unavailable (503).
+	seeded     func() error
 	current    atomic.Pointer[snapshot]
 	refreshing atomic.Bool
 	loadMu     sync.Mutex // one synchronous first load at a time
@@ -65,6 +69,11 @@ func (c *cachedStore) snapshot(ctx context.Context) (*snapshot, error) {
 }
 
 func (c *cachedStore) load(ctx context.Context) (*snapshot, error) {
+	if c.seeded != nil {
+		if err := c.seeded(); err != nil {
+			return nil, err
+		}
+	}
 	products, err := c.src.AllProducts(ctx)
 	if err != nil {
 		return nil, err

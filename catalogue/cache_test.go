@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -86,4 +88,49 @@ func TestCacheNeedsItsFirstLoad(t *testing.T) {
 	app := newRouter(discardLogger(), kit.NewRegistry(), st.Ping, newCachedStore(st, time.Minute))
 	w := testkit.Serve(t, app, testkit.Request{Method: "GET", Path: "/products"})
 	testkit.ExpectError(t, w, http.StatusServiceUnavailable, "service_unavailable")
+}
+
+func TestCacheWaitsForTheSeed(t *testing.T) {
+	t.Parallel()
+	_, st := newTestApp(t) // seeded in the datastore; the gate below stands for the start-up step
+	var seeded atomic.Bool
+	cache := newCachedStore(st, time.Minute)
+	cache.seeded = func() error {
+		if seeded.Load() {
+			return nil
+		}
+		return fmt.Errorf("catalogue seed not complete: %w", kit.ErrUnavailable)
+	}
+	router := newRouter(discardLogger(), kit.NewRegistry(), st.Ping, cache)
+
+	for _, step := range []struct {
+		name       string
+		seedDone   bool
+		wantStatus int
+	}{
+		{"before the seed completes, reads are unavailable", false, http.StatusServiceUnavailable},
+		{"and nothing partial was kept", false, http.StatusServiceUnavailable},
+		{"after it, the whole catalogue", true, http.StatusOK},
+	} {
+		t.Run(step.name, func(t *testing.T) {
+			if step.seedDone {
+				seeded.Store(true)
+			}
+			w := testkit.Serve(t, router, testkit.Request{Method: "GET", Path: "/products?limit=100"})
+			if w.Code != step.wantStatus {
+				t.Fatalf("status %d, want %d: %s", w.Code, step.wantStatus, w.Body)
+			}
+			if step.wantStatus != http.StatusOK {
+				testkit.ExpectError(t, w, step.wantStatus, "service_unavailable")
+				if cache.current.Load() != nil {
+					t.Fatal("a snapshot was kept before the seed completed")
+				}
+				return
+			}
+			page := testkit.Decode[struct{ Total int }](t, w.Body.Bytes())
+			if page.Total == 0 {
+				t.Fatalf("empty catalogue after the seed: %s", w.Body)
+			}
+		})
+	}
 }

@@ -69,6 +69,8 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 		}
 		return store.Ping(ctx)
 	}
+	cache := newCachedStore(store, cfg.CacheTTL)
+	cache.seeded = startup.Err
 	reg := kit.NewRegistry()
-	return kit.Serve(ctx, logger, cfg.ListenAddr, newRouter(logger, reg, ready, newCachedStore(store, cfg.CacheTTL)))
+	return kit.Serve(ctx, logger, cfg.ListenAddr, newRouter(logger, reg, ready, cache))
 }
