@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/roboshop-go/roboshop/kit"
@@ -30,30 +29,22 @@ type catalogueClient struct {
 	http    *http.Client
 	ttl     time.Duration
 	now     func() time.Time
-
-	mu   sync.Mutex
-	kept map[string]keptProduct
-}
-
-type keptProduct struct {
-	product product
-	until   time.Time
+	kept    *kit.Memo[string, product]
 }
 
 const maxKeptProducts = 1024
 
 func newCatalogueClient(baseURL string, client *http.Client, ttl time.Duration) *catalogueClient {
-	return &catalogueClient{baseURL: baseURL, http: client, ttl: ttl, now: time.Now, kept: map[string]keptProduct{}}
+	return &catalogueClient{baseURL: baseURL, http: client, ttl: ttl, now: time.Now,
+		kept: kit.NewMemo[string, product](maxKeptProducts)}
 }
 
 // Product returns a product: errUnknownSKU on 404, kit.ErrUnavailable when the
 // catalogue cannot answer (after two retries: the call is an idempotent GET).
 func (c *catalogueClient) Product(ctx context.Context, sku string) (product, error) {
-	c.mu.Lock()
-	k, ok := c.kept[sku]
-	c.mu.Unlock()
-	if ok && c.now().Before(k.until) {
-		return k.product, nil
+	now := c.now()
+	if p, ok := c.kept.Get(sku, now); ok {
+		return p, nil
 	}
 	var p product
 	err := kit.Call(ctx, c.http, kit.CallOptions{Method: http.MethodGet,
@@ -65,12 +56,7 @@ func (c *catalogueClient) Product(ctx context.Context, sku string) (product, err
 		return product{}, err
 	}
 	if c.ttl > 0 {
-		c.mu.Lock()
-		if len(c.kept) >= maxKeptProducts {
-			clear(c.kept)
-		}
-		c.kept[sku] = keptProduct{product: p, until: c.now().Add(c.ttl)}
-		c.mu.Unlock()
+		c.kept.Put(sku, p, now.Add(c.ttl), now)
 	}
 	return p, nil
 }

@@ -45,7 +45,7 @@ func TestCatalogueClientKeepsProductsForTheTTL(t *testing.T) {
 			if err == nil && (p.SKU != step.sku || p.PriceCents <= 0) {
 				t.Errorf("Product(%s) = %+v", step.sku, p)
 			}
-			if n := len(c.kept); n != step.wantKept {
+			if n := c.kept.Len(); n != step.wantKept {
 				t.Errorf("%d products kept, want %d", n, step.wantKept)
 			}
 		})

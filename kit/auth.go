@@ -87,17 +87,10 @@ var errUnknownKey = errors.New("unknown key id")
 // that passed are remembered (by SHA-256, at most verifiedCap) until they
 // expire; tokens that failed never are.
 type Verifier struct {
-	keys   KeySource
-	parser *jwt.Parser
-	now    func() time.Time
-
-	mu       sync.Mutex
-	verified map[[sha256.Size]byte]verifiedToken
-}
-
-type verifiedToken struct {
-	principal Principal
-	expires   time.Time
+	keys     KeySource
+	parser   *jwt.Parser
+	now      func() time.Time
+	verified *Memo[[sha256.Size]byte, Principal]
 }
 
 // verifiedCap bounds the remembered tokens (about 80 bytes each).
@@ -105,7 +98,7 @@ const verifiedCap = 4096
 
 // NewVerifier returns a Verifier taking keys from keys.
 func NewVerifier(keys KeySource) *Verifier {
-	v := &Verifier{keys: keys, now: time.Now, verified: map[[sha256.Size]byte]verifiedToken{}}
+	v := &Verifier{keys: keys, now: time.Now, verified: NewMemo[[sha256.Size]byte, Principal](verifiedCap)}
 	v.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 		jwt.WithIssuer(TokenIssuer),
@@ -122,39 +115,15 @@ func NewVerifier(keys KeySource) *Verifier {
 // returned wrapping ErrUnavailable; every other failure is ErrUnauthorized.
 func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) {
 	sum := sha256.Sum256([]byte(token))
-	v.mu.Lock()
-	hit, ok := v.verified[sum]
-	v.mu.Unlock()
-	if ok && v.now().Before(hit.expires) {
-		return hit.principal, nil
+	now := v.now()
+	if p, ok := v.verified.Get(sum, now); ok {
+		return p, nil
 	}
 	p, expires, err := v.verify(ctx, token)
 	if err == nil {
-		v.remember(sum, verifiedToken{principal: p, expires: expires})
+		v.verified.Put(sum, p, expires, now)
 	}
 	return p, err
-}
-
-// remember stores a verified token, first dropping expired entries when full,
-// then arbitrary ones (map order), so the map never passes verifiedCap.
-func (v *Verifier) remember(sum [sha256.Size]byte, t verifiedToken) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if len(v.verified) >= verifiedCap {
-		now := v.now()
-		for k, e := range v.verified {
-			if !now.Before(e.expires) {
-				delete(v.verified, k)
-			}
-		}
-		for k := range v.verified {
-			if len(v.verified) < verifiedCap*3/4 {
-				break
-			}
-			delete(v.verified, k)
-		}
-	}
-	v.verified[sum] = t
 }
 
 func (v *Verifier) verify(ctx context.Context, token string) (Principal, time.Time, error) {

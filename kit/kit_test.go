@@ -254,13 +254,11 @@ func TestJWKSClient(t *testing.T) {
 	jwks := NewJWKSClient(srv.URL, NewHTTPClient(2*time.Second))
 	jwks.minRefresh = 0
 	v := NewVerifier(jwks)
+	// Each token different, so the verifier's own memory of tokens never
+	// answers and every Verify goes to the key source.
+	var issued atomic.Int32
 	issue := func(priv ed25519.PrivateKey) string {
-		claims := Claims{Role: RoleUser, RegisteredClaims: jwt.RegisteredClaims{Issuer: TokenIssuer, Subject: "u1",
-			Audience: jwt.ClaimStrings{TokenAudience}, ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Minute))}}
-		tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
-		tok.Header["kid"] = PublicJWK(priv.Public().(ed25519.PublicKey)).Kid
-		s, _ := tok.SignedString(priv)
-		return s
+		return signedToken(t, priv, fmt.Sprint("u", issued.Add(1)), time.Now().Add(time.Minute))
 	}
 	ctx := context.Background()
 	if p, err := v.Verify(ctx, issue(priv1)); err != nil || p.Subject != "u1" {
@@ -368,7 +366,7 @@ func TestVerifierRemembersValidTokensUntilTheyExpire(t *testing.T) {
 			case step.wantSubject != "" && (err != nil || p.Subject != step.wantSubject):
 				t.Errorf("Verify = %+v, %v; want subject %s", p, err, step.wantSubject)
 			}
-			if n := len(v.verified); n != step.wantKept {
+			if n := v.verified.Len(); n != step.wantKept {
 				t.Errorf("%d tokens kept, want %d", n, step.wantKept)
 			}
 		})
@@ -381,7 +379,7 @@ func TestVerifierRemembersValidTokensUntilTheyExpire(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if n := len(v.verified); n > verifiedCap {
+		if n := v.verified.Len(); n > verifiedCap {
 			t.Errorf("%d tokens kept, cap %d", n, verifiedCap)
 		}
 	})
@@ -407,4 +405,29 @@ func BenchmarkVerify(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestMemoDropsExpiredEntriesFirst(t *testing.T) {
+	start := time.Now()
+	m := NewMemo[string, int](4)
+	m.Put("a", 1, start.Add(time.Second), start)
+	m.Put("b", 2, start.Add(time.Second), start)
+	m.Put("c", 3, start.Add(time.Minute), start)
+	m.Put("d", 4, start.Add(time.Minute), start)
+	later := start.Add(10 * time.Second)
+	m.Put("e", 5, later.Add(time.Minute), later) // full: a and b have expired
+	for _, tc := range []struct {
+		key    string
+		want   int
+		wantOK bool
+	}{{"a", 0, false}, {"b", 0, false}, {"c", 3, true}, {"d", 4, true}, {"e", 5, true}} {
+		t.Run(tc.key, func(t *testing.T) {
+			if got, ok := m.Get(tc.key, later); got != tc.want || ok != tc.wantOK {
+				t.Errorf("Get(%s) = %d, %v; want %d, %v", tc.key, got, ok, tc.want, tc.wantOK)
+			}
+		})
+	}
+	if n := m.Len(); n != 3 {
+		t.Errorf("%d entries held, want 3", n)
+	}
 }
