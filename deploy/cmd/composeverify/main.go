@@ -108,7 +108,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 	fmt.Fprintf(stdout, "%-18s %s\n", "from", "connects to")
-	sources := make([]string, 0, len(open))
+	sources := make([]string, 0, len(containers))
 	for name := range containers {
 		sources = append(sources, name)
 	}
