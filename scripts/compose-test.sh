@@ -95,6 +95,14 @@ standin() {
 	log "stand-in $tag"
 	retry docker build -q --label "$LABEL=$tag" --label "$LABEL.rev=$r" -t "$tag" "$@" >/dev/null
 }
+# import_dir DIR TAG REV [--change ...]: a root filesystem made here becomes image
+# TAG at REV (docker import: no base image needed), then DIR goes.
+import_dir() {
+	local dir=$1 tag=$2 r=$3
+	shift 3
+	tar --numeric-owner -C "$dir" -c . | docker import --change "LABEL $LABEL=$tag $LABEL.rev=$r" "$@" - "$tag" >/dev/null
+	rm -rf "$dir"
+}
 
 # --- The Debian base: debootstrap, slimmed like debian:bookworm-slim ---------------
 # The machine's own CA certificates (an egress proxy's, say) go into the base, so
@@ -123,9 +131,7 @@ if [ "$(current "$BASE")" != "$base_rev" ]; then
 	rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/usr/share/doc/* \
 		"$rootfs"/usr/share/man/* "$rootfs"/var/log/*.log "$rootfs"/var/cache/debconf/*-old
 	find "$rootfs/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
-	tar --numeric-owner -C "$rootfs" -c . | docker import \
-		--change "LABEL $LABEL=$BASE $LABEL.rev=$base_rev" --change 'CMD ["bash"]' - "$BASE" >/dev/null
-	rm -rf "$rootfs"
+	import_dir "$rootfs" "$BASE" "$base_rev" --change 'CMD ["bash"]'
 fi
 base_id=$(docker image inspect -f '{{.Id}}' "$BASE")
 sdir=deploy/standins
@@ -148,11 +154,8 @@ if [ "$(current gcr.io/distroless/static-debian12:nonroot)" != "$distroless_rev"
 	cp $sdir/distroless/etc/* "$d/etc/"
 	docker run --rm "golang:1.26-bookworm" cat /etc/ssl/certs/ca-certificates.crt >"$d/etc/ssl/certs/ca-certificates.crt"
 	chmod 1777 "$d/tmp" && chown 65532:65532 "$d/home/nonroot" && chmod 700 "$d/home/nonroot"
-	tar --numeric-owner -C "$d" -c . | docker import \
-		--change "LABEL $LABEL=distroless $LABEL.rev=$distroless_rev" \
-		--change 'USER 65532:65532' --change 'WORKDIR /home/nonroot' \
-		- gcr.io/distroless/static-debian12:nonroot >/dev/null
-	rm -rf "$d"
+	import_dir "$d" gcr.io/distroless/static-debian12:nonroot "$distroless_rev" \
+		--change 'USER 65532:65532' --change 'WORKDIR /home/nonroot'
 fi
 
 # --- mongo:7: FerretDB from its release source, and the health check's mongosh -----------
