@@ -17,7 +17,7 @@ type config struct {
 	RedisURL     string
 	CatalogueURL string
 	UserURL      string
-	CartTTL      time.Duration
+	CartTTL      cartTTL
 	// ProductTTL: how long a product read from the catalogue prices later adds.
 	ProductTTL time.Duration
 	LogLevel   slog.Level
@@ -30,9 +30,12 @@ func loadConfig(getenv kit.Getenv) (config, error) {
 		RedisURL:     env.String("REDIS_URL", "redis://localhost:6379/0"),
 		CatalogueURL: strings.TrimRight(env.String("CATALOGUE_URL", "http://catalogue:8080"), "/"),
 		UserURL:      strings.TrimRight(env.String("USER_URL", "http://user:8080"), "/"),
-		CartTTL:      env.Duration("CART_TTL", 7*24*time.Hour, time.Second, 90*24*time.Hour),
-		ProductTTL:   env.Duration("PRODUCT_CACHE_TTL", 10*time.Second, 0, 5*time.Minute),
-		LogLevel:     env.Level("LOG_LEVEL", slog.LevelInfo),
+		CartTTL: cartTTL{
+			User:  env.Duration("CART_TTL", 7*24*time.Hour, time.Second, 90*24*time.Hour),
+			Guest: env.Duration("GUEST_CART_TTL", 24*time.Hour, time.Second, 90*24*time.Hour),
+		},
+		ProductTTL: env.Duration("PRODUCT_CACHE_TTL", 10*time.Second, 0, 5*time.Minute),
+		LogLevel:   env.Level("LOG_LEVEL", slog.LevelInfo),
 	}
 	if err := env.Err(); err != nil {
 		return config{}, err
@@ -49,7 +52,7 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 		return err
 	}
 	logger := kit.NewLogger(stdout, "cart", cfg.LogLevel)
-	st, err := openRedisStore(cfg.RedisURL, cfg.CartTTL)
+	st, err := openRedisStore(cfg.RedisURL)
 	if err != nil {
 		return err
 	}
@@ -58,6 +61,6 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 	verifier := kit.NewVerifier(kit.NewJWKSClient(cfg.UserURL+"/.well-known/jwks.json", client))
 	catalogue := newCatalogueClient(cfg.CatalogueURL, client, cfg.ProductTTL)
 	reg := kit.NewRegistry()
-	router := newRouter(logger, reg, st.Ping, st, catalogue, verifier)
+	router := newRouter(logger, reg, st.Ping, st, catalogue, verifier, cfg.CartTTL)
 	return kit.Serve(ctx, logger, cfg.ListenAddr, router)
 }

@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"regexp"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/roboshop-go/roboshop/kit"
@@ -15,7 +19,51 @@ import (
 // maxBody bounds cart request bodies: a SKU and a quantity, or one token.
 const maxBody = 8 << 10
 
-var skuPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,32}$`)
+var (
+	skuPattern            = regexp.MustCompile(`^[A-Za-z0-9-]{1,32}$`)
+	idempotencyKeyPattern = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
+	orderIDPattern        = regexp.MustCompile(`^ord_[0-9a-f]{24}$`)
+)
+
+// cartTTL is how long a cart lives after its last write: guests' carts, which
+// anyone can make without an account, go sooner than users'.
+type cartTTL struct{ Guest, User time.Duration }
+
+func (t cartTTL) of(role string) time.Duration {
+	if role == kit.RoleUser {
+		return t.User
+	}
+	return t.Guest
+}
+
+// newWrite describes the caller's write to their own cart. A client that may
+// retry sends an Idempotency-Key; the key is tied to the request it first came
+// with (method, path and body), so reusing it for another request is a 422.
+func newWrite(c *gin.Context, ttl cartTTL, body any) (write, error) {
+	caller := kit.Caller(c)
+	w := write{Owner: caller.Subject, TTL: ttl.of(caller.Role), Key: c.GetHeader("Idempotency-Key")}
+	if w.Key == "" {
+		return w, nil
+	}
+	if !idempotencyKeyPattern.MatchString(w.Key) {
+		return w, kit.NewError(http.StatusBadRequest, "idempotency_key_invalid", "the Idempotency-Key must be 1 to 255 visible ASCII characters")
+	}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return w, err
+	}
+	w.Hash = fingerprint(c.Request.Method, c.Request.URL.Path, string(raw))
+	return w, nil
+}
+
+func fingerprint(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
 
 type catalogue interface {
 	Product(ctx context.Context, sku string) (product, error)
@@ -66,11 +114,18 @@ func cartError(err error) error {
 		return kit.InvalidField("qty", "a cart line holds at most "+strconv.Itoa(maxQty))
 	case errors.Is(err, errLineLimit):
 		return kit.InvalidField("sku", "a cart holds at most "+strconv.Itoa(maxLines)+" different products")
+	case errors.Is(err, errKeyReused):
+		return kit.NewError(http.StatusUnprocessableEntity, "idempotency_key_reused",
+			"this Idempotency-Key was used with a different request; use a new key for a new change")
 	}
 	return err
 }
 
-func respondCart(c *gin.Context, st store, owner string, notMerged []string) error {
+// respondCart answers with the cart as it is now; a replayed write says so.
+func respondCart(c *gin.Context, st store, owner string, notMerged []string, replayed bool) error {
+	if replayed {
+		c.Header("Idempotent-Replayed", "true")
+	}
 	lines, err := st.Cart(c, owner)
 	if err != nil {
 		return err
@@ -83,7 +138,7 @@ func respondCart(c *gin.Context, st store, owner string, notMerged []string) err
 
 func handleGetCart(st store) gin.HandlerFunc {
 	return kit.Handle(func(c *gin.Context) error {
-		return respondCart(c, st, kit.Caller(c).Subject, nil)
+		return respondCart(c, st, kit.Caller(c).Subject, nil, false)
 	})
 }
 
@@ -92,7 +147,7 @@ type addRequest struct {
 	Qty int    `json:"qty"`
 }
 
-func handleAddItem(st store, cat catalogue) gin.HandlerFunc {
+func handleAddItem(st store, cat catalogue, ttl cartTTL) gin.HandlerFunc {
 	return kit.Handle(func(c *gin.Context) error {
 		var req addRequest
 		if err := kit.BindJSON(c, &req, maxBody); err != nil {
@@ -108,7 +163,11 @@ func handleAddItem(st store, cat catalogue) gin.HandlerFunc {
 		if len(fields) > 0 {
 			return kit.Invalid(fields)
 		}
-		return upsertLine(c, st, cat, req.SKU, req.Qty, st.Add)
+		w, err := newWrite(c, ttl, req)
+		if err != nil {
+			return err
+		}
+		return upsertLine(c, st, cat, w, req.SKU, req.Qty, st.Add)
 	})
 }
 
@@ -116,7 +175,7 @@ type setRequest struct {
 	Qty int `json:"qty"`
 }
 
-func handleSetItem(st store, cat catalogue) gin.HandlerFunc {
+func handleSetItem(st store, cat catalogue, ttl cartTTL) gin.HandlerFunc {
 	return kit.Handle(func(c *gin.Context) error {
 		sku := c.Param("sku")
 		if !skuPattern.MatchString(sku) {
@@ -129,49 +188,66 @@ func handleSetItem(st store, cat catalogue) gin.HandlerFunc {
 		if req.Qty < 0 || req.Qty > maxQty {
 			return kit.InvalidField("qty", "must be from 0 (remove) to "+strconv.Itoa(maxQty))
 		}
-		owner := kit.Caller(c).Subject
-		if req.Qty == 0 {
-			if err := st.Remove(c, owner, sku); err != nil && !errors.Is(err, errNoLine) {
-				return err
-			}
-			return respondCart(c, st, owner, nil)
+		w, err := newWrite(c, ttl, req)
+		if err != nil {
+			return err
 		}
-		return upsertLine(c, st, cat, sku, req.Qty, st.Set)
+		if req.Qty == 0 {
+			replayed, err := st.Remove(c, w, sku)
+			if err != nil && !errors.Is(err, errNoLine) {
+				return cartError(err)
+			}
+			return respondCart(c, st, w.Owner, nil, replayed)
+		}
+		return upsertLine(c, st, cat, w, sku, req.Qty, st.Set)
 	})
 }
 
 // upsertLine prices the SKU from the catalogue before writing, so an unknown SKU
 // or an unreachable catalogue changes nothing.
-func upsertLine(c *gin.Context, st store, cat catalogue, sku string, qty int,
-	write func(context.Context, string, Line) error) error {
+func upsertLine(c *gin.Context, st store, cat catalogue, w write, sku string, qty int,
+	apply func(context.Context, write, Line) (bool, error)) error {
 	p, err := cat.Product(c, sku)
 	if err != nil {
 		return cartError(err)
 	}
-	owner := kit.Caller(c).Subject
-	if err := write(c, owner, Line{SKU: p.SKU, Name: p.Name, Qty: qty, UnitPriceCents: p.PriceCents}); err != nil {
+	replayed, err := apply(c, w, Line{SKU: p.SKU, Name: p.Name, Qty: qty, UnitPriceCents: p.PriceCents})
+	if err != nil {
 		return cartError(err)
 	}
-	return respondCart(c, st, owner, nil)
+	return respondCart(c, st, w.Owner, nil, replayed)
 }
 
-func handleRemoveItem(st store) gin.HandlerFunc {
+func handleRemoveItem(st store, ttl cartTTL) gin.HandlerFunc {
 	return kit.Handle(func(c *gin.Context) error {
-		sku, owner := c.Param("sku"), kit.Caller(c).Subject
+		sku := c.Param("sku")
 		if !skuPattern.MatchString(sku) {
 			return cartError(errNoLine)
 		}
-		if err := st.Remove(c, owner, sku); err != nil {
+		w, err := newWrite(c, ttl, nil)
+		if err != nil {
+			return err
+		}
+		replayed, err := st.Remove(c, w, sku)
+		if err != nil {
 			return cartError(err)
 		}
-		return respondCart(c, st, owner, nil)
+		return respondCart(c, st, w.Owner, nil, replayed)
 	})
 }
 
-func handleClear(st store) gin.HandlerFunc {
+func handleClear(st store, ttl cartTTL) gin.HandlerFunc {
 	return kit.Handle(func(c *gin.Context) error {
-		if err := st.Clear(c, kit.Caller(c).Subject); err != nil {
+		w, err := newWrite(c, ttl, nil)
+		if err != nil {
 			return err
+		}
+		replayed, err := st.Clear(c, w)
+		if err != nil {
+			return cartError(err)
+		}
+		if replayed {
+			c.Header("Idempotent-Replayed", "true")
 		}
 		c.Status(http.StatusNoContent)
 		return nil
@@ -184,7 +260,7 @@ type mergeRequest struct {
 
 // handleMerge folds a guest cart into the caller's. Holding a valid guest token
 // is what proves the guest cart is the caller's to take.
-func handleMerge(st store, verifier *kit.Verifier) gin.HandlerFunc {
+func handleMerge(st store, verifier *kit.Verifier, ttl cartTTL) gin.HandlerFunc {
 	return kit.Handle(func(c *gin.Context) error {
 		var req mergeRequest
 		if err := kit.BindJSON(c, &req, maxBody); err != nil {
@@ -200,11 +276,61 @@ func handleMerge(st store, verifier *kit.Verifier) gin.HandlerFunc {
 		if err != nil || guest.Role != kit.RoleGuest {
 			return kit.InvalidField("guest_token", "must be a valid, unexpired guest token")
 		}
-		owner := kit.Caller(c).Subject
-		notMerged, err := st.Merge(c, owner, guest.Subject)
+		w, err := newWrite(c, ttl, req)
 		if err != nil {
 			return err
 		}
-		return respondCart(c, st, owner, notMerged)
+		notMerged, replayed, err := st.Merge(c, w, guest.Subject)
+		if err != nil {
+			return cartError(err)
+		}
+		return respondCart(c, st, w.Owner, notMerged, replayed)
+	})
+}
+
+type settleItem struct {
+	SKU string `json:"sku"`
+	Qty int    `json:"qty"`
+}
+
+type settleRequest struct {
+	OrderID string       `json:"order_id"`
+	Items   []settleItem `json:"items"`
+}
+
+// handleSettle is payment's call after an order is recorded: it takes the
+// ordered quantities out of the caller's cart, once per order whatever the
+// retries, and leaves what was added while the checkout ran.
+func handleSettle(st store, ttl cartTTL) gin.HandlerFunc {
+	return kit.Handle(func(c *gin.Context) error {
+		var req settleRequest
+		if err := kit.BindJSON(c, &req, maxBody); err != nil {
+			return err
+		}
+		fields := map[string]string{}
+		if !orderIDPattern.MatchString(req.OrderID) {
+			fields["order_id"] = "must be an order id"
+		}
+		if len(req.Items) == 0 || len(req.Items) > maxLines {
+			fields["items"] = "must hold 1 to " + strconv.Itoa(maxLines) + " lines"
+		}
+		ordered := make([]Line, 0, len(req.Items))
+		for _, it := range req.Items {
+			if !skuPattern.MatchString(it.SKU) || it.Qty < 1 || it.Qty > maxQty {
+				fields["items"] = "every line needs a SKU and a qty from 1 to " + strconv.Itoa(maxQty)
+			}
+			ordered = append(ordered, Line{SKU: it.SKU, Qty: it.Qty})
+		}
+		if len(fields) > 0 {
+			return kit.Invalid(fields)
+		}
+		caller := kit.Caller(c)
+		raw, _ := json.Marshal(req.Items)
+		w := write{Owner: caller.Subject, TTL: ttl.of(caller.Role), Key: "order:" + req.OrderID, Hash: fingerprint(string(raw))}
+		replayed, err := st.Settle(c, w, ordered)
+		if err != nil {
+			return cartError(err)
+		}
+		return respondCart(c, st, w.Owner, nil, replayed)
 	})
 }

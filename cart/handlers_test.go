@@ -214,7 +214,7 @@ func TestCatalogueDownChangesNothing(t *testing.T) {
 	}
 }
 
-func subjectOf(t *testing.T, app *testApp, token string) string {
+func subjectOf(t testing.TB, app *testApp, token string) string {
 	t.Helper()
 	return testkit.Subject(t, app.userURL, token)
 }

@@ -28,6 +28,9 @@ type testApp struct {
 	deps
 }
 
+// testTTL keeps guests' carts an hour and users' two.
+var testTTL = cartTTL{Guest: time.Hour, User: 2 * time.Hour}
+
 // newTestApp is the cart router over its own Redis, talking to the real user
 // (JWKS) and catalogue services; catalogueURL overrides the shared catalogue.
 func newTestApp(t testing.TB, catalogueURL string) *testApp {
@@ -37,7 +40,7 @@ func newTestApp(t testing.TB, catalogueURL string) *testApp {
 		d.catalogueURL = catalogueURL
 	}
 	rds := testkit.Redis(t)
-	st, err := openRedisStore("redis://"+rds.Addr()+"/0", time.Hour)
+	st, err := openRedisStore("redis://" + rds.Addr() + "/0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +48,7 @@ func newTestApp(t testing.TB, catalogueURL string) *testApp {
 	client := kit.NewHTTPClient(2 * time.Second)
 	verifier := kit.NewVerifier(kit.NewJWKSClient(d.userURL+"/.well-known/jwks.json", client))
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	router := newRouter(logger, kit.NewRegistry(), st.Ping, st, newCatalogueClient(d.catalogueURL, client, 0), verifier)
+	router := newRouter(logger, kit.NewRegistry(), st.Ping, st, newCatalogueClient(d.catalogueURL, client, 0), verifier, testTTL)
 	return &testApp{router: router, store: st, redis: rds, deps: d}
 }
 

@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,17 +20,31 @@ import (
 // updates are Lua scripts, so each runs atomically inside Redis.
 type redisStore struct {
 	rdb *redis.Client
-	ttl time.Duration
+	// fence is how long after it is sent a write may still be applied. It is
+	// half the client's read timeout: a write Redis reaches later (it was
+	// paused, say) is dropped, because its client has answered 503 by then.
+	fence time.Duration
 }
 
-func openRedisStore(url string, ttl time.Duration) (*redisStore, error) {
+const (
+	redisReadTimeout = time.Second
+	// keyMemory is how long an Idempotency-Key of a cart write is remembered.
+	keyMemory = 24 * time.Hour
+	// settleMemory is how long a settled order is remembered, so a repeated
+	// settlement never takes the same quantities out twice.
+	settleMemory = 7 * 24 * time.Hour
+)
+
+func openRedisStore(url string) (*redisStore, error) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, time.Second, time.Second
-	opt.MaxRetries = 1
-	return &redisStore{rdb: redis.NewClient(opt), ttl: ttl}, nil
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, redisReadTimeout, redisReadTimeout
+	// Never resend: after a read timeout a write may still run in Redis, and a
+	// resend would apply it twice. A failed call is the caller's 503.
+	opt.MaxRetries = -1
+	return &redisStore{rdb: redis.NewClient(opt), fence: redisReadTimeout / 2}, nil
 }
 
 func (s *redisStore) Close() error { return s.rdb.Close() }
@@ -34,6 +52,15 @@ func (s *redisStore) Close() error { return s.rdb.Close() }
 func (s *redisStore) Ping(ctx context.Context) error { return unavailable(s.rdb.Ping(ctx).Err()) }
 
 func cartKey(owner string) string { return "cart:" + owner }
+
+// opKey is where an Idempotency-Key's use is remembered; "" (no key) disables it.
+func opKey(w write) string {
+	if w.Key == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(w.Key))
+	return "cartop:" + w.Owner + ":" + hex.EncodeToString(sum[:16])
+}
 
 func (s *redisStore) Cart(ctx context.Context, owner string) ([]Line, error) {
 	fields, err := s.rdb.HGetAll(ctx, cartKey(owner)).Result()
@@ -52,81 +79,64 @@ func (s *redisStore) Cart(ctx context.Context, owner string) ([]Line, error) {
 	return lines, nil
 }
 
+// writeGuard starts every write script. KEYS[1] is the cart, KEYS[2] the
+// Idempotency-Key marker (” for none). ARGV[1] is the deadline on Redis's
+// clock (unix ms), ARGV[2] the request's fingerprint, ARGV[3] how long the
+// marker lives, ARGV[4] the cart's idle TTL (ms); a script's own arguments
+// follow from ARGV[5]. done() marks the key used and refreshes the TTL.
+const writeGuard = `
+local t = redis.call('TIME')
+if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(ARGV[1]) then return 'late' end
+if KEYS[2] ~= '' then
+  local seen = redis.call('GET', KEYS[2])
+  if seen == ARGV[2] then return 'replayed' end
+  if seen then return 'key_reused' end
+end
+local function done(result)
+  if KEYS[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3]) end
+  if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+  return result
+end
+`
+
 // upsertScript adds to (mode "add") or sets (mode "set") a line's quantity.
-// KEYS[1] cart; ARGV sku, qty, name, price, now, mode, maxQty, maxLines, ttl.
-var upsertScript = redis.NewScript(`
-local raw = redis.call('HGET', KEYS[1], ARGV[1])
-local qty = tonumber(ARGV[2])
+// ARGV[5..] sku, qty, name, price, now, mode, maxQty, maxLines.
+var upsertScript = redis.NewScript(writeGuard + `
+local raw = redis.call('HGET', KEYS[1], ARGV[5])
+local qty = tonumber(ARGV[6])
 local line
 if raw then
   line = cjson.decode(raw)
-  if ARGV[6] == 'add' then qty = line.qty + qty end
+  if ARGV[10] == 'add' then qty = line.qty + qty end
 else
-  if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[8]) then return 'line_limit' end
-  line = {added = tonumber(ARGV[5])}
+  if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[12]) then return 'line_limit' end
+  line = {added = tonumber(ARGV[9])}
 end
-if qty > tonumber(ARGV[7]) then return 'qty_limit' end
+if qty > tonumber(ARGV[11]) then return 'qty_limit' end
 line.qty = qty
-line.name = ARGV[3]
-line.unit_price_cents = tonumber(ARGV[4])
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(line))
-redis.call('PEXPIRE', KEYS[1], ARGV[9])
-return 'ok'
+line.name = ARGV[7]
+line.unit_price_cents = tonumber(ARGV[8])
+redis.call('HSET', KEYS[1], ARGV[5], cjson.encode(line))
+return done('ok')
 `)
 
-func (s *redisStore) Add(ctx context.Context, owner string, l Line) error {
-	return s.upsert(ctx, owner, l, "add")
-}
-
-func (s *redisStore) Set(ctx context.Context, owner string, l Line) error {
-	return s.upsert(ctx, owner, l, "set")
-}
-
-func (s *redisStore) upsert(ctx context.Context, owner string, l Line, mode string) error {
-	res, err := upsertScript.Run(ctx, s.rdb, []string{cartKey(owner)}, l.SKU, l.Qty, l.Name, l.UnitPriceCents,
-		time.Now().UnixMilli(), mode, maxQty, maxLines, s.ttl.Milliseconds()).Text()
-	if err != nil {
-		return unavailable(err)
-	}
-	switch res {
-	case "ok":
-		return nil
-	case "qty_limit":
-		return errQtyLimit
-	case "line_limit":
-		return errLineLimit
-	}
-	return fmt.Errorf("upsert script answered %q", res)
-}
-
-// removeScript deletes a line and refreshes the TTL while the cart still exists.
-var removeScript = redis.NewScript(`
-local n = redis.call('HDEL', KEYS[1], ARGV[1])
-if n == 1 and redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return n
+// removeScript deletes a line. ARGV[5] sku.
+var removeScript = redis.NewScript(writeGuard + `
+if redis.call('HDEL', KEYS[1], ARGV[5]) == 0 then return 'no_line' end
+return done('ok')
 `)
 
-func (s *redisStore) Remove(ctx context.Context, owner, sku string) error {
-	n, err := removeScript.Run(ctx, s.rdb, []string{cartKey(owner)}, sku, s.ttl.Milliseconds()).Int()
-	if err != nil {
-		return unavailable(err)
-	}
-	if n == 0 {
-		return errNoLine
-	}
-	return nil
-}
+var clearScript = redis.NewScript(writeGuard + `
+redis.call('DEL', KEYS[1])
+return done('ok')
+`)
 
-func (s *redisStore) Clear(ctx context.Context, owner string) error {
-	return unavailable(s.rdb.Del(ctx, cartKey(owner)).Err())
-}
-
-// mergeScript folds KEYS[2] into KEYS[1] and deletes KEYS[2].
-// ARGV maxQty, maxLines, ttl. Returns the SKUs that did not fit.
-var mergeScript = redis.NewScript(`
-local from = redis.call('HGETALL', KEYS[2])
+// mergeScript folds KEYS[3] into KEYS[1] and deletes KEYS[3].
+// ARGV[5..] maxQty, maxLines. Answers the SKUs that did not fit.
+var mergeScript = redis.NewScript(writeGuard + `
+local from = redis.call('HGETALL', KEYS[3])
 local skipped = {}
-local maxQty, maxLines = tonumber(ARGV[1]), tonumber(ARGV[2])
+local maxQty, maxLines = tonumber(ARGV[5]), tonumber(ARGV[6])
 for i = 1, #from, 2 do
   local sku, theirs = from[i], cjson.decode(from[i + 1])
   local raw = redis.call('HGET', KEYS[1], sku)
@@ -140,18 +150,101 @@ for i = 1, #from, 2 do
     table.insert(skipped, sku)
   end
 end
-redis.call('DEL', KEYS[2])
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-return skipped
+redis.call('DEL', KEYS[3])
+return done(skipped)
 `)
 
-func (s *redisStore) Merge(ctx context.Context, into, from string) ([]string, error) {
-	skipped, err := mergeScript.Run(ctx, s.rdb, []string{cartKey(into), cartKey(from)},
-		maxQty, maxLines, s.ttl.Milliseconds()).StringSlice()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, unavailable(err)
+// settleScript takes ordered quantities out of the cart. ARGV[5..] sku, qty pairs.
+var settleScript = redis.NewScript(writeGuard + `
+for i = 5, #ARGV, 2 do
+  local raw = redis.call('HGET', KEYS[1], ARGV[i])
+  if raw then
+    local line = cjson.decode(raw)
+    line.qty = line.qty - tonumber(ARGV[i + 1])
+    if line.qty > 0 then
+      redis.call('HSET', KEYS[1], ARGV[i], cjson.encode(line))
+    else
+      redis.call('HDEL', KEYS[1], ARGV[i])
+    end
+  end
+end
+return done('ok')
+`)
+
+// runWrite runs a write script under the guard and maps its answer: the
+// script's own result, or replayed, or an error.
+func (s *redisStore) runWrite(ctx context.Context, script *redis.Script, w write, marker time.Duration,
+	extraKeys []string, args ...any) (result any, replayed bool, err error) {
+	keys := append([]string{cartKey(w.Owner), opKey(w)}, extraKeys...)
+	deadline := time.Now().Add(s.fence).UnixMilli()
+	argv := append([]any{deadline, w.Hash, marker.Milliseconds(), w.TTL.Milliseconds()}, args...)
+	res, err := script.Run(ctx, s.rdb, keys, argv...).Result()
+	if err != nil {
+		return nil, false, unavailable(err)
 	}
-	return skipped, nil
+	switch res {
+	case "replayed":
+		return nil, true, nil
+	case "late":
+		return nil, false, fmt.Errorf("redis ran the write after its deadline; dropped: %w", kit.ErrUnavailable)
+	case "key_reused":
+		return nil, false, errKeyReused
+	case "qty_limit":
+		return nil, false, errQtyLimit
+	case "line_limit":
+		return nil, false, errLineLimit
+	case "no_line":
+		return nil, false, errNoLine
+	}
+	return res, false, nil
+}
+
+func (s *redisStore) Add(ctx context.Context, w write, l Line) (bool, error) {
+	return s.upsert(ctx, w, l, "add")
+}
+
+func (s *redisStore) Set(ctx context.Context, w write, l Line) (bool, error) {
+	return s.upsert(ctx, w, l, "set")
+}
+
+func (s *redisStore) upsert(ctx context.Context, w write, l Line, mode string) (bool, error) {
+	_, replayed, err := s.runWrite(ctx, upsertScript, w, keyMemory, nil, l.SKU, l.Qty, l.Name, l.UnitPriceCents,
+		time.Now().UnixMilli(), mode, maxQty, maxLines)
+	return replayed, err
+}
+
+func (s *redisStore) Remove(ctx context.Context, w write, sku string) (bool, error) {
+	_, replayed, err := s.runWrite(ctx, removeScript, w, keyMemory, nil, sku)
+	return replayed, err
+}
+
+func (s *redisStore) Clear(ctx context.Context, w write) (bool, error) {
+	_, replayed, err := s.runWrite(ctx, clearScript, w, keyMemory, nil)
+	return replayed, err
+}
+
+func (s *redisStore) Merge(ctx context.Context, w write, from string) ([]string, bool, error) {
+	res, replayed, err := s.runWrite(ctx, mergeScript, w, keyMemory, []string{cartKey(from)}, maxQty, maxLines)
+	if err != nil || replayed {
+		return nil, replayed, err
+	}
+	list, _ := res.([]any)
+	skipped := make([]string, 0, len(list))
+	for _, v := range list {
+		if sku, ok := v.(string); ok {
+			skipped = append(skipped, sku)
+		}
+	}
+	return skipped, false, nil
+}
+
+func (s *redisStore) Settle(ctx context.Context, w write, ordered []Line) (bool, error) {
+	args := make([]any, 0, 2*len(ordered))
+	for _, l := range ordered {
+		args = append(args, l.SKU, strconv.Itoa(l.Qty))
+	}
+	_, replayed, err := s.runWrite(ctx, settleScript, w, settleMemory, nil, args...)
+	return replayed, err
 }
 
 // TTL returns the remaining idle time of a cart (for tests and debugging).
@@ -168,6 +261,10 @@ func unavailable(err error) error {
 	var netErr net.Error
 	if errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, redis.ErrClosed) ||
 		errors.Is(err, redis.ErrPoolTimeout) {
+		return fmt.Errorf("redis: %w: %w", kit.ErrUnavailable, err)
+	}
+	// Full (maxmemory with nothing left to evict): nothing was written; try later.
+	if strings.HasPrefix(err.Error(), "OOM ") {
 		return fmt.Errorf("redis: %w: %w", kit.ErrUnavailable, err)
 	}
 	return fmt.Errorf("redis: %w", err)

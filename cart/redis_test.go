@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/roboshop-go/roboshop/testkit"
 )
@@ -12,23 +13,23 @@ func TestStoreLineLimit(t *testing.T) {
 	app := newTestApp(t, "")
 	ctx := testkit.Context(t)
 	for i := 0; i < maxLines; i++ {
-		if err := app.store.Add(ctx, "u1", Line{SKU: fmt.Sprintf("T-%03d", i), Name: "t", Qty: 1, UnitPriceCents: 100}); err != nil {
+		if _, err := app.store.Add(ctx, write{Owner: "u1", TTL: time.Hour}, Line{SKU: fmt.Sprintf("T-%03d", i), Name: "t", Qty: 1, UnitPriceCents: 100}); err != nil {
 			t.Fatalf("line %d: %v", i, err)
 		}
 	}
-	if err := app.store.Add(ctx, "u1", Line{SKU: "T-999", Name: "t", Qty: 1, UnitPriceCents: 100}); err != errLineLimit {
+	if _, err := app.store.Add(ctx, write{Owner: "u1", TTL: time.Hour}, Line{SKU: "T-999", Name: "t", Qty: 1, UnitPriceCents: 100}); err != errLineLimit {
 		t.Fatalf("line %d: %v, want errLineLimit", maxLines+1, err)
 	}
-	if err := app.store.Add(ctx, "u1", Line{SKU: "T-000", Name: "t", Qty: 2, UnitPriceCents: 100}); err != nil {
+	if _, err := app.store.Add(ctx, write{Owner: "u1", TTL: time.Hour}, Line{SKU: "T-000", Name: "t", Qty: 2, UnitPriceCents: 100}); err != nil {
 		t.Fatalf("adding to an existing line at the line limit: %v", err)
 	}
 	// Merging into a full cart keeps what fits and reports the rest.
 	for _, sku := range []string{"T-000", "G-1", "G-2"} {
-		if err := app.store.Add(ctx, "g1", Line{SKU: sku, Name: "g", Qty: 1, UnitPriceCents: 5}); err != nil {
+		if _, err := app.store.Add(ctx, write{Owner: "g1", TTL: time.Hour}, Line{SKU: sku, Name: "g", Qty: 1, UnitPriceCents: 5}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	skipped, err := app.store.Merge(ctx, "u1", "g1")
+	skipped, _, err := app.store.Merge(ctx, write{Owner: "u1", TTL: time.Hour}, "g1")
 	if err != nil || len(skipped) != 2 {
 		t.Fatalf("merge into a full cart: skipped %v, %v", skipped, err)
 	}

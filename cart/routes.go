@@ -10,19 +10,23 @@ import (
 )
 
 // newRouter is the whole cart API. Every cart route needs a guest or user token;
-// the cart is always the token subject's.
+// the cart is always the token subject's. Writes take an optional
+// Idempotency-Key header that makes a retry apply at most once.
 func newRouter(logger *slog.Logger, reg *prometheus.Registry, ready func(context.Context) error,
-	st store, cat catalogue, verifier *kit.Verifier) *gin.Engine {
+	st store, cat catalogue, verifier *kit.Verifier, ttl cartTTL) *gin.Engine {
 	r := kit.NewEngine(logger, reg)
 	kit.Health(r, reg, ready)
 
 	anyone := r.Group("/cart", kit.RequireAuth(verifier, kit.RoleGuest, kit.RoleUser))
 	anyone.GET("", handleGetCart(st))
-	anyone.DELETE("", handleClear(st))
-	anyone.POST("/items", handleAddItem(st, cat))
-	anyone.PUT("/items/:sku", handleSetItem(st, cat))
-	anyone.DELETE("/items/:sku", handleRemoveItem(st))
+	anyone.DELETE("", handleClear(st, ttl))
+	anyone.POST("/items", handleAddItem(st, cat, ttl))
+	anyone.PUT("/items/:sku", handleSetItem(st, cat, ttl))
+	anyone.DELETE("/items/:sku", handleRemoveItem(st, ttl))
 
-	r.POST("/cart/merge", kit.RequireAuth(verifier, kit.RoleUser), handleMerge(st, verifier))
+	users := r.Group("/cart", kit.RequireAuth(verifier, kit.RoleUser))
+	users.POST("/merge", handleMerge(st, verifier, ttl))
+	// Payment's call after an order (not proxied by nginx).
+	users.POST("/settle", handleSettle(st, ttl))
 	return r
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Cart limits: a line holds 1..maxQty of one SKU; a cart holds at most maxLines lines.
@@ -21,24 +22,40 @@ type Line struct {
 	Added          int64  `json:"added"` // unix ms of the first add, for display order
 }
 
+// write is one cart write: whose cart, how long the cart then lives idle, and
+// the client's Idempotency-Key with the fingerprint of the request it came with.
+type write struct {
+	Owner string
+	TTL   time.Duration
+	Key   string // "" when the client sent none
+	Hash  string
+}
+
 var (
 	errQtyLimit  = errors.New("quantity limit exceeded")
 	errLineLimit = errors.New("line limit exceeded")
 	errNoLine    = errors.New("not in cart")
+	errKeyReused = errors.New("idempotency key used with another request")
 )
 
-// store keeps carts. Every update is atomic in the datastore: parallel adds of
-// one SKU add up; a limit breach changes nothing. Writes refresh the idle TTL.
+// store keeps carts. Every write is atomic in the datastore and applied at most
+// once: parallel adds of one SKU add up; a limit breach changes nothing; a write
+// that reaches the datastore after its deadline (the client was told 503) is
+// dropped; a write repeated with the same key is not applied again (replayed is
+// true). Writes refresh the cart's idle TTL.
 type store interface {
 	Cart(ctx context.Context, owner string) ([]Line, error)
 	// Add adds l.Qty of l.SKU (creating the line if needed).
-	Add(ctx context.Context, owner string, l Line) error
+	Add(ctx context.Context, w write, l Line) (replayed bool, err error)
 	// Set sets the line's quantity (creating it if needed).
-	Set(ctx context.Context, owner string, l Line) error
+	Set(ctx context.Context, w write, l Line) (replayed bool, err error)
 	// Remove deletes a line; errNoLine if it was not there.
-	Remove(ctx context.Context, owner, sku string) error
-	Clear(ctx context.Context, owner string) error
-	// Merge folds from's lines into into's (quantities add, capped at maxQty),
+	Remove(ctx context.Context, w write, sku string) (replayed bool, err error)
+	Clear(ctx context.Context, w write) (replayed bool, err error)
+	// Merge folds from's lines into w.Owner's (quantities add, capped at maxQty),
 	// deletes from's cart, and returns the SKUs that did not fit (line limit).
-	Merge(ctx context.Context, into, from string) ([]string, error)
+	Merge(ctx context.Context, w write, from string) (notMerged []string, replayed bool, err error)
+	// Settle takes the ordered quantities out of the cart: lines added or raised
+	// while the checkout ran stay. w.Key names the order, so it applies once.
+	Settle(ctx context.Context, w write, ordered []Line) (replayed bool, err error)
 }

@@ -1,6 +1,7 @@
 package kit
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,8 @@ type CallOptions struct {
 	Method string
 	URL    string
 	Token  string // forwarded as a bearer token when set
+	// Body, when not nil, is sent as JSON.
+	Body any
 	// Retries is how many times an idempotent call is repeated after a transport
 	// error or a 5xx, with jittered back-off. Non-idempotent calls must leave it 0.
 	Retries int
@@ -46,11 +49,22 @@ func Call(ctx context.Context, client *http.Client, opt CallOptions, dst any) er
 }
 
 func callOnce(ctx context.Context, client *http.Client, opt CallOptions, dst any) (retry bool, err error) {
-	req, err := http.NewRequestWithContext(ctx, opt.Method, opt.URL, nil)
+	var payload io.Reader
+	if opt.Body != nil {
+		raw, err := json.Marshal(opt.Body)
+		if err != nil {
+			return false, err
+		}
+		payload = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(ctx, opt.Method, opt.URL, payload)
 	if err != nil {
 		return false, err
 	}
 	req.Header.Set("Accept", "application/json")
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if id := RequestID(ctx); id != "" {
 		req.Header.Set(HeaderRequestID, id)
 	}

@@ -113,6 +113,32 @@ func (p *Process) stopLocked() {
 	p.cmd = nil
 }
 
+// Signal sends sig to the running process: SIGSTOP and SIGCONT pause and resume
+// it (a datastore that hangs rather than refuses).
+func (p *Process) Signal(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		t.Fatalf("signal %v: %s is not running", sig, p.name)
+	}
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("signal %v to %s: %v", sig, p.name, err)
+	}
+}
+
+// Kill ends the process with SIGKILL, as a crash would, and waits for it.
+func (p *Process) Kill() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
+	p.cmd = nil
+}
+
 // Output returns what the process printed so far, for failure messages.
 func (p *Process) Output() string {
 	p.mu.Lock()
