@@ -38,9 +38,24 @@ func (s *shopClient) Cart(ctx context.Context, token string) ([]cartLine, error)
 	return cart.Items, err
 }
 
-// ClearCart empties the caller's cart after an order; DELETE is idempotent, so it retries.
-func (s *shopClient) ClearCart(ctx context.Context, token string) error {
-	return kit.Call(ctx, s.http, kit.CallOptions{Method: http.MethodDelete, URL: s.cartURL + "/cart", Token: token, Retries: 2}, nil)
+type settleLine struct {
+	SKU string `json:"sku"`
+	Qty int    `json:"qty"`
+}
+
+// SettleCart takes an order's lines out of the caller's cart. The cart applies
+// it once per order id, so it is idempotent and retried.
+func (s *shopClient) SettleCart(ctx context.Context, token, orderID string, items []OrderLine) error {
+	lines := make([]settleLine, len(items))
+	for i, it := range items {
+		lines[i] = settleLine{SKU: it.SKU, Qty: it.Qty}
+	}
+	body := struct {
+		OrderID string       `json:"order_id"`
+		Items   []settleLine `json:"items"`
+	}{orderID, lines}
+	return kit.Call(ctx, s.http, kit.CallOptions{Method: http.MethodPost, URL: s.cartURL + "/cart/settle",
+		Token: token, Body: body, Retries: 2}, nil)
 }
 
 // Product returns the catalogue's current name and price for sku.

@@ -24,14 +24,32 @@ func checkoutBody(number string) map[string]any {
 	}
 }
 
+// checkout posts body as a checkout. A map body without expected_total_cents
+// gets the total of a fresh quote, as the UI sends what it showed.
 func (a *testApp) checkout(t testing.TB, token, key string, body any) (int, []byte, http.Header) {
 	t.Helper()
+	if m, ok := body.(map[string]any); ok {
+		if _, set := m["expected_total_cents"]; !set {
+			m["expected_total_cents"] = a.quoteTotal(t, token)
+		}
+	}
 	headers := map[string]string{}
 	if key != "" {
 		headers["Idempotency-Key"] = key
 	}
 	w := testkit.Serve(t, a.router, testkit.Request{Method: "POST", Path: "/checkout", Token: token, Body: body, Headers: headers})
 	return w.Code, w.Body.Bytes(), w.Header()
+}
+
+// quoteTotal is the total GET /checkout/quote answers, 1 when it answers none
+// (an empty cart), so that the checkout itself says why.
+func (a *testApp) quoteTotal(t testing.TB, token string) int64 {
+	t.Helper()
+	w := testkit.Serve(t, a.router, testkit.Request{Method: "GET", Path: "/checkout/quote", Token: token})
+	if w.Code != 200 {
+		return 1
+	}
+	return testkit.Decode[quoteResponse](t, w.Body.Bytes()).TotalCents
 }
 
 func TestJourney(t *testing.T) {
@@ -117,8 +135,15 @@ func TestCheckoutRejects(t *testing.T) {
 		{"no city", "k-city", with(func(_, a map[string]any) { a["city"] = "" }), 422, "validation_failed", "shipping_address.city"},
 		{"client price is not accepted", "k-price", with(func(c, _ map[string]any) {}), 422, "validation_failed", "total_cents"},
 		{"malformed json", "k-json", `{"card":`, 400, "malformed_json", ""},
+		{"no expected total", "k-nototal", with(func(c, _ map[string]any) {}), 422, "validation_failed", "expected_total_cents"},
 	}
 	tests[12].body.(map[string]any)["total_cents"] = 1
+	total := app.quoteTotal(t, user)
+	for i, tc := range tests {
+		if m, ok := tc.body.(map[string]any); ok && i != len(tests)-1 {
+			m["expected_total_cents"] = total
+		}
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			w := testkit.Serve(t, app.router, testkit.Request{Method: "POST", Path: "/checkout", Token: user, Body: tc.body,
@@ -156,15 +181,17 @@ func TestIdempotentReplay(t *testing.T) {
 	app := newTestApp(t)
 	user := testkit.RegisterUser(t, app.userURL)
 	app.addToCart(t, user, "HH-004", 1)
-	code, first, _ := app.checkout(t, user, "replay-1", checkoutBody("4242424242424242"))
+	sent := checkoutBody("4242424242424242")
+	code, first, _ := app.checkout(t, user, "replay-1", sent)
 	if code != 201 {
 		t.Fatalf("first: %d %s", code, first)
 	}
-	code, again, h := app.checkout(t, user, "replay-1", checkoutBody("4242424242424242"))
+	code, again, h := app.checkout(t, user, "replay-1", sent)
 	if code != 201 || string(again) != string(first) || h.Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("replay: %d %s (replayed header %q)", code, again, h.Get("Idempotent-Replayed"))
 	}
 	other := checkoutBody("4242424242424242")
+	other["expected_total_cents"] = sent["expected_total_cents"]
 	other["shipping_address"].(map[string]any)["city"] = "Paris"
 	code, body, _ := app.checkout(t, user, "replay-1", other)
 	if code != 422 || !strings.Contains(string(body), "idempotency_key_reused") {
@@ -172,8 +199,9 @@ func TestIdempotentReplay(t *testing.T) {
 	}
 	// A decline is an answer too: replayed for the same body.
 	app.addToCart(t, user, "HH-004", 1)
-	code, _, _ = app.checkout(t, user, "replay-2", checkoutBody("4000000000000002"))
-	code2, _, _ := app.checkout(t, user, "replay-2", checkoutBody("4000000000000002"))
+	declined := checkoutBody("4000000000000002")
+	code, _, _ = app.checkout(t, user, "replay-2", declined)
+	code2, _, _ := app.checkout(t, user, "replay-2", declined)
 	if code != 402 || code2 != 402 {
 		t.Fatalf("decline replay: %d then %d", code, code2)
 	}

@@ -57,7 +57,13 @@ func newTestApp(t testing.TB) *testApp {
 
 func newTestAppWithDSN(t testing.TB, dsn string) *testApp {
 	t.Helper()
-	d := sharedDeps(t)
+	return newTestAppWith(t, dsn, sharedDeps(t), nil)
+}
+
+// newTestAppWith builds the payment router over dsn and the services in d;
+// gw wraps the simulator when not nil (to hold a checkout at the charge).
+func newTestAppWith(t testing.TB, dsn string, d deps, wrap func(*simulator) Gateway) *testApp {
+	t.Helper()
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	st, err := openMySQLStore(dsn, logger)
@@ -70,11 +76,15 @@ func newTestAppWithDSN(t testing.TB, dsn string) *testApp {
 	}
 	client := kit.NewHTTPClient(3 * time.Second)
 	verifier := kit.NewVerifier(kit.NewJWKSClient(d.userURL+"/.well-known/jwks.json", client))
-	gw := newSimulator()
+	sim := newSimulator()
+	var gw Gateway = sim
+	if wrap != nil {
+		gw = wrap(sim)
+	}
 	sh := &shopClient{cartURL: d.cartURL, catalogueURL: d.catalogueURL, http: client}
 	ready := func(ctx context.Context) error { return st.Ping(ctx) }
 	return &testApp{router: newRouter(logger, kit.NewRegistry(), ready, st, sh, gw, verifier),
-		store: st, gateway: gw, dsn: dsn, logs: logs, deps: d}
+		store: st, gateway: sim, dsn: dsn, logs: logs, deps: d}
 }
 
 // addToCart puts qty of sku in the token's cart through the real cart service.

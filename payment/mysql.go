@@ -144,8 +144,7 @@ func (s *mysqlStore) ClaimKey(ctx context.Context, user, key, hash string, stale
 	if err == nil {
 		return true, keyRecord{}, nil
 	}
-	var myErr *mysql.MySQLError
-	if !errors.As(err, &myErr) || myErr.Number != 1062 { // 1062: duplicate entry
+	if !isDuplicate(err) {
 		return false, keyRecord{}, unavailable(err)
 	}
 	var rec keyRecord
@@ -187,7 +186,60 @@ func (s *mysqlStore) FinishKey(ctx context.Context, user, key string, status int
 	return unavailable(err)
 }
 
-func (s *mysqlStore) SaveOrder(ctx context.Context, user, key string, o Order, body []byte) (err error) {
+func (s *mysqlStore) ClaimCart(ctx context.Context, user, claimID string, staleBefore time.Time) (bool, cartClaim, error) {
+	now := time.Now().UTC()
+	_, err := s.db.ExecContext(ctx, `INSERT INTO cart_claims (user_id, claim_id, state, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?)`, user, claimID, claimActive, now, now)
+	if err == nil {
+		return true, cartClaim{}, nil
+	}
+	if !isDuplicate(err) {
+		return false, cartClaim{}, unavailable(err)
+	}
+	var held cartClaim
+	var orderID sql.NullString
+	var updated time.Time
+	err = s.db.QueryRowContext(ctx, "SELECT claim_id, state, order_id, updated_at FROM cart_claims WHERE user_id = ?", user).
+		Scan(&held.ID, &held.State, &orderID, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, cartClaim{}, nil
+	}
+	if err != nil {
+		return false, cartClaim{}, unavailable(err)
+	}
+	held.OrderID = orderID.String
+	if held.State == claimActive && updated.Before(staleBefore) {
+		// Its request died mid-way: take it over, unless another request did first.
+		res, err := s.db.ExecContext(ctx, `UPDATE cart_claims SET claim_id = ?, updated_at = ?
+			WHERE user_id = ? AND claim_id = ? AND state = ?`, claimID, now, user, held.ID, claimActive)
+		if err != nil {
+			return false, cartClaim{}, unavailable(err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return true, cartClaim{}, nil
+		}
+	}
+	return false, held, nil
+}
+
+func (s *mysqlStore) CartClaim(ctx context.Context, user string) (cartClaim, error) {
+	var c cartClaim
+	var orderID sql.NullString
+	err := s.db.QueryRowContext(ctx, "SELECT claim_id, state, order_id FROM cart_claims WHERE user_id = ?", user).
+		Scan(&c.ID, &c.State, &orderID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return cartClaim{}, errNotFound
+	}
+	c.OrderID = orderID.String
+	return c, unavailable(err)
+}
+
+func (s *mysqlStore) ReleaseCart(ctx context.Context, user, claimID string) error {
+	_, err := s.db.ExecContext(ctx, "DELETE FROM cart_claims WHERE user_id = ? AND claim_id = ?", user, claimID)
+	return unavailable(err)
+}
+
+func (s *mysqlStore) SaveOrder(ctx context.Context, user, key, claimID string, o Order, body []byte) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return unavailable(err)
@@ -197,6 +249,16 @@ func (s *mysqlStore) SaveOrder(ctx context.Context, user, key string, o Order, b
 			_ = tx.Rollback()
 		}
 	}()
+	// The claim first: it is the fence that keeps a checkout whose claim was
+	// taken over from recording a second order for the same cart.
+	claimed, err := tx.ExecContext(ctx, `UPDATE cart_claims SET state = ?, order_id = ?, updated_at = ?
+		WHERE user_id = ? AND claim_id = ? AND state = ?`, claimOrdered, o.ID, time.Now().UTC(), user, claimID, claimActive)
+	if err != nil {
+		return unavailable(err)
+	}
+	if n, _ := claimed.RowsAffected(); n != 1 {
+		return errClaimLost
+	}
 	a := o.ShippingAddress
 	if _, err = tx.ExecContext(ctx, `INSERT INTO orders (id, user_id, status, subtotal_cents, shipping_cents, total_cents, currency,
 		ship_name, ship_line1, ship_line2, ship_city, ship_postal_code, ship_country, created_at)
@@ -313,6 +375,11 @@ func (s *mysqlStore) Order(ctx context.Context, user, id string) (Order, error) 
 		o.Items = append(o.Items, l)
 	}
 	return o, unavailable(rows.Err())
+}
+
+func isDuplicate(err error) bool {
+	var myErr *mysql.MySQLError
+	return errors.As(err, &myErr) && myErr.Number == 1062 // 1062: duplicate entry
 }
 
 // unavailable marks connection-level failures as kit.ErrUnavailable (503);

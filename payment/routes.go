@@ -15,7 +15,9 @@ func newRouter(logger *slog.Logger, reg *prometheus.Registry, ready func(context
 	r := kit.NewEngine(logger, reg)
 	kit.Health(r, reg, ready)
 	users := r.Group("", kit.RequireAuth(verifier, kit.RoleUser))
-	users.POST("/checkout", handleCheckout(logger, st, sh, gw))
+	co := &checkout{logger: logger, st: st, sh: sh, gw: gw}
+	users.GET("/checkout/quote", handleQuote(co))
+	users.POST("/checkout", handleCheckout(co))
 	users.GET("/orders", handleOrders(st))
 	users.GET("/orders/:id", handleOrder(st))
 	return r

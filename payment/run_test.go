@@ -23,10 +23,16 @@ func TestRunMigratesServesAndSurvivesOutage(t *testing.T) {
 		Body: map[string]any{"sku": "HH-003", "qty": 1}}); code != 200 {
 		t.Fatalf("add: %d %s", code, body)
 	}
-	code, body := testkit.Send(t, svc.Base, testkit.Request{Method: "POST", Path: "/checkout", Token: user,
-		Body: checkoutBody("4242424242424242"), Headers: map[string]string{"Idempotency-Key": "run-1"}})
+	code, quote := testkit.Send(t, svc.Base, testkit.Request{Method: "GET", Path: "/checkout/quote", Token: user})
+	if code != http.StatusOK {
+		t.Fatalf("quote: %d %s", code, quote)
+	}
+	body := checkoutBody("4242424242424242")
+	body["expected_total_cents"] = testkit.Decode[quoteResponse](t, quote).TotalCents
+	code, created := testkit.Send(t, svc.Base, testkit.Request{Method: "POST", Path: "/checkout", Token: user,
+		Body: body, Headers: map[string]string{"Idempotency-Key": "run-1"}})
 	if code != http.StatusCreated {
-		t.Fatalf("checkout: %d %s", code, body)
+		t.Fatalf("checkout: %d %s", code, created)
 	}
 
 	db.Stop()

@@ -62,7 +62,24 @@ const (
 	keyDone       = "done"
 )
 
-var errNotFound = errors.New("not found")
+// cartClaim is the checkout that holds a user's cart.
+type cartClaim struct {
+	ID      string
+	State   string // claimActive or claimOrdered
+	OrderID string // set once ordered
+}
+
+const (
+	claimActive  = "active"
+	claimOrdered = "ordered"
+)
+
+var (
+	errNotFound = errors.New("not found")
+	// errClaimLost: the cart claim was taken over (its checkout ran past the
+	// stale period), so this checkout must not record an order.
+	errClaimLost = errors.New("cart claim taken over by another checkout")
+)
 
 type store interface {
 	// ClaimKey records (user, key) as in progress for a request with hash. When the
@@ -74,9 +91,20 @@ type store interface {
 	ReleaseKey(ctx context.Context, user, key string) error
 	// FinishKey stores the final answer for a key that made no order (a decline).
 	FinishKey(ctx context.Context, user, key string, status int, body []byte) error
-	// SaveOrder writes the order, its lines, its payment and the key's final answer
-	// in one transaction.
-	SaveOrder(ctx context.Context, user, key string, o Order, body []byte) error
+	// ClaimCart makes claimID the user's one checkout in flight. Otherwise it
+	// answers false and the claim that holds the cart: an active one (another
+	// checkout runs), an ordered one (its cart is not settled yet), or none (it
+	// was released meanwhile: try again). An active claim not touched since
+	// staleBefore (its request died) is taken over.
+	ClaimCart(ctx context.Context, user, claimID string, staleBefore time.Time) (bool, cartClaim, error)
+	// CartClaim returns the claim on the user's cart, errNotFound when none.
+	CartClaim(ctx context.Context, user string) (cartClaim, error)
+	// ReleaseCart deletes the user's claim if it is still claimID.
+	ReleaseCart(ctx context.Context, user, claimID string) error
+	// SaveOrder writes the order, its lines, its payment, the key's final answer
+	// and the claim's move to ordered in one transaction; errClaimLost (and
+	// nothing written) when claimID no longer holds the cart.
+	SaveOrder(ctx context.Context, user, key, claimID string, o Order, body []byte) error
 	// Orders returns the user's orders, newest first, and how many there are.
 	Orders(ctx context.Context, user string, limit, offset int) ([]Order, int, error)
 	// Order returns errNotFound unless the order exists and is the user's.

@@ -5,6 +5,11 @@ import (
 	"os/exec"
 	"strconv"
 	"testing"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
 )
 
 // MongoURI returns a URI for a fresh database on the MongoDB-compatible server
@@ -43,4 +48,28 @@ func mongoProcess(dir string, port int) (*Process, error) {
 // when set (the test script builds it once for all packages), else built now.
 func MongoStandIn() (string, error) {
 	return repoBinary("mongostandin", os.Getenv("ROBOSHOP_MONGO_STANDIN"), "testkit", "./cmd/mongostandin")
+}
+
+// SetPrice changes a product's price in the catalogue database at mongoURI
+// behind the catalogue service's back, as a price change by the shop would.
+func SetPrice(t testing.TB, mongoURI, sku string, cents int64) {
+	t.Helper()
+	ctx := Context(t)
+	client, err := mongo.Connect(options.Client().ApplyURI(mongoURI))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = client.Disconnect(ctx) }()
+	cs, err := connstring.Parse(mongoURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := client.Database(cs.Database).Collection("products").UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: sku}}, bson.D{{Key: "$set", Value: bson.D{{Key: "price_cents", Value: cents}}}})
+	if err != nil {
+		t.Fatalf("set price of %s: %v", sku, err)
+	}
+	if res.MatchedCount != 1 {
+		t.Fatalf("set price: no product %s", sku)
+	}
 }
