@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/roboshop-go/roboshop/kit"
@@ -22,15 +24,22 @@ type config struct {
 	DemoEmail    string
 	DemoPassword string
 	Login        loginPolicy
+	// TrustedProxies may set X-Real-IP (the frontend's nginx); from any other
+	// peer the header is ignored and the peer's own address is the client's.
+	TrustedProxies []string
 }
 
-// loginPolicy bounds password guessing: after FreeAttempts failures within Window
-// an email is locked for BaseLock, doubling with each further failure up to MaxLock.
+// loginPolicy bounds password guessing. Every attempt is counted before its
+// password is checked. One client address gets PerAddress attempts at an
+// account per Window (a success clears them); beyond that it gets 429 until
+// the oldest leaves the window. Once an account has had AccountCeiling
+// attempts in the Window from all addresses together, it is slowed, not
+// locked: one attempt per SlowInterval is checked, so its owner still gets in.
 type loginPolicy struct {
-	FreeAttempts int
-	BaseLock     time.Duration
-	MaxLock      time.Duration
-	Window       time.Duration
+	PerAddress     int
+	Window         time.Duration
+	AccountCeiling int
+	SlowInterval   time.Duration
 }
 
 func loadConfig(getenv kit.Getenv) (config, error) {
@@ -45,11 +54,13 @@ func loadConfig(getenv kit.Getenv) (config, error) {
 		DemoEmail:    env.String("DEMO_EMAIL", "demo@roboshop.example"),
 		DemoPassword: env.String("DEMO_PASSWORD", "roboshop-demo"),
 		Login: loginPolicy{
-			FreeAttempts: env.Int("LOGIN_FREE_ATTEMPTS", 5, 1, 100),
-			BaseLock:     env.Duration("LOGIN_LOCK", 30*time.Second, time.Second, time.Hour),
-			MaxLock:      15 * time.Minute,
-			Window:       time.Hour,
+			PerAddress:     env.Int("LOGIN_FREE_ATTEMPTS", 5, 1, 100),
+			Window:         env.Duration("LOGIN_WINDOW", 15*time.Minute, time.Second, 24*time.Hour),
+			AccountCeiling: env.Int("LOGIN_ACCOUNT_CEILING", 20, 1, 10_000),
+			SlowInterval:   env.Duration("LOGIN_SLOW_INTERVAL", time.Second, 100*time.Millisecond, time.Minute),
 		},
+		TrustedProxies: strings.Split(env.String("TRUSTED_PROXIES",
+			"127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"), ","),
 	}
 	cs, err := connstring.ParseAndValidate(cfg.MongoURI)
 	if err := env.Err(); err != nil {
@@ -57,6 +68,11 @@ func loadConfig(getenv kit.Getenv) (config, error) {
 	}
 	if err != nil {
 		return config{}, fmt.Errorf("invalid configuration: MONGO_URI: %w", err)
+	}
+	for _, p := range cfg.TrustedProxies {
+		if _, _, err := net.ParseCIDR(strings.TrimSpace(p)); err != nil && net.ParseIP(strings.TrimSpace(p)) == nil {
+			return config{}, fmt.Errorf("invalid configuration: TRUSTED_PROXIES: %q is neither an address nor a CIDR", p)
+		}
 	}
 	cfg.Database = cs.Database
 	if cfg.Database == "" {
@@ -103,7 +119,11 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 		}
 		return store.Ping(ctx)
 	}
+	pw, err := newPasswords(cfg.BcryptCost)
+	if err != nil {
+		return err
+	}
 	reg := kit.NewRegistry()
-	router := newRouter(logger, reg, ready, store, keys, cfg)
+	router := newRouter(logger, reg, ready, store, keys, pw, cfg)
 	return kit.Serve(ctx, logger, cfg.ListenAddr, router)
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/roboshop-go/roboshop/kit"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
 )
 
 // maxBody bounds user request bodies: an email, a name and a password fit easily.
@@ -55,7 +57,7 @@ type registerRequest struct {
 	Password string `json:"password"`
 }
 
-func handleRegister(st store, keys *keyring, ttl time.Duration, cost int) gin.HandlerFunc {
+func handleRegister(st store, keys *keyring, ttl time.Duration, pw passwords) gin.HandlerFunc {
 	return kit.Handle(func(c *gin.Context) error {
 		var req registerRequest
 		if err := kit.BindJSON(c, &req, maxBody); err != nil {
@@ -79,7 +81,7 @@ func handleRegister(st store, keys *keyring, ttl time.Duration, cost int) gin.Ha
 		if err != nil {
 			return err
 		}
-		hash, err := bcrypt.GenerateFromPassword([]byte(req.Password), cost)
+		hash, err := pw.hash(req.Password)
 		if err != nil {
 			return err
 		}
@@ -104,11 +106,33 @@ type loginRequest struct {
 	Password string `json:"password"`
 }
 
-// dummyHash is compared against when the email is unknown, so an unknown email
-// costs the same time as a wrong password and the two cannot be told apart.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("roboshop-timing-equaliser"), bcrypt.DefaultCost)
+// passwords hashes and checks passwords at one bcrypt cost. dummy, a hash at
+// that same cost, is checked when the email is unknown, so an unknown email
+// costs exactly what a wrong password does and the two cannot be told apart.
+type passwords struct {
+	cost  int
+	dummy []byte
+}
 
-func handleLogin(st store, keys *keyring, ttl time.Duration, policy loginPolicy) gin.HandlerFunc {
+func newPasswords(cost int) (passwords, error) {
+	dummy, err := bcrypt.GenerateFromPassword([]byte("roboshop-timing-equaliser"), cost)
+	return passwords{cost: cost, dummy: dummy}, err
+}
+
+func (p passwords) hash(pw string) ([]byte, error) {
+	return bcrypt.GenerateFromPassword([]byte(pw), p.cost)
+}
+
+// matches checks pw against hash, or against the dummy when hash is nil.
+func (p passwords) matches(hash []byte, pw string) bool {
+	if hash == nil {
+		_ = bcrypt.CompareHashAndPassword(p.dummy, []byte(pw))
+		return false
+	}
+	return bcrypt.CompareHashAndPassword(hash, []byte(pw)) == nil
+}
+
+func handleLogin(st store, keys *keyring, ttl time.Duration, pw passwords, policy loginPolicy) gin.HandlerFunc {
 	return kit.Handle(func(c *gin.Context) error {
 		var req loginRequest
 		if err := kit.BindJSON(c, &req, maxBody); err != nil {
@@ -130,27 +154,24 @@ func handleLogin(st store, keys *keyring, ttl time.Duration, policy loginPolicy)
 			return err
 		}
 		// Attempts are counted per email whether or not an account exists, so the
-		// lock-out itself does not reveal which emails are registered.
-		now := time.Now()
-		failures, last, err := st.LoginFailures(c, email, now.Add(-policy.Window))
-		if err != nil {
+		// throttle itself does not reveal which emails are registered.
+		addr := c.ClientIP()
+		if err := admitAttempt(c, st, email, addr, policy); err != nil {
 			return err
-		}
-		if wait := last.Add(lockDuration(failures, policy)).Sub(now); failures >= policy.FreeAttempts && wait > 0 {
-			return tooManyAttempts(wait)
 		}
 		u, err := st.UserByEmail(c, email)
+		var hash []byte
 		switch {
 		case errors.Is(err, errNotFound):
-			_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(req.Password))
-			return loginFailed(c, st, email, policy)
 		case err != nil:
 			return err
+		default:
+			hash = u.PasswordHash
 		}
-		if bcrypt.CompareHashAndPassword(u.PasswordHash, []byte(req.Password)) != nil {
-			return loginFailed(c, st, email, policy)
+		if !pw.matches(hash, req.Password) {
+			return errInvalidCredentials
 		}
-		if err := st.ResetLoginFailures(c, email); err != nil {
+		if err := st.ClearAttempts(c, email, addr); err != nil {
 			return err
 		}
 		token, exp, err := s.issue(u.ID, kit.RoleUser, time.Now(), ttl)
@@ -162,34 +183,48 @@ func handleLogin(st store, keys *keyring, ttl time.Duration, policy loginPolicy)
 	})
 }
 
-// loginFailed records the failure (which locks the email once the free attempts
-// are used up) and answers with the one 401 used for every bad credential.
-func loginFailed(ctx context.Context, st store, email string, policy loginPolicy) error {
+// admitAttempt counts the attempt first and then decides, so parallel guesses
+// cannot all pass a check made before any of them was counted: of N parallel
+// attempts from one address, at most PerAddress are admitted (the last one
+// admitted counts every other admitted one, whose records stay). A refused
+// attempt's record is deleted, so hammering does not grow the collection.
+func admitAttempt(c *gin.Context, st store, email, addr string, policy loginPolicy) error {
 	now := time.Now()
-	if err := st.RecordLoginFailure(ctx, email, now, now.Add(-policy.Window)); err != nil {
+	id, err := st.RecordAttempt(c, email, addr, now, now.Add(-policy.Window))
+	if err != nil {
 		return err
 	}
-	return errInvalidCredentials
+	refuse := func(wait time.Duration, message string) error {
+		_ = st.ForgetAttempt(context.WithoutCancel(c), id)
+		return tooManyAttempts(wait, message)
+	}
+	fromAddr, oldest, err := st.CountAttempts(c, email, addr, now.Add(-policy.Window))
+	if err != nil {
+		return err
+	}
+	if fromAddr > policy.PerAddress {
+		return refuse(oldest.Add(policy.Window).Sub(now), "too many failed logins for this account from your address")
+	}
+	all, _, err := st.CountAttempts(c, email, "", now.Add(-policy.Window))
+	if err != nil {
+		return err
+	}
+	if all > policy.AccountCeiling {
+		recent, _, err := st.CountAttempts(c, email, "", now.Add(-policy.SlowInterval))
+		if err != nil {
+			return err
+		}
+		if recent > 1 {
+			return refuse(policy.SlowInterval, "this account is receiving many login attempts")
+		}
+	}
+	return nil
 }
 
-// lockDuration is how long after the latest of failures the email stays locked:
-// zero below FreeAttempts, then BaseLock, doubling with each further failure,
-// capped at MaxLock.
-func lockDuration(failures int, p loginPolicy) time.Duration {
-	over := failures - p.FreeAttempts
-	if over < 0 {
-		return 0
-	}
-	if over > 30 {
-		return p.MaxLock
-	}
-	return time.Duration(min(float64(p.BaseLock)*math.Pow(2, float64(over)), float64(p.MaxLock)))
-}
-
-func tooManyAttempts(wait time.Duration) error {
-	secs := int(math.Ceil(wait.Seconds()))
+func tooManyAttempts(wait time.Duration, message string) error {
+	secs := max(1, int(math.Ceil(wait.Seconds())))
 	e := kit.NewError(http.StatusTooManyRequests, "too_many_attempts",
-		"too many failed logins for this email; try again in "+strconv.Itoa(secs)+" seconds")
+		message+"; try again in "+strconv.Itoa(secs)+" seconds")
 	e.Header = map[string]string{"Retry-After": strconv.Itoa(secs)}
 	return e
 }
@@ -221,7 +256,11 @@ func handleJWKS(keys *keyring) gin.HandlerFunc {
 	})
 }
 
-func normalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+// normalizeEmail makes one spelling of an address: Unicode NFKC (so a
+// full-width "ａ" is "a") and case-folded, so look-alikes cannot register twice.
+func normalizeEmail(s string) string {
+	return cases.Fold().String(norm.NFKC.String(strings.TrimSpace(s)))
+}
 
 func validateEmail(email string) error {
 	if email == "" {
@@ -251,6 +290,10 @@ func validateName(name string) error {
 	for _, r := range name {
 		if unicode.IsControl(r) {
 			return errors.New("must not contain control characters")
+		}
+		// Bidi controls reorder the text around them ("Ada\u202Egnp.exe").
+		if unicode.Is(unicode.Bidi_Control, r) {
+			return errors.New("must not contain text-direction control characters")
 		}
 	}
 	return nil

@@ -24,10 +24,13 @@ type testApp struct {
 func testConfig(t testing.TB, mongoURI string) config {
 	t.Helper()
 	cfg, err := loadConfig(testkit.Env(map[string]string{
-		"MONGO_URI":           mongoURI,
-		"BCRYPT_COST":         "10", // the lowest allowed; keeps tests quick
-		"LOGIN_FREE_ATTEMPTS": "3",
-		"LOGIN_LOCK":          "1m",
+		"MONGO_URI":             mongoURI,
+		"BCRYPT_COST":           "10", // the lowest allowed; keeps tests quick
+		"LOGIN_FREE_ATTEMPTS":   "3",
+		"LOGIN_ACCOUNT_CEILING": "8",
+		"LOGIN_SLOW_INTERVAL":   "1s",
+		// httptest requests come from 192.0.2.1: trust it to set X-Real-IP, as nginx.
+		"TRUSTED_PROXIES": "192.0.2.1",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +52,11 @@ func newTestApp(t testing.TB) *testApp {
 	}
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	ready := func(ctx context.Context) error { return st.Ping(ctx) }
-	return &testApp{router: newRouter(logger, kit.NewRegistry(), ready, st, keys, cfg), store: st, keys: keys, cfg: cfg}
+	pw, err := newPasswords(cfg.BcryptCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testApp{router: newRouter(logger, kit.NewRegistry(), ready, st, keys, pw, cfg), store: st, keys: keys, cfg: cfg}
 }
 
 func newTestStore(t testing.TB, cfg config) *mongoStore {

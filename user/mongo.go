@@ -20,7 +20,7 @@ import (
 type mongoStore struct {
 	client   *mongo.Client
 	users    *mongo.Collection
-	failures *mongo.Collection
+	attempts *mongo.Collection
 	keys     *mongo.Collection
 }
 
@@ -32,8 +32,10 @@ type userDoc struct {
 	CreatedAt    time.Time `bson:"created_at"`
 }
 
-type failureDoc struct {
+type attemptDoc struct {
+	ID    string    `bson:"_id"`
 	Email string    `bson:"email"`
+	Addr  string    `bson:"addr"`
 	At    time.Time `bson:"at"`
 }
 
@@ -51,7 +53,7 @@ func openMongoStore(uri, database string) (*mongoStore, error) {
 	}
 	db := client.Database(database)
 	return &mongoStore{client: client, users: db.Collection("users"),
-		failures: db.Collection("login_failures"), keys: db.Collection("signing_keys")}, nil
+		attempts: db.Collection("login_attempts"), keys: db.Collection("signing_keys")}, nil
 }
 
 func (s *mongoStore) Close(ctx context.Context) error { return s.client.Disconnect(ctx) }
@@ -67,8 +69,8 @@ func (s *mongoStore) EnsureIndexes(ctx context.Context) error {
 	if err != nil {
 		return unavailable(err)
 	}
-	_, err = s.failures.Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys: bson.D{{Key: "email", Value: 1}, {Key: "at", Value: -1}}, Options: options.Index().SetName("email_at"),
+	_, err = s.attempts.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys: bson.D{{Key: "email", Value: 1}, {Key: "addr", Value: 1}, {Key: "at", Value: 1}}, Options: options.Index().SetName("email_addr_at"),
 	})
 	return unavailable(err)
 }
@@ -102,33 +104,47 @@ func (s *mongoStore) findUser(ctx context.Context, filter bson.D) (User, error) 
 	return User{ID: d.ID, Email: d.Email, Name: d.Name, PasswordHash: d.PasswordHash, CreatedAt: d.CreatedAt.UTC()}, nil
 }
 
-func (s *mongoStore) LoginFailures(ctx context.Context, email string, since time.Time) (int, time.Time, error) {
-	filter := bson.D{{Key: "email", Value: email}, {Key: "at", Value: bson.D{{Key: "$gte", Value: since}}}}
-	n, err := s.failures.CountDocuments(ctx, filter)
+func attemptFilter(email, addr string, since time.Time) bson.D {
+	f := bson.D{{Key: "email", Value: email}}
+	if addr != "" {
+		f = append(f, bson.E{Key: "addr", Value: addr})
+	}
+	return append(f, bson.E{Key: "at", Value: bson.D{{Key: "$gte", Value: since}}})
+}
+
+// RecordAttempt inserts one document per attempt rather than incrementing a
+// counter: inserts never lose an update under concurrency, on MongoDB and on
+// the FerretDB stand-in alike (whose $inc upsert is not atomic).
+func (s *mongoStore) RecordAttempt(ctx context.Context, email, addr string, at, forgetBefore time.Time) (string, error) {
+	id := bson.NewObjectID().Hex()
+	if _, err := s.attempts.InsertOne(ctx, attemptDoc{ID: id, Email: email, Addr: addr, At: at}); err != nil {
+		return "", unavailable(err)
+	}
+	_, err := s.attempts.DeleteMany(ctx, bson.D{{Key: "email", Value: email}, {Key: "at", Value: bson.D{{Key: "$lt", Value: forgetBefore}}}})
+	return id, unavailable(err)
+}
+
+func (s *mongoStore) CountAttempts(ctx context.Context, email, addr string, since time.Time) (int, time.Time, error) {
+	filter := attemptFilter(email, addr, since)
+	n, err := s.attempts.CountDocuments(ctx, filter)
 	if err != nil || n == 0 {
 		return 0, time.Time{}, unavailable(err)
 	}
-	var last failureDoc
-	err = s.failures.FindOne(ctx, filter, options.FindOne().SetSort(bson.D{{Key: "at", Value: -1}})).Decode(&last)
+	var oldest attemptDoc
+	err = s.attempts.FindOne(ctx, filter, options.FindOne().SetSort(bson.D{{Key: "at", Value: 1}})).Decode(&oldest)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return 0, time.Time{}, nil // reset between the two reads
+		return int(n), since, nil // cleared between the two reads
 	}
-	return int(n), last.At, unavailable(err)
+	return int(n), oldest.At, unavailable(err)
 }
 
-// RecordLoginFailure inserts one document per failure rather than incrementing a
-// counter: inserts never lose an update under concurrency, on MongoDB and on the
-// FerretDB stand-in alike (whose $inc upsert is not atomic).
-func (s *mongoStore) RecordLoginFailure(ctx context.Context, email string, at, forgetBefore time.Time) error {
-	if _, err := s.failures.InsertOne(ctx, failureDoc{Email: email, At: at}); err != nil {
-		return unavailable(err)
-	}
-	_, err := s.failures.DeleteMany(ctx, bson.D{{Key: "email", Value: email}, {Key: "at", Value: bson.D{{Key: "$lt", Value: forgetBefore}}}})
+func (s *mongoStore) ForgetAttempt(ctx context.Context, id string) error {
+	_, err := s.attempts.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
 	return unavailable(err)
 }
 
-func (s *mongoStore) ResetLoginFailures(ctx context.Context, email string) error {
-	_, err := s.failures.DeleteMany(ctx, bson.D{{Key: "email", Value: email}})
+func (s *mongoStore) ClearAttempts(ctx context.Context, email, addr string) error {
+	_, err := s.attempts.DeleteMany(ctx, bson.D{{Key: "email", Value: email}, {Key: "addr", Value: addr}})
 	return unavailable(err)
 }
 

@@ -11,15 +11,21 @@ import (
 
 // newRouter is the whole user API.
 func newRouter(logger *slog.Logger, reg *prometheus.Registry, ready func(context.Context) error,
-	st store, keys *keyring, cfg config) *gin.Engine {
+	st store, keys *keyring, pw passwords, cfg config) *gin.Engine {
 	r := kit.NewEngine(logger, reg)
+	// The client's address (for the login throttle) is X-Real-IP, which the
+	// frontend's nginx sets, and only when the peer is a trusted proxy; from
+	// anyone else it is the peer's address. loadConfig validated the list.
+	r.ForwardedByClientIP = true
+	r.RemoteIPHeaders = []string{"X-Real-IP"}
+	_ = r.SetTrustedProxies(cfg.TrustedProxies)
 	kit.Health(r, reg, ready)
 	requireUser := kit.RequireAuth(kit.NewVerifier(keys), kit.RoleUser)
 
 	r.GET("/.well-known/jwks.json", handleJWKS(keys))
 	r.POST("/guest", handleGuest(keys, cfg.TokenTTL))
-	r.POST("/register", handleRegister(st, keys, cfg.TokenTTL, cfg.BcryptCost))
-	r.POST("/login", handleLogin(st, keys, cfg.TokenTTL, cfg.Login))
+	r.POST("/register", handleRegister(st, keys, cfg.TokenTTL, pw))
+	r.POST("/login", handleLogin(st, keys, cfg.TokenTTL, pw, cfg.Login))
 	r.GET("/me", requireUser, handleMe(st))
 	return r
 }

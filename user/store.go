@@ -29,13 +29,18 @@ type store interface {
 	UserByEmail(ctx context.Context, email string) (User, error)
 	UserByID(ctx context.Context, id string) (User, error)
 
-	// LoginFailures counts the failed logins for email since since and returns
-	// the time of the latest.
-	LoginFailures(ctx context.Context, email string, since time.Time) (int, time.Time, error)
-	// RecordLoginFailure stores one failed login at at and forgets those before forgetBefore.
-	RecordLoginFailure(ctx context.Context, email string, at, forgetBefore time.Time) error
-	// ResetLoginFailures forgets the failures after a successful login.
-	ResetLoginFailures(ctx context.Context, email string) error
+	// RecordAttempt stores one login attempt at email from addr, made at at,
+	// and forgets email's attempts before forgetBefore. It returns the
+	// attempt's id. Inserts are atomic everywhere (no read-modify-write), so
+	// parallel attempts are all counted.
+	RecordAttempt(ctx context.Context, email, addr string, at, forgetBefore time.Time) (string, error)
+	// CountAttempts counts email's attempts made since since, from addr only
+	// unless addr is "", and returns the time of the oldest of them.
+	CountAttempts(ctx context.Context, email, addr string, since time.Time) (int, time.Time, error)
+	// ForgetAttempt deletes one attempt (refused before its password was checked).
+	ForgetAttempt(ctx context.Context, id string) error
+	// ClearAttempts forgets email's attempts from addr (after a successful login).
+	ClearAttempts(ctx context.Context, email, addr string) error
 
 	// SigningKey returns the service's signing key, storing candidate if none is
 	// stored yet; concurrent first starts agree on one key.
