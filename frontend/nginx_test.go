@@ -66,13 +66,14 @@ func TestSecurityHeadersOnEveryStatus(t *testing.T) {
 		name, method, url string
 		body              string
 		status            int
+		code              string // the JSON error code, for API errors
 	}{
-		{"page", "GET", base + "/", "", 200},
-		{"api", "GET", base + "/api/catalogue/products/DR-001", "", 200},
-		{"api 404", "GET", base + "/api/catalogue/products/XX-999", "", 404},
-		{"missing image", "GET", base + "/images/products/nope.svg", "", 404},
-		{"bad gateway", "GET", dead + "/api/catalogue/products", "", 502},
-		{"too large", "POST", base + "/api/user/register", strings.Repeat("x", 20<<10), 413},
+		{"page", "GET", base + "/", "", 200, ""},
+		{"api", "GET", base + "/api/catalogue/products/DR-001", "", 200, ""},
+		{"api 404", "GET", base + "/api/catalogue/products/XX-999", "", 404, "product_not_found"},
+		{"missing image", "GET", base + "/images/products/nope.svg", "", 404, ""},
+		{"bad gateway", "GET", dead + "/api/catalogue/products", "", 502, "bad_gateway"},
+		{"too large", "POST", base + "/api/user/register", strings.Repeat("x", 20<<10), 413, "body_too_large"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -85,6 +86,9 @@ func TestSecurityHeadersOnEveryStatus(t *testing.T) {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, text)
 			}
 			expectSecurityHeaders(t, resp)
+			if tc.code != "" {
+				expectJSONError(t, resp.StatusCode, text, tc.code)
+			}
 		})
 	}
 }

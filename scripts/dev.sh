@@ -33,7 +33,7 @@ start_mongo() { # name port
 start_mongo user-mongodb 27117
 start_mongo catalogue-mongodb 27118
 mkdir -p "$DATA/cart-redis"
-redis-server --port 6479 --bind 127.0.0.1 --dir "$DATA/cart-redis" --save "" --appendonly no >"$DATA/cart-redis.log" 2>&1 &
+redis-server --port 6479 --bind 127.0.0.1 --dir "$DATA/cart-redis" --save "" --appendonly no --maxmemory 64mb --maxmemory-policy volatile-lru >"$DATA/cart-redis.log" 2>&1 &
 pids+=($!)
 mariadb-install-db --no-defaults --datadir="$DATA/payment-mysql" --user="$(id -un)" \
 	--auth-root-authentication-method=normal --skip-test-db >"$DATA/payment-mysql.log" 2>&1

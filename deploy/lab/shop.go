@@ -138,7 +138,8 @@ func (l *layout) startShop(ctx context.Context, bins map[string]string) error {
 		}
 	}
 	if err := l.spawn("cart-redis", "cart-redis", nil, "redis-server", "--port", "6379", "--bind", l.addr("cart-redis").String(),
-		"--dir", data("cart-redis"), "--save", "", "--appendonly", "no", "--requirepass", labRedisPassword); err != nil {
+		"--dir", data("cart-redis"), "--save", "", "--appendonly", "no", "--requirepass", labRedisPassword,
+		"--maxmemory", "64mb", "--maxmemory-policy", "volatile-lru"); err != nil {
 		return err
 	}
 	if err := l.startMariaDB(ctx, data("payment-mysql")); err != nil {

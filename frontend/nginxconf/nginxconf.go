@@ -59,9 +59,10 @@ func WriteConfig(repo, dir string, v Vars) (string, error) {
 	main := fmt.Sprintf(`daemon off;
 %[2]s
 worker_processes 1;
+worker_rlimit_nofile 8192;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log warn;
-events { worker_connections 1024; }
+events { worker_connections 4096; }
 http {
   include /etc/nginx/mime.types;
   default_type application/octet-stream;

@@ -168,7 +168,7 @@ func (s *stack) up(ctx context.Context, repo string) error {
 		}
 	}
 	if err := s.start("cart-redis", nil, "redis-server", "--port", strconv.Itoa(s.port("cart-redis")), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir); err != nil {
+		"--save", "", "--appendonly", "no", "--dir", s.dir, "--maxmemory", "64mb", "--maxmemory-policy", "volatile-lru"); err != nil {
 		return err
 	}
 	data := filepath.Join(s.dir, "mysql")
