@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/roboshop-go/roboshop/testkit"
 )
@@ -141,6 +142,20 @@ func TestShopperJourneyInBrowser(t *testing.T) {
 	}
 	b.run("fill checkout", fill("4242 4242 4242 4242"))
 	b.screenshot("checkout")
+	// The cart changes behind the checkout page (another tab): the total shown
+	// is no longer the total, so paying it is refused and the page asks again.
+	var added bool
+	b.run("cart changes in another tab", chromedp.Evaluate(`fetch("/api/cart/cart/items", {method: "POST",
+		headers: {"Authorization": "Bearer " + localStorage.getItem("userToken"), "Content-Type": "application/json"},
+		body: JSON.stringify({sku: "CB-001", qty: 1})}).then((r) => r.ok)`, &added, func(p *runtime.EvaluateParams) *runtime.EvaluateParams {
+		return p.WithAwaitPromise(true)
+	}))
+	if !added {
+		t.Fatal("could not add to the cart from the page")
+	}
+	b.run("price changed", chromedp.Click("#checkout-form button", chromedp.ByQuery),
+		waitText(`div[contains(@class, "notice")]`, "The total changed"), waitText("button", "Pay $"))
+	b.screenshot("price-changed")
 	b.run("pay", chromedp.Click("#checkout-form button", chromedp.ByQuery), waitText("h1", "Thank you"),
 		waitText("p", "visa ending 4242"), waitText(`span[@id="cart-count"]`, "0"))
 	b.screenshot("confirmation")

@@ -184,7 +184,8 @@ func (s *shopper) guest(ctx context.Context) (string, error) {
 }
 
 // buyer: a guest journey, then register (first time) or log in, merge the
-// guest cart, check out (one in ten with the decline card) and view the orders.
+// guest cart, take the quote, check out at its total (one in ten with the
+// decline card) and view the orders.
 func (s *shopper) buyer(ctx context.Context) error {
 	guestToken, err := s.guest(ctx)
 	if err != nil {
@@ -210,6 +211,13 @@ func (s *shopper) buyer(ctx context.Context) error {
 		return err
 	}
 	s.think(ctx)
+	// The total shown to the shopper, which the checkout must confirm.
+	var quote struct {
+		TotalCents int64 `json:"total_cents"`
+	}
+	if _, err := s.call(ctx, "buyer/quote", "GET", "/api/payment/checkout/quote", "/api/payment/checkout/quote", nil, s.userToken, nil, &quote); err != nil {
+		return err
+	}
 	card := cardApproved
 	if s.rng.IntN(10) == 0 {
 		card = cardDeclined
@@ -218,6 +226,7 @@ func (s *shopper) buyer(ctx context.Context) error {
 		"card": map[string]any{"number": card, "exp_month": 12, "exp_year": time.Now().Year() + 2, "cvc": "123", "holder": "Load Tester"},
 		"shipping_address": map[string]string{"name": "Load Tester", "line1": "1 Loopback Lane", "line2": "",
 			"city": "Localhost", "postal_code": "12345", "country": "US"},
+		"expected_total_cents": quote.TotalCents,
 	}
 	key := map[string]string{"Idempotency-Key": "lg-" + strconv.Itoa(s.id) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
 	if _, err := s.call(ctx, "buyer/checkout", "POST", "/api/payment/checkout", "/api/payment/checkout", body, s.userToken, key, nil, http.StatusPaymentRequired); err != nil {

@@ -112,7 +112,7 @@ func TestRunAgainstTheShop(t *testing.T) {
 		steps[s.Name] = s
 	}
 	for _, step := range []string{"browse/categories", "browse/category", "browse/search", "browse/product",
-		"guest/token", "guest/add-to-cart", "guest/view-cart", "buyer/register", "buyer/merge", "buyer/checkout", "buyer/orders"} {
+		"guest/token", "guest/add-to-cart", "guest/view-cart", "buyer/register", "buyer/merge", "buyer/quote", "buyer/checkout", "buyer/orders"} {
 		if steps[step].Count == 0 {
 			t.Errorf("step %s never ran", step)
 		}

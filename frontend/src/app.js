@@ -276,10 +276,18 @@ function pageLogin(query) {
 async function pageCheckout() {
   if (!store.user) { location.hash = "#/login?next=checkout"; return; }
   show(loading("checkout"));
-  const cart = await cartCall("/cart/cart");
-  if (!cart.items.length) return show(h("h1", {}, "Checkout"), notice("info", "Your cart is empty."), h("a", { class: "button", href: "#/" }, "Browse robots"));
+  // The quote is priced by payment exactly as the checkout will be; the shopper
+  // pays the total shown here or is asked again (409 price_changed).
+  let quote;
+  try { quote = await api("/payment/checkout/quote", { token: store.user }); }
+  catch (err) {
+    if (err.code === "cart_empty") return show(h("h1", {}, "Checkout"), notice("info", "Your cart is empty."), h("a", { class: "button", href: "#/" }, "Browse robots"));
+    throw err;
+  }
   const year = new Date().getFullYear();
   const status = h("div", { role: "status", "aria-live": "polite" });
+  const payButton = h("button", { type: "submit" }, `Pay ${money(quote.total_cents)}`);
+  const summary = h("div", {}, orderSummary(quote.items, quote.subtotal_cents, quote.shipping_cents, quote.total_cents));
   const form = h("form", { class: "panel", id: "checkout-form", novalidate: true },
     status,
     h("h2", {}, "Shipping address"),
@@ -300,20 +308,20 @@ async function pageCheckout() {
       fieldBlock("exp_year", "Year", h("select", { autocomplete: "cc-exp-year" }, h("option", { value: "" }, "YYYY"),
         Array.from({ length: 12 }, (_, i) => h("option", { value: year + i }, year + i)))),
       fieldBlock("cvc", "CVC", h("input", { autocomplete: "cc-csc", inputmode: "numeric", required: true, maxlength: 4 }))),
-    h("p", {}, h("button", { type: "submit" }, `Pay ${money(cart.subtotal_cents + (cart.subtotal_cents >= 10000 ? 0 : 599))}`)));
+    h("p", {}, payButton));
   // One key per attempt: a retry of the same attempt (network failure) reuses it,
-  // so the shop never charges twice; a changed form gets a new one.
+  // so the shop never charges twice; a changed form or total gets a new one.
   let key = crypto.randomUUID();
   form.addEventListener("input", () => { key = crypto.randomUUID(); });
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const button = form.querySelector("button");
-    button.disabled = true;
+    payButton.disabled = true;
     status.replaceChildren(notice("info", "Processing your payment…"));
     const v = (id) => form.querySelector("#" + id).value.trim();
     const body = {
       card: { number: v("number"), exp_month: Number(v("exp_month")), exp_year: Number(v("exp_year")), cvc: v("cvc"), holder: v("holder") },
       shipping_address: { name: v("name"), line1: v("line1"), line2: v("line2"), city: v("city"), postal_code: v("postal_code"), country: v("country") },
+      expected_total_cents: quote.total_cents,
     };
     try {
       const res = await api("/payment/checkout", { method: "POST", token: store.user, body, headers: { "Idempotency-Key": key } });
@@ -321,17 +329,28 @@ async function pageCheckout() {
       location.hash = `#/order/${res.order.id}?new=1`;
     } catch (err) {
       showFieldErrors(form, err.fields);
+      if (err.code === "price_changed") {
+        // Nothing was charged: show the new total and let the shopper confirm it.
+        const was = quote.total_cents;
+        try { quote = await api("/payment/checkout/quote", { token: store.user }); } catch { /* the notice below still stands */ }
+        summary.replaceChildren(orderSummary(quote.items, quote.subtotal_cents, quote.shipping_cents, quote.total_cents));
+        payButton.textContent = `Pay ${money(quote.total_cents)}`;
+        status.replaceChildren(notice("error", `The total changed from ${money(was)} to ${money(quote.total_cents)} (a price or your cart changed). Nothing was charged. Check the summary and pay again.`));
+        key = crypto.randomUUID();
+        return;
+      }
       const text = err.status === 402 ? "Your card was declined. No money was taken. Try another card."
+        : err.code === "checkout_in_progress" ? "This cart is already being paid for (in another tab?). Check your orders before trying again."
         : err.status === 422 && Object.keys(err.fields).length ? "Please fix the highlighted fields."
         : err.message;
       status.replaceChildren(notice("error", text));
       if (err.status === 402 || err.status === 422) key = crypto.randomUUID();
-    } finally { button.disabled = false; }
+    } finally { payButton.disabled = false; }
   });
-  show(h("h1", {}, "Checkout"), h("div", { class: "two" }, form, orderSummary(cart.items, cart.subtotal_cents)));
+  show(h("h1", {}, "Checkout"), h("div", { class: "two" }, form, summary));
 }
 
-function orderSummary(items, subtotal, shipping = subtotal >= 10000 ? 0 : 599, total = subtotal + shipping) {
+function orderSummary(items, subtotal, shipping, total) {
   return h("div", { class: "panel" }, h("h2", {}, "Summary"),
     h("table", {}, h("tbody", {}, items.map((it) => h("tr", {}, h("td", {}, `${it.qty} × ${it.name}`), h("td", { class: "num" }, money(it.line_total_cents)))))),
     h("div", { class: "totals" },
