@@ -134,6 +134,21 @@ func (co *checkout) Run(ctx context.Context, in checkoutInput) (outcome, error) 
 		return outcome{}, err
 	}
 	if err := co.st.SaveOrder(saveCtx, in.User, in.Key, claimID, order, body); err != nil {
+		if !errors.Is(err, errClaimLost) {
+			// The connection may have broken after the commit went through.
+			switch co.recorded(saveCtx, in.User, in.Key) {
+			case recordedYes:
+				co.settle(saveCtx, in.User, in.Token, claimID, order)
+				return outcome{Status: http.StatusCreated, Body: body}, nil
+			case recordedUnknown:
+				// Neither refund (the order may stand) nor release: a retry with
+				// the key replays the order if it stands, or takes the key over
+				// after staleClaim and charges under the same gateway reference.
+				co.logger.Error("order commit outcome unknown; key and cart stay claimed", "charge_id", chargeID,
+					"request_id", in.RequestID, "error", err.Error())
+				return outcome{}, err
+			}
+		}
 		// No order without its payment, no payment without its order.
 		if rerr := co.gw.Refund(saveCtx, chargeID); rerr != nil {
 			co.logger.Error("order not recorded and refund failed: charge needs manual refund",
@@ -147,6 +162,33 @@ func (co *checkout) Run(ctx context.Context, in checkoutInput) (outcome, error) 
 	}
 	co.settle(saveCtx, in.User, in.Token, claimID, order)
 	return outcome{Status: http.StatusCreated, Body: body}, nil
+}
+
+type recordedState int
+
+const (
+	recordedNo recordedState = iota
+	recordedYes
+	recordedUnknown
+)
+
+// recorded tells whether an order transaction whose commit failed did commit,
+// by reading the key's state again until the database answers or ctx ends.
+func (co *checkout) recorded(ctx context.Context, user, key string) recordedState {
+	for {
+		rec, err := co.st.Key(ctx, user, key)
+		switch {
+		case err == nil && rec.State == keyDone && rec.Status == http.StatusCreated:
+			return recordedYes
+		case err == nil || errors.Is(err, errNotFound):
+			return recordedNo
+		}
+		select {
+		case <-ctx.Done():
+			return recordedUnknown
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // claimCart makes this checkout the one that holds the user's cart. A cart
@@ -183,14 +225,34 @@ func (co *checkout) settlePending(ctx context.Context, user, token string, held 
 	return co.st.ReleaseCart(ctx, user, held.ID)
 }
 
-// settle takes the ordered lines out of the cart and frees it. A failure leaves
-// the claim ordered: the next quote or checkout settles it before anything else.
+// settle takes the ordered lines out of the cart and frees it. On failure it
+// keeps trying in the background for settleRetryFor (settling is idempotent,
+// keyed by the order id); the claim stays ordered meanwhile, and the next quote
+// or checkout settles it first in any case.
 func (co *checkout) settle(ctx context.Context, user, token, claimID string, o Order) {
 	if err := co.sh.SettleCart(ctx, token, o.ID, o.Items); err != nil {
-		co.logger.Warn("order recorded; its cart is settled on the next quote or checkout", "order_id", o.ID, "error", err.Error())
+		co.logger.Warn("order recorded; settling its cart in the background", "order_id", o.ID, "error", err.Error())
+		go co.settleLater(user, token, claimID, o)
 		return
 	}
 	co.releaseCart(user, claimID)
+}
+
+const settleRetryFor = time.Minute
+
+func (co *checkout) settleLater(user, token, claimID string, o Order) {
+	deadline := time.Now().Add(settleRetryFor)
+	for wait := 500 * time.Millisecond; time.Now().Add(wait).Before(deadline); wait = min(2*wait, 8*time.Second) {
+		time.Sleep(wait)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := co.sh.SettleCart(ctx, token, o.ID, o.Items)
+		cancel()
+		if err == nil {
+			co.releaseCart(user, claimID)
+			return
+		}
+	}
+	co.logger.Warn("cart still unsettled; the next quote or checkout settles it", "order_id", o.ID)
 }
 
 // Quote prices the user's cart exactly as Run would.

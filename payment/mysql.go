@@ -174,6 +174,19 @@ func (s *mysqlStore) ClaimKey(ctx context.Context, user, key, hash string, stale
 	return false, rec, nil
 }
 
+func (s *mysqlStore) Key(ctx context.Context, user, key string) (keyRecord, error) {
+	var rec keyRecord
+	var status sql.NullInt64
+	var body sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT request_hash, state, response_status, response_body
+		FROM idempotency_keys WHERE user_id = ? AND idem_key = ?`, user, key).Scan(&rec.RequestHash, &rec.State, &status, &body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return keyRecord{}, errNotFound
+	}
+	rec.Status, rec.Body = int(status.Int64), []byte(body.String)
+	return rec, unavailable(err)
+}
+
 func (s *mysqlStore) ReleaseKey(ctx context.Context, user, key string) error {
 	_, err := s.db.ExecContext(ctx, "DELETE FROM idempotency_keys WHERE user_id = ? AND idem_key = ? AND state = ?",
 		user, key, keyInProgress)

@@ -86,6 +86,8 @@ type store interface {
 	// key exists already it returns false and the record; a record left in progress
 	// since before staleBefore (its request died) is taken over and claimed.
 	ClaimKey(ctx context.Context, user, key, hash string, staleBefore time.Time) (bool, keyRecord, error)
+	// Key returns the record of (user, key); errNotFound when there is none.
+	Key(ctx context.Context, user, key string) (keyRecord, error)
 	// ReleaseKey forgets an in-progress key whose request failed without effect,
 	// so the client may retry with it.
 	ReleaseKey(ctx context.Context, user, key string) error

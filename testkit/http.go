@@ -3,6 +3,7 @@ package testkit
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -113,6 +114,17 @@ func HTTPClient() *http.Client { return &http.Client{Timeout: 10 * time.Second} 
 // and body.
 func Send(t testing.TB, base string, req Request) (int, []byte) {
 	t.Helper()
+	code, b, err := TrySend(t, base, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, b
+}
+
+// TrySend is Send for tests that expect failures (a server down mid-request):
+// a transport error is returned, not fatal.
+func TrySend(t testing.TB, base string, req Request) (int, []byte, error) {
+	t.Helper()
 	r, err := http.NewRequest(req.Method, base+req.Path, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -120,12 +132,12 @@ func Send(t testing.TB, base string, req Request) (int, []byte) {
 	req.prepare(t, r)
 	resp, err := HTTPClient().Do(r)
 	if err != nil {
-		t.Fatalf("%s %s: %v", req.Method, req.Path, err)
+		return 0, nil, fmt.Errorf("%s %s: %w", req.Method, req.Path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		return 0, nil, fmt.Errorf("%s %s: read answer: %w", req.Method, req.Path, err)
 	}
-	return resp.StatusCode, b
+	return resp.StatusCode, b, nil
 }

@@ -1,0 +1,269 @@
+package main
+
+import (
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/roboshop-go/roboshop/testkit"
+)
+
+// drillShop is the whole shop as processes, each service on a datastore of its
+// own, so the drill can pause, kill and restart any part.
+type drillShop struct {
+	userMongo, catalogueMongo, redis, mariadb *testkit.Process
+	user, catalogue, cart, payment            *testkit.Process
+	dsn                                       string
+}
+
+func startDrillShop(t *testing.T) *drillShop {
+	t.Helper()
+	s := &drillShop{}
+	var userURI, catalogueURI string
+	s.userMongo, userURI = testkit.StartMongo(t, "users")
+	s.catalogueMongo, catalogueURI = testkit.StartMongo(t, "catalogue")
+	s.redis = testkit.Redis(t)
+	s.mariadb, s.dsn = testkit.StartMariaDB(t, "payment")
+	s.user = testkit.StartService(t, testkit.UserService, map[string]string{"MONGO_URI": userURI, "BCRYPT_COST": "10"})
+	s.catalogue = testkit.StartService(t, testkit.CatalogueService, map[string]string{"MONGO_URI": catalogueURI})
+	s.cart = testkit.StartService(t, testkit.CartService, map[string]string{"REDIS_URL": "redis://" + s.redis.Addr() + "/0",
+		"USER_URL": s.url(s.user), "CATALOGUE_URL": s.url(s.catalogue)})
+	s.payment = testkit.StartService(t, testkit.PaymentService, map[string]string{"MYSQL_DSN": s.dsn,
+		"USER_URL": s.url(s.user), "CATALOGUE_URL": s.url(s.catalogue), "CART_URL": s.url(s.cart)})
+	return s
+}
+
+func (s *drillShop) url(p *testkit.Process) string { return "http://" + p.Addr() }
+
+// drillShopper is one registered shopper's round: what its cart writes added
+// (counted once per Idempotency-Key that was answered 200) and how its checkout
+// ended.
+type drillShopper struct {
+	token    string
+	added    map[string]int
+	status   int    // the checkout's definitive answer, 0 if none came
+	orderID  string // from the 201
+	attempts int    // requests sent, retries included
+}
+
+// retry sends req until its answer is definitive (not a transport error, a
+// 5xx, or a 409 for our own checkout still in progress), at most for 20 s.
+func (d *drillShopper) retry(t *testing.T, base string, req testkit.Request) (int, []byte) {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		d.attempts++
+		code, body, err := testkit.TrySend(t, base, req)
+		inProgress := code == http.StatusConflict && strings.Contains(string(body), "checkout_in_progress")
+		if err == nil && code < 500 && !inProgress {
+			return code, body
+		}
+		if time.Now().After(deadline) {
+			return 0, nil
+		}
+		time.Sleep(time.Duration(100+rand.IntN(200)) * time.Millisecond)
+	}
+}
+
+// TestFaultDrill runs shoppers (register, two cart adds, quote, checkout) for
+// 30 s while Redis is paused, MariaDB and each MongoDB are killed and
+// restarted, and payment is stopped with SIGTERM and started again; then it
+// reconciles from the databases: every 201 has exactly one order and one
+// payment, no order lacks its 201, no cart write was applied twice, and every
+// service answers again without having been restarted.
+func TestFaultDrill(t *testing.T) {
+	t.Parallel()
+	shop := startDrillShop(t)
+	skus := []string{"DR-001", "KP-001", "HH-001", "CB-002", "RV-001", "IA-003"}
+	const workers = 6
+	loadFor := 30 * time.Second
+	start := time.Now()
+	stop := start.Add(loadFor)
+
+	var mu sync.Mutex
+	var shoppers []*drillShopper
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), uint64(start.UnixNano())))
+			for round := 0; time.Now().Before(stop) && round < 200; round++ {
+				d := &drillShopper{added: map[string]int{}}
+				email := fmt.Sprintf("drill-%d-%d-%d@example.com", w, round, start.UnixNano())
+				reg := map[string]string{"email": email, "name": "Drill", "password": "drill-password"}
+				code, body := d.retry(t, shop.url(shop.user), testkit.Request{Method: "POST", Path: "/register", Body: reg})
+				if code == http.StatusConflict { // registered by an attempt answered 503
+					delete(reg, "name")
+					code, body = d.retry(t, shop.url(shop.user), testkit.Request{Method: "POST", Path: "/login", Body: reg})
+				}
+				if code != http.StatusCreated && code != http.StatusOK {
+					continue // no account, nothing to reconcile
+				}
+				d.token = testkit.Decode[struct{ Token string }](t, body).Token
+				mu.Lock()
+				shoppers = append(shoppers, d)
+				mu.Unlock()
+				for i, sku := range []string{skus[rng.IntN(3)], skus[3+rng.IntN(3)]} {
+					qty := 1 + rng.IntN(3)
+					code, _ := d.retry(t, shop.url(shop.cart), testkit.Request{Method: "POST", Path: "/cart/items", Token: d.token,
+						Body: map[string]any{"sku": sku, "qty": qty}, Headers: map[string]string{"Idempotency-Key": fmt.Sprintf("add-%d", i)}})
+					if code == http.StatusOK {
+						d.added[sku] += qty
+					}
+				}
+				code, body = d.retry(t, shop.url(shop.payment), testkit.Request{Method: "GET", Path: "/checkout/quote", Token: d.token})
+				if code != http.StatusOK {
+					continue
+				}
+				order := checkoutBody("4242424242424242")
+				order["expected_total_cents"] = testkit.Decode[quoteResponse](t, body).TotalCents
+				code, body = d.retry(t, shop.url(shop.payment), testkit.Request{Method: "POST", Path: "/checkout", Token: d.token,
+					Body: order, Headers: map[string]string{"Idempotency-Key": "drill-checkout"}})
+				d.status = code
+				if code == http.StatusCreated {
+					d.orderID = testkit.Decode[orderResponse](t, body).Order.ID
+				}
+			}
+		}()
+	}
+
+	at := func(d time.Duration) { time.Sleep(time.Until(start.Add(d))) }
+	at(3 * time.Second)
+	shop.redis.Signal(t, syscall.SIGSTOP)
+	at(6 * time.Second)
+	shop.redis.Signal(t, syscall.SIGCONT)
+	at(8 * time.Second)
+	shop.mariadb.Kill()
+	at(10 * time.Second)
+	shop.mariadb.Start(t)
+	at(13 * time.Second)
+	shop.userMongo.Kill()
+	at(15 * time.Second)
+	shop.userMongo.Start(t)
+	at(18 * time.Second)
+	shop.catalogueMongo.Kill()
+	at(20 * time.Second)
+	shop.catalogueMongo.Start(t)
+	at(23 * time.Second)
+	shop.payment.Stop() // SIGTERM: in-flight checkouts finish first
+	shop.payment.Start(t)
+	wg.Wait()
+
+	// Every service answers again; only payment was ever restarted.
+	for _, p := range []*testkit.Process{shop.user, shop.catalogue, shop.cart, shop.payment} {
+		testkit.WaitReady(t, shop.url(p)+"/readyz", p)
+	}
+
+	db, err := sql.Open("mysql", shop.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	created := map[string]*drillShopper{}
+	statuses := map[int]int{}
+	attempts := 0
+	for _, d := range shoppers {
+		statuses[d.status]++
+		attempts += d.attempts
+		if d.status == http.StatusCreated {
+			created[d.orderID] = d
+		}
+	}
+	rows, err := db.Query(`SELECT o.id, COUNT(p.id) FROM orders o LEFT JOIN payments p ON p.order_id = o.id GROUP BY o.id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string]bool{}
+	for rows.Next() {
+		var id string
+		var payments int
+		if err := rows.Scan(&id, &payments); err != nil {
+			t.Fatal(err)
+		}
+		stored[id] = true
+		if payments != 1 {
+			t.Errorf("order %s has %d payments", id, payments)
+		}
+		if created[id] == nil {
+			t.Errorf("order %s was recorded but no checkout was answered 201 for it", id)
+		}
+	}
+	rows.Close()
+	var orphanPayments int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM payments p LEFT JOIN orders o ON o.id = p.order_id WHERE o.id IS NULL`).Scan(&orphanPayments); err != nil || orphanPayments != 0 {
+		t.Errorf("%d payments without an order (%v)", orphanPayments, err)
+	}
+	for id := range created {
+		if !stored[id] {
+			t.Errorf("checkout answered 201 with order %s, which is not in the database", id)
+		}
+	}
+
+	// Every order's cart is settled (payment retries in the background).
+	for waited := 0; ; waited++ {
+		var claims int
+		if err := db.QueryRow("SELECT COUNT(*) FROM cart_claims").Scan(&claims); err != nil {
+			t.Fatal(err)
+		}
+		if claims == 0 {
+			break
+		}
+		if waited == 60 {
+			t.Fatalf("%d carts still claimed 30 s after the drill", claims)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+
+	// No cart write applied twice: what each shopper's adds put in (once per
+	// key answered 200) is what its order holds plus what its cart still holds.
+	for i, d := range shoppers {
+		ordered := map[string]int{}
+		if d.orderID != "" {
+			lines, err := db.Query("SELECT sku, qty FROM order_lines WHERE order_id = ?", d.orderID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for lines.Next() {
+				var sku string
+				var qty int
+				_ = lines.Scan(&sku, &qty)
+				ordered[sku] += qty
+			}
+			lines.Close()
+		}
+		code, body := d.retry(t, shop.url(shop.cart), testkit.Request{Method: "GET", Path: "/cart", Token: d.token})
+		if code != http.StatusOK {
+			t.Fatalf("shopper %d: cart %d", i, code)
+		}
+		for _, l := range testkit.Decode[struct{ Items []cartLine }](t, body).Items {
+			ordered[l.SKU] += l.Qty
+		}
+		for sku := range merge(ordered, d.added) {
+			if ordered[sku] != d.added[sku] {
+				t.Errorf("shopper %d, %s: adds answered 200 put in %d; order and cart hold %d", i, sku, d.added[sku], ordered[sku])
+			}
+		}
+	}
+	if len(created) == 0 {
+		t.Fatal("no checkout succeeded during the drill")
+	}
+	t.Logf("%d shoppers in %s, %d requests with retries; checkout answers %v; %d orders recorded",
+		len(shoppers), loadFor, attempts, statuses, len(stored))
+}
+
+func merge(a, b map[string]int) map[string]bool {
+	keys := map[string]bool{}
+	for k := range a {
+		keys[k] = true
+	}
+	for k := range b {
+		keys[k] = true
+	}
+	return keys
+}
