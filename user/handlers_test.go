@@ -25,7 +25,7 @@ type authBody struct {
 	Token string `json:"token"`
 }
 
-func register(t *testing.T, app *testApp, email, password string) authBody {
+func register(t testing.TB, app *testApp, email, password string) authBody {
 	t.Helper()
 	w := testkit.Serve(t, app.router, testkit.Request{Method: "POST", Path: "/register",
 		Body: map[string]string{"email": email, "name": "Ada Lovelace", "password": password}})
