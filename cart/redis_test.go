@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,4 +55,39 @@ func TestStoreRedisDown(t *testing.T) {
 	app.redis.Start(t)
 	w = testkit.Serve(t, app.router, testkit.Request{Method: "GET", Path: "/cart", Token: tok})
 	testkit.ExpectStatus(t, w, 200)
+}
+
+// TestFullRedisEvictsCartsNotOtherKeys: with maxmemory and volatile-lru, as
+// compose, the lab and EC2 run it, a flood of guest carts keeps being written
+// (the oldest carts go), and a key without an expiry is never evicted.
+func TestFullRedisEvictsCartsNotOtherKeys(t *testing.T) {
+	t.Parallel()
+	rds := testkit.RedisWith(t, "--maxmemory", "4mb", "--maxmemory-policy", "volatile-lru")
+	st, err := openRedisStore("redis://" + rds.Addr() + "/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := testkit.Context(t)
+	if err := st.rdb.Set(ctx, "keep-me", "no expiry", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	const carts = 3000 // about 10 MB of carts: well past the limit
+	for i := range carts {
+		w := write{Owner: fmt.Sprintf("guest-%06d", i), TTL: time.Hour}
+		for j := range 5 {
+			line := Line{SKU: fmt.Sprintf("SKU-%d", j), Name: strings.Repeat("n", 100), Qty: 1, UnitPriceCents: 100}
+			if _, err := st.Add(ctx, w, line); err != nil {
+				t.Fatalf("cart %d: %v", i, err)
+			}
+		}
+	}
+	kept, err := st.rdb.DBSize(ctx).Result()
+	if err != nil || kept >= carts {
+		t.Fatalf("%d keys after %d carts (%v): nothing was evicted", kept, carts, err)
+	}
+	if v, err := st.rdb.Get(ctx, "keep-me").Result(); err != nil || v != "no expiry" {
+		t.Fatalf("the key without an expiry: %q, %v", v, err)
+	}
+	t.Logf("%d carts written, %d keys kept under a 4 MB limit", carts, kept)
 }

@@ -21,6 +21,18 @@ func Redis(t testing.TB) *Process {
 	return ownProcess(t, redisProcess)
 }
 
+// RedisWith is Redis with extra redis-server arguments (e.g. a memory limit).
+func RedisWith(t testing.TB, args ...string) *Process {
+	t.Helper()
+	return ownProcess(t, func(dir string, port int) (*Process, error) {
+		p, err := redisProcess(dir, port)
+		if err == nil {
+			p.args = append(p.args, args...)
+		}
+		return p, err
+	})
+}
+
 // SharedRedisURL returns a redis:// URL of the server shared by this test binary.
 func SharedRedisURL(t testing.TB) string {
 	t.Helper()

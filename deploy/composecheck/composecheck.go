@@ -117,6 +117,12 @@ func Check(p *types.Project, set *sg.Set) []string {
 				fail("service %s depends on %s without condition: service_healthy", name, dep)
 			}
 		}
+		// A Redis without a memory limit grows until the container is killed,
+		// then refills from its AOF; evicting only expiring keys keeps the rest.
+		if len(s.Command) > 0 && s.Command[0] == "redis-server" &&
+			(!slices.Contains(s.Command, "--maxmemory") || !slices.ContainsFunc(s.Command, func(a string) bool { return strings.HasPrefix(a, "volatile-") })) {
+			fail("service %s: redis-server needs --maxmemory and a volatile-* --maxmemory-policy", name)
+		}
 	}
 	return out
 }

@@ -59,6 +59,8 @@ func TestCheckCatches(t *testing.T) {
 			"service payment-mysql must run as a non-root user"},
 		{"writable root", "    image: mongo:7\n    user: \"999:999\"\n    restart: unless-stopped\n    read_only: true",
 			"    image: mongo:7\n    user: \"999:999\"\n    restart: unless-stopped\n    read_only: false", "the root filesystem must be read_only"},
+		{"redis without a memory limit", `"--maxmemory", "96mb", "--maxmemory-policy", "volatile-lru"`, `"--save", "60 1"`,
+			"service cart-redis: redis-server needs --maxmemory"},
 		{"dependency not awaited", "      user-mongodb:\n        condition: service_healthy", "      user-mongodb:\n        condition: service_started",
 			"service user depends on user-mongodb without condition: service_healthy"},
 	}
