@@ -141,6 +141,23 @@ func login(t testing.TB, app *testApp, addr, email, password string) *httptest.R
 	return w
 }
 
+// parallelLogins sends n logins at once, the i-th from address addr(i), and
+// returns their statuses.
+func parallelLogins(t *testing.T, app *testApp, n int, addr func(int) string, email, password string) []int {
+	t.Helper()
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i] = login(t, app, addr(i), email, password).Code
+		}()
+	}
+	wg.Wait()
+	return codes
+}
+
 func TestLoginLockout(t *testing.T) {
 	t.Parallel()
 	app := newTestApp(t) // 3 attempts per address and account
@@ -195,16 +212,7 @@ func TestParallelGuessesCannotRaceTheThrottle(t *testing.T) {
 	app := newTestApp(t)
 	register(t, app, "target@example.com", "password1")
 	const n = 60
-	codes := make([]int, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			codes[i] = login(t, app, "198.51.100.2", "target@example.com", "wrong-guess-"+strconv.Itoa(i)).Code
-		}()
-	}
-	wg.Wait()
+	codes := parallelLogins(t, app, n, func(int) string { return "198.51.100.2" }, "target@example.com", "wrong-guess")
 	checked, refused := 0, 0
 	for _, c := range codes {
 		switch c {
@@ -248,16 +256,7 @@ func TestHammeredAccountIsSlowedNotLocked(t *testing.T) {
 		}
 	}
 	const n = 20
-	codes := make([]int, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			codes[i] = login(t, app, "198.51.100."+strconv.Itoa(100+i), "popular@example.com", "wrong-guess").Code
-		}()
-	}
-	wg.Wait()
+	codes := parallelLogins(t, app, n, func(i int) string { return "198.51.100." + strconv.Itoa(100+i) }, "popular@example.com", "wrong-guess")
 	checked := 0
 	for _, c := range codes {
 		if c == http.StatusUnauthorized {
