@@ -7,10 +7,11 @@ import (
 	"github.com/roboshop-go/roboshop/testkit"
 )
 
-// BenchmarkCheckout measures the whole checkout path through the router: claim
-// the key, read the cart (cart service), re-price two lines (catalogue service),
-// charge the simulator, write the order in one MariaDB transaction, empty the
-// cart. Refilling the cart each round is outside the timer.
+// BenchmarkCheckout measures the whole checkout path through the router: the
+// quote the shopper confirms, then claim the key and the cart, read the cart
+// (cart service), re-price two lines (catalogue service), charge the
+// simulator, write the order in one MariaDB transaction and settle the cart.
+// Refilling the cart each round is outside the timer.
 func BenchmarkCheckout(b *testing.B) {
 	app := newTestApp(b)
 	user := testkit.RegisterUser(b, app.userURL)
