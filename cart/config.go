@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"time"
@@ -44,23 +42,4 @@ func loadConfig(getenv kit.Getenv) (config, error) {
 		return config{}, fmt.Errorf("invalid configuration: REDIS_URL: %w", err)
 	}
 	return cfg, nil
-}
-
-func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
-	cfg, err := loadConfig(getenv)
-	if err != nil {
-		return err
-	}
-	logger := kit.NewLogger(stdout, "cart", cfg.LogLevel)
-	st, err := openRedisStore(cfg.RedisURL)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	client := kit.NewHTTPClient(2 * time.Second)
-	verifier := kit.NewVerifier(kit.NewJWKSClient(cfg.UserURL+"/.well-known/jwks.json", client))
-	catalogue := newCatalogueClient(cfg.CatalogueURL, client, cfg.ProductTTL)
-	reg := kit.NewRegistry()
-	router := newRouter(logger, reg, st.Ping, st, catalogue, verifier, cfg.CartTTL)
-	return kit.Serve(ctx, logger, cfg.ListenAddr, router)
 }

@@ -2,6 +2,31 @@
 // user) in Redis, priced from the catalogue service.
 package main
 
-import "github.com/roboshop-go/roboshop/kit"
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/roboshop-go/roboshop/kit"
+)
 
 func main() { kit.Main(run) }
+
+func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	logger := kit.NewLogger(stdout, "cart", cfg.LogLevel)
+	st, err := openRedisStore(cfg.RedisURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	client := kit.NewHTTPClient(2 * time.Second)
+	verifier := kit.NewVerifier(kit.NewJWKSClient(cfg.UserURL+"/.well-known/jwks.json", client))
+	catalogue := newCatalogueClient(cfg.CatalogueURL, client, cfg.ProductTTL)
+	reg := kit.NewRegistry()
+	router := newRouter(logger, reg, st.Ping, st, catalogue, verifier, cfg.CartTTL)
+	return kit.Serve(ctx, logger, cfg.ListenAddr, router)
+}

@@ -61,6 +61,11 @@ func TestCacheAgreesWithDatastore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An empty datastore would make the loop below check nothing.
+	seed, err := loadSeed()
+	if err != nil || len(all) == 0 || len(all) != len(seed.Products) {
+		t.Fatalf("datastore holds %d products, the seed %d (%v)", len(all), len(seed.Products), err)
+	}
 	for _, p := range all {
 		raw, err := cache.Product(ctx, p.SKU)
 		var got Product

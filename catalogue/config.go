@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"time"
 
@@ -39,38 +37,4 @@ func loadConfig(getenv kit.Getenv) (config, error) {
 		cfg.Database = "catalogue"
 	}
 	return cfg, nil
-}
-
-func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
-	cfg, err := loadConfig(getenv)
-	if err != nil {
-		return err
-	}
-	seed, err := loadSeed()
-	if err != nil {
-		return err
-	}
-	logger := kit.NewLogger(stdout, "catalogue", cfg.LogLevel)
-	store, err := openMongoStore(cfg.MongoURI, cfg.Database)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = store.Close(cctx)
-	}()
-	startup := kit.StartBackground(ctx, logger, "catalogue seed", func(ctx context.Context) error {
-		return store.Seed(ctx, seed)
-	})
-	ready := func(ctx context.Context) error {
-		if err := startup.Err(); err != nil {
-			return err
-		}
-		return store.Ping(ctx)
-	}
-	cache := newCachedStore(store, cfg.CacheTTL)
-	cache.seeded = startup.Err
-	reg := kit.NewRegistry()
-	return kit.Serve(ctx, logger, cfg.ListenAddr, newRouter(logger, reg, ready, cache))
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// Token constants fixed by DESIGN.md.
+// Token constants fixed by docs/architecture.md (Tokens).
 const (
 	TokenIssuer   = "roboshop-user"
 	TokenAudience = "roboshop"
@@ -112,7 +112,7 @@ func NewVerifier(keys KeySource) *Verifier {
 }
 
 // Verify parses and checks a token. A dependency failure while fetching keys is
-// returned wrapping ErrUnavailable; every other failure is ErrUnauthorized.
+// returned wrapping ErrUnavailable; every other failure is Unauthorized().
 func (v *Verifier) Verify(ctx context.Context, token string) (Principal, error) {
 	sum := sha256.Sum256([]byte(token))
 	now := v.now()
@@ -139,10 +139,10 @@ func (v *Verifier) verify(ctx context.Context, token string) (Principal, time.Ti
 		if errors.Is(keyErr, ErrUnavailable) {
 			return Principal{}, time.Time{}, keyErr
 		}
-		return Principal{}, time.Time{}, ErrUnauthorized
+		return Principal{}, time.Time{}, Unauthorized()
 	}
 	if claims.Subject == "" || (claims.Role != RoleGuest && claims.Role != RoleUser) {
-		return Principal{}, time.Time{}, ErrUnauthorized
+		return Principal{}, time.Time{}, Unauthorized()
 	}
 	// Remembered until the expiry itself, without the parser's leeway.
 	return Principal{Subject: claims.Subject, Role: claims.Role}, claims.ExpiresAt.Time, nil
@@ -154,14 +154,14 @@ func RequireAuth(v *Verifier, roles ...string) gin.HandlerFunc {
 	return Handle(func(c *gin.Context) error {
 		raw := BearerToken(c)
 		if raw == "" || len(raw) > 4096 {
-			return ErrUnauthorized
+			return Unauthorized()
 		}
 		p, err := v.Verify(c.Request.Context(), raw)
 		if err != nil {
 			return err
 		}
 		if len(roles) > 0 && !contains(roles, p.Role) {
-			return ErrForbidden
+			return Forbidden()
 		}
 		c.Set(principalKeyName, p)
 		c.Next()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -13,7 +12,7 @@ import (
 )
 
 // ErrRemoteNotFound is returned by Call when the other service answers 404.
-var ErrRemoteNotFound = errors.New("remote: not found")
+const ErrRemoteNotFound = sentinel("remote: not found")
 
 // CallOptions describe one call to another service.
 type CallOptions struct {

@@ -8,9 +8,14 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
+// sentinel is an error value that is a constant, so no caller can reassign it.
+type sentinel string
+
+func (s sentinel) Error() string { return string(s) }
+
 // ErrUnavailable marks a failure of a dependency (datastore, another service):
 // the request may succeed later, so it maps to 503.
-var ErrUnavailable = errors.New("dependency unavailable")
+const ErrUnavailable = sentinel("dependency unavailable")
 
 // Error is an error meant for the client: it carries the HTTP status, a stable
 // snake_case code and a message for a person. Anything else is an internal error.
@@ -24,6 +29,13 @@ type Error struct {
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Is matches client errors by status and code, so errors.Is(err, Unauthorized())
+// holds for every 401 the verifier makes.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Status == e.Status && t.Code == e.Code
+}
 
 // NewError returns a client error.
 func NewError(status int, code, message string) *Error {
@@ -41,11 +53,15 @@ func InvalidField(field, problem string) *Error {
 	return Invalid(map[string]string{field: problem})
 }
 
-// Common client errors, shared so every service words them alike.
-var (
-	ErrUnauthorized = NewError(http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
-	ErrForbidden    = NewError(http.StatusForbidden, "forbidden", "this action is not allowed for this account")
-)
+// Unauthorized and Forbidden are the common client errors, made afresh for each
+// use so that no caller can change what every service answers.
+func Unauthorized() *Error {
+	return NewError(http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
+}
+
+func Forbidden() *Error {
+	return NewError(http.StatusForbidden, "forbidden", "this action is not allowed for this account")
+}
 
 // NotFound returns a 404 with a specific code, e.g. "product_not_found".
 func NotFound(code, message string) *Error { return NewError(http.StatusNotFound, code, message) }

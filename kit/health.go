@@ -2,9 +2,6 @@ package kit
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -65,21 +62,4 @@ func Health(r gin.IRoutes, reg *prometheus.Registry, ready func(context.Context)
 		c.JSON(http.StatusOK, gin.H{"status": "ready"})
 	})
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
-}
-
-// NewEngine returns a gin engine with the shared middleware: request logging,
-// metrics, recovery into the error envelope, and JSON answers for unknown routes.
-func NewEngine(logger *slog.Logger, reg prometheus.Registerer) *gin.Engine {
-	gin.SetMode(gin.ReleaseMode) // no debug route dump on stdout: logs are JSON only
-	r := gin.New()
-	r.HandleMethodNotAllowed = true
-	r.ContextWithFallback = true
-	r.Use(RequestLog(logger), Metrics(reg), gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, rec any) {
-		WriteError(c, fmt.Errorf("panic: %v", rec))
-	}))
-	r.NoRoute(func(c *gin.Context) { WriteError(c, NotFound("route_not_found", "no such endpoint")) })
-	r.NoMethod(func(c *gin.Context) {
-		WriteError(c, NewError(http.StatusMethodNotAllowed, "method_not_allowed", "this endpoint does not accept that method"))
-	})
-	return r
 }

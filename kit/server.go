@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ShutdownTimeout bounds how long in-flight requests may take to drain on SIGTERM.
@@ -65,4 +69,21 @@ func NewHTTPClient(timeout time.Duration) *http.Client {
 			TLSHandshakeTimeout:   2 * time.Second,
 		},
 	}
+}
+
+// NewEngine returns a gin engine with the shared middleware: request logging,
+// metrics, recovery into the error envelope, and JSON answers for unknown routes.
+func NewEngine(logger *slog.Logger, reg prometheus.Registerer) *gin.Engine {
+	gin.SetMode(gin.ReleaseMode) // no debug route dump on stdout: logs are JSON only
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true
+	r.Use(RequestLog(logger), Metrics(reg), gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, rec any) {
+		WriteError(c, fmt.Errorf("panic: %v", rec))
+	}))
+	r.NoRoute(func(c *gin.Context) { WriteError(c, NotFound("route_not_found", "no such endpoint")) })
+	r.NoMethod(func(c *gin.Context) {
+		WriteError(c, NewError(http.StatusMethodNotAllowed, "method_not_allowed", "this endpoint does not accept that method"))
+	})
+	return r
 }

@@ -3,6 +3,38 @@
 // at most once per Idempotency-Key.
 package main
 
-import "github.com/roboshop-go/roboshop/kit"
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/roboshop-go/roboshop/kit"
+)
 
 func main() { kit.Main(run) }
+
+func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	logger := kit.NewLogger(stdout, "payment", cfg.LogLevel)
+	st, err := openMySQLStore(cfg.MySQLDSN, logger)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	startup := kit.StartBackground(ctx, logger, "schema migrations", st.Migrate)
+	ready := func(ctx context.Context) error {
+		if err := startup.Err(); err != nil {
+			return err
+		}
+		return st.Ping(ctx)
+	}
+	client := kit.NewHTTPClient(3 * time.Second)
+	verifier := kit.NewVerifier(kit.NewJWKSClient(cfg.UserURL+"/.well-known/jwks.json", client))
+	shop := &shopClient{cartURL: cfg.CartURL, catalogueURL: cfg.CatalogueURL, http: client}
+	reg := kit.NewRegistry()
+	router := newRouter(logger, reg, ready, st, shop, newSimulator(), verifier)
+	return kit.Serve(ctx, logger, cfg.ListenAddr, router)
+}

@@ -65,7 +65,7 @@ func Serve(t testing.TB, h http.Handler, req Request) *httptest.ResponseRecorder
 	return w
 }
 
-// ErrorBody is the DESIGN error envelope, for asserting on error responses.
+// ErrorBody is the error envelope of docs/architecture.md, for asserting on error responses.
 type ErrorBody struct {
 	Error struct {
 		Code    string            `json:"code"`

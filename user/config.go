@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -82,48 +80,4 @@ func loadConfig(getenv kit.Getenv) (config, error) {
 		return config{}, fmt.Errorf("invalid configuration: DEMO_PASSWORD: %s", err)
 	}
 	return cfg, nil
-}
-
-func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
-	cfg, err := loadConfig(getenv)
-	if err != nil {
-		return err
-	}
-	logger := kit.NewLogger(stdout, "user", cfg.LogLevel)
-	store, err := openMongoStore(cfg.MongoURI, cfg.Database)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = store.Close(cctx)
-	}()
-
-	keys := &keyring{}
-	startup := kit.StartBackground(ctx, logger, "user store", func(ctx context.Context) error {
-		if err := store.EnsureIndexes(ctx); err != nil {
-			return err
-		}
-		if err := keys.load(ctx, store); err != nil {
-			return err
-		}
-		if cfg.SeedDemo {
-			return seedDemo(ctx, store, cfg)
-		}
-		return nil
-	})
-	ready := func(ctx context.Context) error {
-		if err := startup.Err(); err != nil {
-			return err
-		}
-		return store.Ping(ctx)
-	}
-	pw, err := newPasswords(cfg.BcryptCost)
-	if err != nil {
-		return err
-	}
-	reg := kit.NewRegistry()
-	router := newRouter(logger, reg, ready, store, keys, pw, cfg)
-	return kit.Serve(ctx, logger, cfg.ListenAddr, router)
 }

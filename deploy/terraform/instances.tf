@@ -19,7 +19,7 @@ resource "random_password" "mysql" {
 
 locals {
   zone = var.dns_zone
-  # Environment of each service, as in DESIGN.md; peers are found by private DNS name.
+  # Environment of each service, as in docs/architecture.md; peers are found by private DNS name.
   service_env = {
     user = {
       MONGO_URI = "mongodb://user-mongodb.${local.zone}:27017/users"
