@@ -336,19 +336,35 @@ func declinedBody() []byte {
 	return b
 }
 
+// releaseFor is how long a release keeps trying: a database that blinks (a
+// restart) must not leave a key or a cart claimed until the stale period.
+const releaseFor = 10 * time.Second
+
 func (co *checkout) releaseKey(user, key string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := co.st.ReleaseKey(ctx, user, key); err != nil {
-		co.logger.Warn("could not release idempotency key; it frees itself after the stale period", "error", err.Error())
-	}
+	co.retry("could not release idempotency key; it frees itself after the stale period",
+		func(ctx context.Context) error { return co.st.ReleaseKey(ctx, user, key) })
 }
 
 func (co *checkout) releaseCart(user, claimID string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	co.retry("could not release the cart claim; it frees itself after the stale period",
+		func(ctx context.Context) error { return co.st.ReleaseCart(ctx, user, claimID) })
+}
+
+// retry runs an idempotent release until it succeeds or releaseFor passes.
+func (co *checkout) retry(failure string, release func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(context.Background(), releaseFor)
 	defer cancel()
-	if err := co.st.ReleaseCart(ctx, user, claimID); err != nil {
-		co.logger.Warn("could not release the cart claim; it frees itself after the stale period", "error", err.Error())
+	for {
+		err := release(ctx)
+		if err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			co.logger.Warn(failure, "error", err.Error())
+			return
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 }
 

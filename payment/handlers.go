@@ -13,6 +13,10 @@ import (
 	"github.com/roboshop-go/roboshop/kit"
 )
 
+// Datastore calls get c.Request.Context(), never the *gin.Context itself:
+// database/sql watches the context from a goroutine that can outlive the
+// handler, and gin reuses its Context for the next request (a data race).
+
 // maxBody bounds a checkout body: a card and an address.
 const maxBody = 8 << 10
 
@@ -53,7 +57,7 @@ func checkoutFingerprint(card Card, addr Address, expectedTotal int64) string {
 
 func handleQuote(co *checkout) gin.HandlerFunc {
 	return kit.Handle(func(c *gin.Context) error {
-		o, err := co.Quote(c, kit.Caller(c).Subject, kit.BearerToken(c))
+		o, err := co.Quote(c.Request.Context(), kit.Caller(c).Subject, kit.BearerToken(c))
 		if err != nil {
 			return err
 		}
@@ -88,7 +92,7 @@ func handleCheckout(co *checkout) gin.HandlerFunc {
 		in := checkoutInput{User: kit.Caller(c).Subject, Token: kit.BearerToken(c), Key: key, Card: card,
 			Address: req.ShippingAddress, ExpectedTotal: *req.ExpectedTotalCents, RequestID: kit.RequestID(c),
 			Fingerprint: checkoutFingerprint(card, req.ShippingAddress, *req.ExpectedTotalCents)}
-		out, err := co.Run(c, in)
+		out, err := co.Run(c.Request.Context(), in)
 		if err != nil {
 			return err
 		}
@@ -114,7 +118,7 @@ func handleOrders(st store) gin.HandlerFunc {
 		if err := qs.Err(); err != nil {
 			return err
 		}
-		orders, total, err := st.Orders(c, kit.Caller(c).Subject, limit, offset)
+		orders, total, err := st.Orders(c.Request.Context(), kit.Caller(c).Subject, limit, offset)
 		if err != nil {
 			return err
 		}
@@ -132,7 +136,7 @@ func handleOrder(st store) gin.HandlerFunc {
 		if !orderIDPattern.MatchString(id) {
 			return notFound
 		}
-		o, err := st.Order(c, kit.Caller(c).Subject, id)
+		o, err := st.Order(c.Request.Context(), kit.Caller(c).Subject, id)
 		if errors.Is(err, errNotFound) {
 			return notFound
 		}

@@ -7,14 +7,14 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/pressly/goose/v3"
 	"github.com/roboshop-go/roboshop/kit"
 )
 
@@ -52,89 +52,43 @@ func (s *mysqlStore) Close() error { return s.db.Close() }
 
 func (s *mysqlStore) Ping(ctx context.Context) error { return unavailable(s.db.PingContext(ctx)) }
 
-// Migrate applies the embedded migrations not applied yet, in order. A named
-// lock per database serialises instances that start together; each version is
-// recorded after it ran, so a re-run skips it.
+// Migrate applies the embedded migrations not applied yet, in order, with goose
+// (its table: goose_db_version). A named lock per database serialises
+// instances that start together.
 func (s *mysqlStore) Migrate(ctx context.Context) error {
-	conn, err := s.db.Conn(ctx)
+	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {
-		return unavailable(err)
+		return err
 	}
-	defer conn.Close()
+	provider, err := goose.NewProvider(goose.DialectMySQL, s.db, fsys,
+		goose.WithSessionLocker(namedLock{}), goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return err
+	}
+	if _, err := provider.Up(ctx); err != nil {
+		return fmt.Errorf("migrations: %w", unavailable(err))
+	}
+	return nil
+}
+
+// namedLock is a goose session lock on MySQL's GET_LOCK: held by the migrating
+// connection, and released by the server if that connection dies.
+type namedLock struct{}
+
+func (namedLock) SessionLock(ctx context.Context, conn *sql.Conn) error {
 	var locked sql.NullInt64
 	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(CONCAT('roboshop_migrate.', DATABASE()), 30)").Scan(&locked); err != nil {
 		return unavailable(err)
 	}
 	if locked.Int64 != 1 {
-		return errors.New("migrations: another instance holds the lock")
-	}
-	defer func() {
-		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK(CONCAT('roboshop_migrate.', DATABASE()))")
-	}()
-	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INT NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL, applied_at DATETIME(6) NOT NULL)`); err != nil {
-		return unavailable(err)
-	}
-	applied := map[int]bool{}
-	rows, err := conn.QueryContext(ctx, "SELECT version FROM schema_migrations")
-	if err != nil {
-		return unavailable(err)
-	}
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return err
-		}
-		applied[v] = true
-	}
-	rows.Close()
-
-	entries, err := migrations.ReadDir("migrations")
-	if err != nil {
-		return err
-	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
-	for _, e := range entries {
-		version, err := strconv.Atoi(strings.SplitN(e.Name(), "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migration %s: name must start with a number", e.Name())
-		}
-		if applied[version] {
-			continue
-		}
-		raw, err := migrations.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return err
-		}
-		for _, stmt := range splitStatements(string(raw)) {
-			if _, err := conn.ExecContext(ctx, stmt); err != nil {
-				return fmt.Errorf("migration %s: %w", e.Name(), unavailable(err))
-			}
-		}
-		if _, err := conn.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-			version, e.Name(), time.Now().UTC()); err != nil {
-			return unavailable(err)
-		}
+		return errors.New("migrations: another instance held the lock for 30 s")
 	}
 	return nil
 }
 
-// splitStatements drops comment lines and splits on ";" at the end of a line.
-func splitStatements(sqlText string) []string {
-	var b strings.Builder
-	for _, line := range strings.Split(sqlText, "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(line), "--") {
-			b.WriteString(line + "\n")
-		}
-	}
-	var out []string
-	for _, stmt := range strings.Split(b.String(), ";\n") {
-		if stmt = strings.TrimSpace(stmt); stmt != "" {
-			out = append(out, strings.TrimSuffix(stmt, ";"))
-		}
-	}
-	return out
+func (namedLock) SessionUnlock(ctx context.Context, conn *sql.Conn) error {
+	_, err := conn.ExecContext(ctx, "SELECT RELEASE_LOCK(CONCAT('roboshop_migrate.', DATABASE()))")
+	return unavailable(err)
 }
 
 func (s *mysqlStore) ClaimKey(ctx context.Context, user, key, hash string, staleBefore time.Time) (bool, keyRecord, error) {

@@ -1,6 +1,9 @@
 -- Orders, their lines, payments and idempotency records. Money is BIGINT cents.
--- Runs on MySQL 8.4 and MariaDB 10.11: no engine-specific syntax.
-CREATE TABLE orders (
+-- Runs on MySQL 8.4 and MariaDB 10.11: no engine-specific syntax. IF NOT EXISTS:
+-- databases made by the runner before goose have these tables already.
+
+-- +goose Up
+CREATE TABLE IF NOT EXISTS orders (
   id VARCHAR(40) CHARACTER SET ascii NOT NULL,
   user_id VARCHAR(64) CHARACTER SET ascii NOT NULL,
   status VARCHAR(16) CHARACTER SET ascii NOT NULL,
@@ -19,7 +22,7 @@ CREATE TABLE orders (
   KEY orders_user_created (user_id, created_at, id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
-CREATE TABLE order_lines (
+CREATE TABLE IF NOT EXISTS order_lines (
   order_id VARCHAR(40) CHARACTER SET ascii NOT NULL,
   line_no INT NOT NULL,
   sku VARCHAR(32) CHARACTER SET ascii NOT NULL,
@@ -32,7 +35,7 @@ CREATE TABLE order_lines (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
 -- Only the brand and the last four digits of a card are ever stored.
-CREATE TABLE payments (
+CREATE TABLE IF NOT EXISTS payments (
   id VARCHAR(64) CHARACTER SET ascii NOT NULL,
   order_id VARCHAR(40) CHARACTER SET ascii NOT NULL,
   amount_cents BIGINT NOT NULL,
@@ -48,7 +51,7 @@ CREATE TABLE payments (
 
 -- One row per (user, Idempotency-Key): the primary key is what makes concurrent
 -- duplicates lose, whatever their timing.
-CREATE TABLE idempotency_keys (
+CREATE TABLE IF NOT EXISTS idempotency_keys (
   user_id VARCHAR(64) CHARACTER SET ascii NOT NULL,
   idem_key VARCHAR(255) CHARACTER SET ascii NOT NULL,
   request_hash CHAR(64) CHARACTER SET ascii NOT NULL,
