@@ -2,7 +2,6 @@ package main
 
 import (
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -101,19 +100,13 @@ func TestParallelAddsAddUp(t *testing.T) {
 	t.Parallel()
 	app := newTestApp(t, "")
 	tok := testkit.GuestToken(t, app.userURL)
-	var wg sync.WaitGroup
-	for i := 0; i < 20; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w := testkit.Serve(t, app.router, testkit.Request{Method: "POST", Path: "/cart/items", Token: tok,
-				Body: item{"sku": "RV-001", "qty": 1}})
-			if w.Code != 200 {
-				t.Errorf("add: %d %s", w.Code, w.Body)
-			}
-		}()
-	}
-	wg.Wait()
+	testkit.InParallel(20, func(int) {
+		w := testkit.Serve(t, app.router, testkit.Request{Method: "POST", Path: "/cart/items", Token: tok,
+			Body: item{"sku": "RV-001", "qty": 1}})
+		if w.Code != 200 {
+			t.Errorf("add: %d %s", w.Code, w.Body)
+		}
+	})
 	if _, cart := app.do(t, "GET", "/cart", tok, nil); len(cart.Items) != 1 || cart.Items[0].Qty != 20 {
 		t.Fatalf("20 parallel adds of 1 gave %+v", cart)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"net/http"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -56,20 +55,14 @@ func TestCartWriteRetriedWithSameKeyAppliesOnce(t *testing.T) {
 	tok := testkit.GuestToken(t, app.userURL)
 	const n = 20
 	replayed := make([]bool, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w := testkit.Serve(t, app.router, testkit.Request{Method: "POST", Path: "/cart/items", Token: tok,
-				Body: item{"sku": "RV-002", "qty": 3}, Headers: map[string]string{"Idempotency-Key": "add-rv-002"}})
-			if w.Code != 200 {
-				t.Errorf("add: %d %s", w.Code, w.Body)
-			}
-			replayed[i] = w.Header().Get("Idempotent-Replayed") == "true"
-		}()
-	}
-	wg.Wait()
+	testkit.InParallel(n, func(i int) {
+		w := testkit.Serve(t, app.router, testkit.Request{Method: "POST", Path: "/cart/items", Token: tok,
+			Body: item{"sku": "RV-002", "qty": 3}, Headers: map[string]string{"Idempotency-Key": "add-rv-002"}})
+		if w.Code != 200 {
+			t.Errorf("add: %d %s", w.Code, w.Body)
+		}
+		replayed[i] = w.Header().Get("Idempotent-Replayed") == "true"
+	})
 	replays := 0
 	for _, r := range replayed {
 		if r {
@@ -122,17 +115,11 @@ func TestSettleTakesOutOnlyWhatWasOrdered(t *testing.T) {
 	app.do(t, "POST", "/cart/items", user, item{"sku": "DR-001", "qty": 1})
 	app.do(t, "POST", "/cart/items", user, item{"sku": "HH-001", "qty": 1})
 	settle := item{"order_id": "ord_0123456789abcdef01234567", "items": []item{{"sku": "DR-001", "qty": 2}, {"sku": "KP-001", "qty": 1}}}
-	var wg sync.WaitGroup
-	for range 10 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if code, _ := app.do(t, "POST", "/cart/settle", user, settle); code != 200 {
-				t.Errorf("settle: %d", code)
-			}
-		}()
-	}
-	wg.Wait()
+	testkit.InParallel(10, func(int) {
+		if code, _ := app.do(t, "POST", "/cart/settle", user, settle); code != 200 {
+			t.Errorf("settle: %d", code)
+		}
+	})
 	_, cart := app.do(t, "GET", "/cart", user, nil)
 	if got := quantities(cart); len(got) != 2 || got["DR-001"] != 1 || got["HH-001"] != 1 {
 		t.Fatalf("cart after 10 settlements of one order = %v; want DR-001 x1 and HH-001 x1", got)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"sync"
 	"testing"
 
 	"github.com/roboshop-go/roboshop/testkit"
@@ -33,17 +32,11 @@ func TestSeedIsIdempotentAndKeepsChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	seed, _ := loadSeed()
-	var wg sync.WaitGroup
-	for i := 0; i < 3; i++ { // concurrent seeders, as when instances start together
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := st.Seed(ctx, seed); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
+	testkit.InParallel(3, func(int) { // concurrent seeders, as when instances start together
+		if err := st.Seed(ctx, seed); err != nil {
+			t.Error(err)
+		}
+	})
 	n, err := st.products.CountDocuments(ctx, bson.D{})
 	if err != nil || n != int64(len(seed.Products)) {
 		t.Fatalf("%d products after re-seeding (%v), want %d", n, err, len(seed.Products))

@@ -121,27 +121,21 @@ func TestAnonymousWritesAreRateLimited(t *testing.T) {
 			codes := map[int]int{}
 			var limitedBody string
 			var mu sync.Mutex
-			var wg sync.WaitGroup
-			for w := range 4 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := w; i < tc.n; i += 4 {
-						var body io.Reader
-						if tc.body != "" {
-							body = strings.NewReader(tc.body)
-						}
-						resp, text := get(t, tc.method, base+tc.path, body, map[string]string{"Authorization": "Bearer " + token})
-						mu.Lock()
-						codes[resp.StatusCode]++
-						if resp.StatusCode == 429 {
-							limitedBody = text
-						}
-						mu.Unlock()
+			testkit.InParallel(4, func(w int) {
+				for i := w; i < tc.n; i += 4 {
+					var body io.Reader
+					if tc.body != "" {
+						body = strings.NewReader(tc.body)
 					}
-				}()
-			}
-			wg.Wait()
+					resp, text := get(t, tc.method, base+tc.path, body, map[string]string{"Authorization": "Bearer " + token})
+					mu.Lock()
+					codes[resp.StatusCode]++
+					if resp.StatusCode == 429 {
+						limitedBody = text
+					}
+					mu.Unlock()
+				}
+			})
 			if got := codes[429] > 0; got != tc.wantLimited || codes[429]+codes[200]+codes[201] != tc.n {
 				t.Fatalf("%d requests from one address: %v", tc.n, codes)
 			}

@@ -134,18 +134,12 @@ func TestLoginBurstIsRateLimited(t *testing.T) {
 	body := `{"email":"` + testkit.UniqueName("burst") + `@example.com","password":"wrong-password"}`
 	var mu sync.Mutex
 	codes := map[int]int{}
-	var wg sync.WaitGroup
-	for i := 0; i < 15; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			resp, _ := get(t, "POST", base+"/api/user/login", strings.NewReader(body), nil)
-			mu.Lock()
-			codes[resp.StatusCode]++
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+	testkit.InParallel(15, func(int) {
+		resp, _ := get(t, "POST", base+"/api/user/login", strings.NewReader(body), nil)
+		mu.Lock()
+		codes[resp.StatusCode]++
+		mu.Unlock()
+	})
 	if codes[429] == 0 || codes[401] == 0 || codes[401]+codes[429] != 15 {
 		t.Fatalf("statuses %v: want some 401 then 429 for the burst", codes)
 	}

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -217,15 +216,9 @@ func TestConcurrentDuplicatesChargeOnce(t *testing.T) {
 	app.addToCart(t, user, "IA-006", 2)
 	const n = 20
 	codes := make([]int, n)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			codes[i], _, _ = app.checkout(t, user, "same-key", checkoutBody("4242424242424242"))
-		}()
-	}
-	wg.Wait()
+	testkit.InParallel(n, func(i int) {
+		codes[i], _, _ = app.checkout(t, user, "same-key", checkoutBody("4242424242424242"))
+	})
 	created := 0
 	for _, c := range codes {
 		switch c {
@@ -363,23 +356,17 @@ func TestMySQLDownChargesNothing(t *testing.T) {
 func TestMigrationsAreIdempotentAndSafeConcurrently(t *testing.T) {
 	t.Parallel()
 	app := newTestApp(t) // migrated once
-	var wg sync.WaitGroup
-	for i := 0; i < 3; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			st, err := openMySQLStore(app.dsn, slog.New(slog.NewJSONHandler(io.Discard, nil)))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer st.Close()
-			if err := st.Migrate(context.Background()); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
+	testkit.InParallel(3, func(int) {
+		st, err := openMySQLStore(app.dsn, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer st.Close()
+		if err := st.Migrate(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
 	entries, _ := migrations.ReadDir("migrations")
 	var applied int
 	if err := app.store.db.QueryRow("SELECT COUNT(*) FROM goose_db_version WHERE version_id > 0").Scan(&applied); err != nil || applied != len(entries) {

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,18 +25,12 @@ func TestOneCartManyKeysChargesOnce(t *testing.T) {
 	const n = 50
 	codes := make([]int, n)
 	bodies := make([]string, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			body := checkoutBody("4242424242424242")
-			body["expected_total_cents"] = total
-			code, resp, _ := app.checkout(t, user, "many-"+strings.Repeat("k", i+1), body)
-			codes[i], bodies[i] = code, string(resp)
-		}()
-	}
-	wg.Wait()
+	testkit.InParallel(n, func(i int) {
+		body := checkoutBody("4242424242424242")
+		body["expected_total_cents"] = total
+		code, resp, _ := app.checkout(t, user, "many-"+strings.Repeat("k", i+1), body)
+		codes[i], bodies[i] = code, string(resp)
+	})
 	created := 0
 	for i, c := range codes {
 		switch {

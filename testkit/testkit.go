@@ -286,3 +286,17 @@ func StartProcess(t testing.TB, addr, name string, args ...string) *Process {
 		return &Process{name: name, args: args, addr: addr}, nil
 	})
 }
+
+// InParallel runs f(0) … f(n-1), each in its own goroutine, all at once, and
+// waits for them: the shape of every concurrency test here.
+func InParallel(n int, f func(i int)) {
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(i)
+		}()
+	}
+	wg.Wait()
+}

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -146,15 +145,7 @@ func login(t testing.TB, app *testApp, addr, email, password string) *httptest.R
 func parallelLogins(t *testing.T, app *testApp, n int, addr func(int) string, email, password string) []int {
 	t.Helper()
 	codes := make([]int, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			codes[i] = login(t, app, addr(i), email, password).Code
-		}()
-	}
-	wg.Wait()
+	testkit.InParallel(n, func(i int) { codes[i] = login(t, app, addr(i), email, password).Code })
 	return codes
 }
 
