@@ -63,7 +63,8 @@ type outcome struct {
 	Replayed bool
 }
 
-var errCartBusy = func() *kit.Error {
+// errCartBusy: another checkout holds the cart (or this key's first request runs).
+func errCartBusy() *kit.Error {
 	e := kit.NewError(http.StatusConflict, "checkout_in_progress",
 		"a checkout of this cart is already being processed; retry shortly")
 	e.Header = map[string]string{"Retry-After": "1"}
