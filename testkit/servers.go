@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -55,10 +56,7 @@ func MariaDBDSN(t testing.TB) string {
 	t.Helper()
 	p := sharedProcess(t, "mariadb", mariadbProcess)
 	db := UniqueName("t")
-	if out, err := exec.Command(mariadbClient(), "--no-defaults", "-uroot", "-h127.0.0.1",
-		"-P"+strings.Split(p.Addr(), ":")[1], "-e", "CREATE DATABASE "+db).CombinedOutput(); err != nil {
-		t.Fatalf("create database: %v\n%s", err, out)
-	}
+	createDatabase(t, p, db)
 	return "root@tcp(" + p.Addr() + ")/" + db + "?parseTime=true"
 }
 
@@ -67,11 +65,20 @@ func MariaDBDSN(t testing.TB) string {
 func StartMariaDB(t testing.TB, db string) (*Process, string) {
 	t.Helper()
 	p := ownProcess(t, mariadbProcess)
-	if out, err := exec.Command(mariadbClient(), "--no-defaults", "-uroot", "-h127.0.0.1",
+	createDatabase(t, p, db)
+	return p, "root@tcp(" + p.Addr() + ")/" + db + "?parseTime=true"
+}
+
+// createDatabase creates db on the MariaDB server p, bounded in time: a client
+// must never wait for ever on a server that does not answer.
+func createDatabase(t testing.TB, p *Process, db string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, mariadbClient(), "--no-defaults", "--connect-timeout=10", "-uroot", "-h127.0.0.1",
 		"-P"+strings.Split(p.Addr(), ":")[1], "-e", "CREATE DATABASE "+db).CombinedOutput(); err != nil {
 		t.Fatalf("create database: %v\n%s", err, out)
 	}
-	return p, "root@tcp(" + p.Addr() + ")/" + db + "?parseTime=true"
 }
 
 func mariadbClient() string {

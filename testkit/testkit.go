@@ -6,11 +6,14 @@ package testkit
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -72,16 +75,35 @@ func (p *Process) start(wait time.Duration) error {
 	go func() { _ = cmd.Wait(); close(done) }()
 	p.cmd, p.output, p.done = cmd, out, done
 
+	_, portText, _ := net.SplitHostPort(p.addr)
+	port, _ := strconv.Atoi(portText)
 	deadline := time.Now().Add(wait)
+	var answeredAt time.Time
 	for {
 		conn, err := net.DialTimeout("tcp", p.addr, 200*time.Millisecond)
 		if err == nil {
 			conn.Close()
-			return nil
+			if ownsListener(cmd.Process.Pid, port) {
+				return nil
+			}
+			// Someone answers, but not our server: it lost the port to
+			// another process (a listener is ours the moment it listens).
+			if answeredAt.IsZero() {
+				answeredAt = time.Now()
+			}
+			if time.Since(answeredAt) > 5*time.Second || p.gaveUp(done) {
+				p.stopLocked()
+				return fmt.Errorf("%s on %s: %w", p.name, p.addr, errPortTaken)
+			}
+			time.Sleep(50 * time.Millisecond)
+			continue
 		}
 		select {
 		case <-done:
 			p.cmd = nil
+			if strings.Contains(out.String(), "in use") { // it lost the port before binding
+				return fmt.Errorf("%s exited: %w:\n%s", p.name, errPortTaken, out.String())
+			}
 			return fmt.Errorf("%s exited before listening on %s:\n%s", p.name, p.addr, out.String())
 		case <-time.After(50 * time.Millisecond):
 		}
@@ -89,6 +111,16 @@ func (p *Process) start(wait time.Duration) error {
 			p.stopLocked()
 			return fmt.Errorf("%s did not listen on %s within %s:\n%s", p.name, p.addr, wait, out.String())
 		}
+	}
+}
+
+// gaveUp reports whether the process has exited (it could not bind, say).
+func (p *Process) gaveUp(done chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -226,16 +258,10 @@ func sharedProcess(t testing.TB, kind string, build func(dir string, port int) (
 			return
 		}
 		registry.addTemp(dir)
-		p, err := build(dir, FreePort(t))
-		if err != nil {
-			e.err = err
-			return
-		}
-		if err := p.start(60 * time.Second); err != nil {
-			e.err = err
-			return
-		}
-		e.p = p
+		e.p, e.err = startOnFreePort(t, func(attempt int) (string, error) {
+			sub := filepath.Join(dir, strconv.Itoa(attempt))
+			return sub, os.MkdirAll(sub, 0o755)
+		}, build)
 	})
 	if e.err != nil {
 		t.Fatalf("shared %s: %v", kind, e.err)
@@ -246,15 +272,33 @@ func sharedProcess(t testing.TB, kind string, build func(dir string, port int) (
 // ownProcess starts a server for one test only, stopped when the test ends.
 func ownProcess(t testing.TB, build func(dir string, port int) (*Process, error)) *Process {
 	t.Helper()
-	p, err := build(t.TempDir(), FreePort(t))
+	p, err := startOnFreePort(t, func(int) (string, error) { return t.TempDir(), nil }, build)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.start(60 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Stop)
 	return p
+}
+
+// startOnFreePort builds and starts a server on a free port, in a fresh
+// directory each attempt, and tries another port when the one it was given
+// turns out to be another process's (three attempts).
+func startOnFreePort(t testing.TB, newDir func(attempt int) (string, error),
+	build func(dir string, port int) (*Process, error)) (*Process, error) {
+	for attempt := 1; ; attempt++ {
+		dir, err := newDir(attempt)
+		if err != nil {
+			return nil, err
+		}
+		p, err := build(dir, FreePort(t))
+		if err != nil {
+			return nil, err
+		}
+		err = p.start(60 * time.Second)
+		if err == nil || !errors.Is(err, errPortTaken) || attempt == 3 {
+			return p, err
+		}
+	}
 }
 
 var nameSeq struct {

@@ -54,3 +54,40 @@ func TestUniqueNames(t *testing.T) {
 		seen[n] = true
 	}
 }
+
+// TestServerNeverAnswersOnAnotherProcesssPort: given a port another process
+// already listens on, a server is started again on a fresh port, and it is
+// that server which answers (a MariaDB once "started" on a service's port, and
+// its client waited for a greeting for ever).
+func TestServerNeverAnswersOnAnotherProcesssPort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // the other process's port
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	taken := ln.Addr().(*net.TCPAddr).Port
+	var given []int
+	p := ownProcess(t, func(dir string, port int) (*Process, error) {
+		if len(given) == 0 {
+			port = taken
+		}
+		given = append(given, port)
+		return redisProcess(dir, port)
+	})
+	if len(given) < 2 || p.Addr() == ln.Addr().String() {
+		t.Fatalf("ports given %v; the server runs on %s, the taken port is %d", given, p.Addr(), taken)
+	}
+	conn, err := net.DialTimeout("tcp", p.Addr(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	reply := make([]byte, 7)
+	if n, err := conn.Read(reply); err != nil || string(reply[:n]) != "+PONG\r\n" {
+		t.Fatalf("the server on %s answered %q, %v", p.Addr(), reply[:n], err)
+	}
+}
