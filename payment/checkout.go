@@ -176,20 +176,21 @@ const (
 // recorded tells whether an order transaction whose commit failed did commit,
 // by reading the key's state again until the database answers or ctx ends.
 func (co *checkout) recorded(ctx context.Context, user, key string) recordedState {
-	for {
-		rec, err := co.st.Key(ctx, user, key)
-		switch {
-		case err == nil && rec.State == keyDone && rec.Status == http.StatusCreated:
-			return recordedYes
-		case err == nil || errors.Is(err, errNotFound):
-			return recordedNo
+	var rec keyRecord
+	err := untilDone(ctx, func(ctx context.Context) error {
+		var err error
+		if rec, err = co.st.Key(ctx, user, key); errors.Is(err, errNotFound) {
+			return nil // no record at all: nothing was committed
 		}
-		select {
-		case <-ctx.Done():
-			return recordedUnknown
-		case <-time.After(250 * time.Millisecond):
-		}
+		return err
+	})
+	switch {
+	case err != nil:
+		return recordedUnknown
+	case rec.State == keyDone && rec.Status == http.StatusCreated:
+		return recordedYes
 	}
+	return recordedNo
 }
 
 // claimCart makes this checkout the one that holds the user's cart. A cart
@@ -355,15 +356,22 @@ func (co *checkout) releaseCart(user, claimID string) {
 func (co *checkout) retry(failure string, release func(context.Context) error) {
 	ctx, cancel := context.WithTimeout(context.Background(), releaseFor)
 	defer cancel()
+	if err := untilDone(ctx, release); err != nil {
+		co.logger.Warn(failure, "error", err.Error())
+	}
+}
+
+// untilDone calls f every 250 ms until it returns nil or ctx ends; then it
+// returns f's last error.
+func untilDone(ctx context.Context, f func(context.Context) error) error {
 	for {
-		err := release(ctx)
+		err := f(ctx)
 		if err == nil {
-			return
+			return nil
 		}
 		select {
 		case <-ctx.Done():
-			co.logger.Warn(failure, "error", err.Error())
-			return
+			return err
 		case <-time.After(250 * time.Millisecond):
 		}
 	}

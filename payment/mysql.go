@@ -101,19 +101,13 @@ func (s *mysqlStore) ClaimKey(ctx context.Context, user, key, hash string, stale
 	if !isDuplicate(err) {
 		return false, keyRecord{}, unavailable(err)
 	}
-	var rec keyRecord
-	var status sql.NullInt64
-	var body sql.NullString
-	var updated time.Time
-	err = s.db.QueryRowContext(ctx, `SELECT request_hash, state, response_status, response_body, updated_at
-		FROM idempotency_keys WHERE user_id = ? AND idem_key = ?`, user, key).Scan(&rec.RequestHash, &rec.State, &status, &body, &updated)
-	if errors.Is(err, sql.ErrNoRows) {
+	rec, updated, err := s.readKey(ctx, user, key)
+	if errors.Is(err, errNotFound) {
 		return false, keyRecord{State: keyInProgress, RequestHash: hash}, nil // released meanwhile; the client may retry
 	}
 	if err != nil {
-		return false, keyRecord{}, unavailable(err)
+		return false, keyRecord{}, err
 	}
-	rec.Status, rec.Body = int(status.Int64), []byte(body.String)
 	if rec.State == keyInProgress && rec.RequestHash == hash && updated.Before(staleBefore) {
 		// Its request died mid-way: take it over, but only if nobody else did first.
 		res, err := s.db.ExecContext(ctx, `UPDATE idempotency_keys SET updated_at = ?
@@ -129,16 +123,24 @@ func (s *mysqlStore) ClaimKey(ctx context.Context, user, key, hash string, stale
 }
 
 func (s *mysqlStore) Key(ctx context.Context, user, key string) (keyRecord, error) {
+	rec, _, err := s.readKey(ctx, user, key)
+	return rec, err
+}
+
+// readKey reads (user, key)'s record and when it last changed; errNotFound
+// when there is none.
+func (s *mysqlStore) readKey(ctx context.Context, user, key string) (keyRecord, time.Time, error) {
 	var rec keyRecord
 	var status sql.NullInt64
 	var body sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT request_hash, state, response_status, response_body
-		FROM idempotency_keys WHERE user_id = ? AND idem_key = ?`, user, key).Scan(&rec.RequestHash, &rec.State, &status, &body)
+	var updated time.Time
+	err := s.db.QueryRowContext(ctx, `SELECT request_hash, state, response_status, response_body, updated_at
+		FROM idempotency_keys WHERE user_id = ? AND idem_key = ?`, user, key).Scan(&rec.RequestHash, &rec.State, &status, &body, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
-		return keyRecord{}, errNotFound
+		return keyRecord{}, time.Time{}, errNotFound
 	}
 	rec.Status, rec.Body = int(status.Int64), []byte(body.String)
-	return rec, unavailable(err)
+	return rec, updated, unavailable(err)
 }
 
 func (s *mysqlStore) ReleaseKey(ctx context.Context, user, key string) error {
@@ -163,18 +165,13 @@ func (s *mysqlStore) ClaimCart(ctx context.Context, user, claimID string, staleB
 	if !isDuplicate(err) {
 		return false, cartClaim{}, unavailable(err)
 	}
-	var held cartClaim
-	var orderID sql.NullString
-	var updated time.Time
-	err = s.db.QueryRowContext(ctx, "SELECT claim_id, state, order_id, updated_at FROM cart_claims WHERE user_id = ?", user).
-		Scan(&held.ID, &held.State, &orderID, &updated)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, cartClaim{}, nil
+	held, updated, err := s.readClaim(ctx, user)
+	if errors.Is(err, errNotFound) {
+		return false, cartClaim{}, nil // released meanwhile: try again
 	}
 	if err != nil {
-		return false, cartClaim{}, unavailable(err)
+		return false, cartClaim{}, err
 	}
-	held.OrderID = orderID.String
 	if held.State == claimActive && updated.Before(staleBefore) {
 		// Its request died mid-way: take it over, unless another request did first.
 		res, err := s.db.ExecContext(ctx, `UPDATE cart_claims SET claim_id = ?, updated_at = ?
@@ -190,15 +187,23 @@ func (s *mysqlStore) ClaimCart(ctx context.Context, user, claimID string, staleB
 }
 
 func (s *mysqlStore) CartClaim(ctx context.Context, user string) (cartClaim, error) {
+	c, _, err := s.readClaim(ctx, user)
+	return c, err
+}
+
+// readClaim reads the claim on user's cart and when it last changed;
+// errNotFound when there is none.
+func (s *mysqlStore) readClaim(ctx context.Context, user string) (cartClaim, time.Time, error) {
 	var c cartClaim
 	var orderID sql.NullString
-	err := s.db.QueryRowContext(ctx, "SELECT claim_id, state, order_id FROM cart_claims WHERE user_id = ?", user).
-		Scan(&c.ID, &c.State, &orderID)
+	var updated time.Time
+	err := s.db.QueryRowContext(ctx, "SELECT claim_id, state, order_id, updated_at FROM cart_claims WHERE user_id = ?", user).
+		Scan(&c.ID, &c.State, &orderID, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
-		return cartClaim{}, errNotFound
+		return cartClaim{}, time.Time{}, errNotFound
 	}
 	c.OrderID = orderID.String
-	return c, unavailable(err)
+	return c, updated, unavailable(err)
 }
 
 func (s *mysqlStore) ReleaseCart(ctx context.Context, user, claimID string) error {
