@@ -121,11 +121,16 @@ func cartError(err error) error {
 	return err
 }
 
-// respondCart answers with the cart as it is now; a replayed write says so.
-func respondCart(c *gin.Context, st store, owner string, notMerged []string, replayed bool) error {
+// markReplayed tells the client its write had been applied before.
+func markReplayed(c *gin.Context, replayed bool) {
 	if replayed {
 		c.Header("Idempotent-Replayed", "true")
 	}
+}
+
+// respondCart answers with the cart as it is now; a replayed write says so.
+func respondCart(c *gin.Context, st store, owner string, notMerged []string, replayed bool) error {
+	markReplayed(c, replayed)
 	lines, err := st.Cart(c, owner)
 	if err != nil {
 		return err
@@ -246,9 +251,7 @@ func handleClear(st store, ttl cartTTL) gin.HandlerFunc {
 		if err != nil {
 			return cartError(err)
 		}
-		if replayed {
-			c.Header("Idempotent-Replayed", "true")
-		}
+		markReplayed(c, replayed)
 		c.Status(http.StatusNoContent)
 		return nil
 	})

@@ -258,13 +258,11 @@ func unavailable(err error) error {
 	if err == nil {
 		return nil
 	}
+	// A full Redis ("OOM": maxmemory with nothing left to evict) wrote nothing
+	// either: try later.
 	var netErr net.Error
 	if errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, redis.ErrClosed) ||
-		errors.Is(err, redis.ErrPoolTimeout) {
-		return fmt.Errorf("redis: %w: %w", kit.ErrUnavailable, err)
-	}
-	// Full (maxmemory with nothing left to evict): nothing was written; try later.
-	if strings.HasPrefix(err.Error(), "OOM ") {
+		errors.Is(err, redis.ErrPoolTimeout) || strings.HasPrefix(err.Error(), "OOM ") {
 		return fmt.Errorf("redis: %w: %w", kit.ErrUnavailable, err)
 	}
 	return fmt.Errorf("redis: %w", err)
