@@ -91,8 +91,8 @@ func (p *Process) start(wait time.Duration) error {
 			if answeredAt.IsZero() {
 				answeredAt = time.Now()
 			}
-			if time.Since(answeredAt) > 5*time.Second || p.gaveUp(done) {
-				p.stopLocked()
+			if time.Since(answeredAt) > 5*time.Second || exited(done) {
+				p.stopLocked(syscall.SIGTERM)
 				return fmt.Errorf("%s on %s: %w", p.name, p.addr, errPortTaken)
 			}
 			time.Sleep(50 * time.Millisecond)
@@ -108,14 +108,14 @@ func (p *Process) start(wait time.Duration) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			p.stopLocked()
+			p.stopLocked(syscall.SIGTERM)
 			return fmt.Errorf("%s did not listen on %s within %s:\n%s", p.name, p.addr, wait, out.String())
 		}
 	}
 }
 
-// gaveUp reports whether the process has exited (it could not bind, say).
-func (p *Process) gaveUp(done chan struct{}) bool {
+// exited reports whether the process has exited (it could not bind, say).
+func exited(done chan struct{}) bool {
 	select {
 	case <-done:
 		return true
@@ -128,14 +128,16 @@ func (p *Process) gaveUp(done chan struct{}) bool {
 func (p *Process) Stop() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.stopLocked()
+	p.stopLocked(syscall.SIGTERM)
 }
 
-func (p *Process) stopLocked() {
+// stopLocked sends sig, then SIGKILL if the process has not exited within
+// 10 s, and waits for it.
+func (p *Process) stopLocked(sig syscall.Signal) {
 	if p.cmd == nil {
 		return
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Process.Signal(sig)
 	select {
 	case <-p.done:
 	case <-time.After(10 * time.Second):
@@ -163,12 +165,7 @@ func (p *Process) Signal(t testing.TB, sig syscall.Signal) {
 func (p *Process) Kill() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cmd == nil {
-		return
-	}
-	_ = p.cmd.Process.Kill()
-	<-p.done
-	p.cmd = nil
+	p.stopLocked(syscall.SIGKILL)
 }
 
 // Output returns what the process printed so far, for failure messages.
