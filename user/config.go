@@ -67,8 +67,11 @@ func loadConfig(getenv kit.Getenv) (config, error) {
 	if err != nil {
 		return config{}, fmt.Errorf("invalid configuration: MONGO_URI: %w", err)
 	}
-	for _, p := range cfg.TrustedProxies {
-		if _, _, err := net.ParseCIDR(strings.TrimSpace(p)); err != nil && net.ParseIP(strings.TrimSpace(p)) == nil {
+	for i, p := range cfg.TrustedProxies {
+		// Trimmed here, so what is checked is exactly what gin is given.
+		p = strings.TrimSpace(p)
+		cfg.TrustedProxies[i] = p
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
 			return config{}, fmt.Errorf("invalid configuration: TRUSTED_PROXIES: %q is neither an address nor a CIDR", p)
 		}
 	}

@@ -198,19 +198,23 @@ func admitAttempt(c *gin.Context, st store, email, addr string, policy loginPoli
 		_ = st.ForgetAttempt(context.WithoutCancel(c), id)
 		return tooManyAttempts(wait, message)
 	}
-	fromAddr, oldest, err := st.CountAttempts(c, email, addr, now.Add(-policy.Window))
+	fromAddr, err := st.CountAttempts(c, email, addr, now.Add(-policy.Window))
 	if err != nil {
 		return err
 	}
 	if fromAddr > policy.PerAddress {
+		oldest, err := st.OldestAttempt(c, email, addr, now.Add(-policy.Window))
+		if err != nil {
+			return err
+		}
 		return refuse(oldest.Add(policy.Window).Sub(now), "too many failed logins for this account from your address")
 	}
-	all, _, err := st.CountAttempts(c, email, "", now.Add(-policy.Window))
+	all, err := st.CountAttempts(c, email, "", now.Add(-policy.Window))
 	if err != nil {
 		return err
 	}
 	if all > policy.AccountCeiling {
-		recent, _, err := st.CountAttempts(c, email, "", now.Add(-policy.SlowInterval))
+		recent, err := st.CountAttempts(c, email, "", now.Add(-policy.SlowInterval))
 		if err != nil {
 			return err
 		}
@@ -307,18 +311,20 @@ func validatePassword(pw string) error {
 	return nil
 }
 
-// seedDemo creates the documented demo account unless it exists already.
-func seedDemo(ctx context.Context, st store, cfg config) error {
-	if _, err := st.UserByEmail(ctx, cfg.DemoEmail); err == nil {
+// seedDemo creates the documented demo account unless it exists already. Its
+// email is normalised as a login's is, so DEMO_EMAIL in any case logs in.
+func seedDemo(ctx context.Context, st store, pw passwords, cfg config) error {
+	email := normalizeEmail(cfg.DemoEmail)
+	if _, err := st.UserByEmail(ctx, email); err == nil {
 		return nil
 	} else if !errors.Is(err, errNotFound) {
 		return err
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(cfg.DemoPassword), cfg.BcryptCost)
+	hash, err := pw.hash(cfg.DemoPassword)
 	if err != nil {
 		return err
 	}
-	err = st.CreateUser(ctx, User{ID: bson.NewObjectID().Hex(), Email: cfg.DemoEmail, Name: "Demo Shopper",
+	err = st.CreateUser(ctx, User{ID: bson.NewObjectID().Hex(), Email: email, Name: "Demo Shopper",
 		PasswordHash: hash, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)})
 	if errors.Is(err, errEmailTaken) {
 		return nil // another instance seeded it first

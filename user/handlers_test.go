@@ -62,7 +62,7 @@ func TestRegisterLoginMe(t *testing.T) {
 func TestDemoAccountSeededOnce(t *testing.T) {
 	t.Parallel()
 	app := newTestApp(t)
-	if err := seedDemo(testkit.Context(t), app.store, app.cfg); err != nil {
+	if err := seedDemo(testkit.Context(t), app.store, app.pw, app.cfg); err != nil {
 		t.Fatalf("second seed: %v", err)
 	}
 	w := testkit.Serve(t, app.router, testkit.Request{Method: "POST", Path: "/login",
@@ -215,7 +215,7 @@ func TestParallelGuessesCannotRaceTheThrottle(t *testing.T) {
 			t.Errorf("unexpected status %d", c)
 		}
 	}
-	stored, _, err := app.store.CountAttempts(testkit.Context(t), "target@example.com", "198.51.100.2", time.Now().Add(-time.Hour))
+	stored, err := app.store.CountAttempts(testkit.Context(t), "target@example.com", "198.51.100.2", time.Now().Add(-time.Hour))
 	if err != nil || checked > app.cfg.Login.PerAddress || checked+refused != n || stored != checked {
 		t.Fatalf("%d passwords checked, %d refused, %d attempts stored (%v); want at most %d checked and stored",
 			checked, refused, stored, err, app.cfg.Login.PerAddress)

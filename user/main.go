@@ -28,6 +28,10 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 		_ = store.Close(cctx)
 	}()
 
+	pw, err := newPasswords(cfg.BcryptCost)
+	if err != nil {
+		return err
+	}
 	keys := &keyring{}
 	startup := kit.StartBackground(ctx, logger, "user store", func(ctx context.Context) error {
 		if err := store.EnsureIndexes(ctx); err != nil {
@@ -37,7 +41,7 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 			return err
 		}
 		if cfg.SeedDemo {
-			return seedDemo(ctx, store, cfg)
+			return seedDemo(ctx, store, pw, cfg)
 		}
 		return nil
 	})
@@ -46,10 +50,6 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 			return err
 		}
 		return store.Ping(ctx)
-	}
-	pw, err := newPasswords(cfg.BcryptCost)
-	if err != nil {
-		return err
 	}
 	reg := kit.NewRegistry()
 	router := newRouter(logger, reg, ready, store, keys, pw, cfg)

@@ -18,6 +18,7 @@ type testApp struct {
 	router *gin.Engine
 	store  *mongoStore
 	keys   *keyring
+	pw     passwords
 	cfg    config
 }
 
@@ -30,7 +31,7 @@ func testConfig(t testing.TB, mongoURI string) config {
 		"LOGIN_ACCOUNT_CEILING": "8",
 		"LOGIN_SLOW_INTERVAL":   "1s",
 		// httptest requests come from 192.0.2.1: trust it to set X-Real-IP, as nginx.
-		"TRUSTED_PROXIES": "192.0.2.1",
+		"TRUSTED_PROXIES": "10.9.9.9, 192.0.2.1", // spaces as people write them
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -47,16 +48,16 @@ func newTestApp(t testing.TB) *testApp {
 	if err := keys.load(ctx, st); err != nil {
 		t.Fatal(err)
 	}
-	if err := seedDemo(ctx, st, cfg); err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	ready := func(ctx context.Context) error { return st.Ping(ctx) }
 	pw, err := newPasswords(cfg.BcryptCost)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testApp{router: newRouter(logger, kit.NewRegistry(), ready, st, keys, pw, cfg), store: st, keys: keys, cfg: cfg}
+	if err := seedDemo(ctx, st, pw, cfg); err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	ready := func(ctx context.Context) error { return st.Ping(ctx) }
+	return &testApp{router: newRouter(logger, kit.NewRegistry(), ready, st, keys, pw, cfg), store: st, keys: keys, pw: pw, cfg: cfg}
 }
 
 func newTestStore(t testing.TB, cfg config) *mongoStore {

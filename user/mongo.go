@@ -124,18 +124,19 @@ func (s *mongoStore) RecordAttempt(ctx context.Context, email, addr string, at, 
 	return id, unavailable(err)
 }
 
-func (s *mongoStore) CountAttempts(ctx context.Context, email, addr string, since time.Time) (int, time.Time, error) {
-	filter := attemptFilter(email, addr, since)
-	n, err := s.attempts.CountDocuments(ctx, filter)
-	if err != nil || n == 0 {
-		return 0, time.Time{}, unavailable(err)
-	}
+func (s *mongoStore) CountAttempts(ctx context.Context, email, addr string, since time.Time) (int, error) {
+	n, err := s.attempts.CountDocuments(ctx, attemptFilter(email, addr, since))
+	return int(n), unavailable(err)
+}
+
+func (s *mongoStore) OldestAttempt(ctx context.Context, email, addr string, since time.Time) (time.Time, error) {
 	var oldest attemptDoc
-	err = s.attempts.FindOne(ctx, filter, options.FindOne().SetSort(bson.D{{Key: "at", Value: 1}})).Decode(&oldest)
+	err := s.attempts.FindOne(ctx, attemptFilter(email, addr, since),
+		options.FindOne().SetSort(bson.D{{Key: "at", Value: 1}})).Decode(&oldest)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return int(n), since, nil // cleared between the two reads
+		return since, nil // cleared meanwhile
 	}
-	return int(n), oldest.At, unavailable(err)
+	return oldest.At, unavailable(err)
 }
 
 func (s *mongoStore) ForgetAttempt(ctx context.Context, id string) error {

@@ -35,8 +35,12 @@ type store interface {
 	// parallel attempts are all counted.
 	RecordAttempt(ctx context.Context, email, addr string, at, forgetBefore time.Time) (string, error)
 	// CountAttempts counts email's attempts made since since, from addr only
-	// unless addr is "", and returns the time of the oldest of them.
-	CountAttempts(ctx context.Context, email, addr string, since time.Time) (int, time.Time, error)
+	// unless addr is "".
+	CountAttempts(ctx context.Context, email, addr string, since time.Time) (int, error)
+	// OldestAttempt returns when the oldest of those attempts was made (since
+	// itself when there is none): a refused address may try again when it
+	// leaves the window.
+	OldestAttempt(ctx context.Context, email, addr string, since time.Time) (time.Time, error)
 	// ForgetAttempt deletes one attempt (refused before its password was checked).
 	ForgetAttempt(ctx context.Context, id string) error
 	// ClearAttempts forgets email's attempts from addr (after a successful login).
