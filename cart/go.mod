@@ -5,6 +5,7 @@ go 1.26.0
 replace (
 	github.com/roboshop-go/roboshop/kit => ../kit
 	github.com/roboshop-go/roboshop/testkit => ../testkit
+	github.com/roboshop-go/roboshop/topology => ../topology
 )
 
 require (
@@ -44,6 +45,7 @@ require (
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/quic-go/qpack v0.6.0 // indirect
 	github.com/quic-go/quic-go v0.59.0 // indirect
+	github.com/roboshop-go/roboshop/topology v0.0.0-00010101000000-000000000000 // indirect
 	github.com/twitchyliquid64/golang-asm v0.15.1 // indirect
 	github.com/ugorji/go/codec v1.3.1 // indirect
 	github.com/xdg-go/pbkdf2 v1.0.0 // indirect

@@ -5,12 +5,14 @@ go 1.26.0
 replace (
 	github.com/roboshop-go/roboshop/kit => ../kit
 	github.com/roboshop-go/roboshop/testkit => ../testkit
+	github.com/roboshop-go/roboshop/topology => ../topology
 )
 
 require (
 	github.com/chromedp/cdproto v0.0.0-20260714215040-dc233986426f
 	github.com/chromedp/chromedp v0.16.0
 	github.com/roboshop-go/roboshop/testkit v0.0.0-00010101000000-000000000000
+	github.com/roboshop-go/roboshop/topology v0.0.0-00010101000000-000000000000
 )
 
 require (

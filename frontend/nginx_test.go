@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -173,24 +174,54 @@ func TestStaticFiles(t *testing.T) {
 	}
 }
 
-// TestPublishedAssetsAreCurrent fails when src/ was edited without running publish.sh.
-func TestPublishedAssetsAreCurrent(t *testing.T) {
-	index, err := os.ReadFile("html/index.html")
-	if err != nil {
+// TestPublishNamesAssetsByTheirContent: the published UI (frontend/publish.sh,
+// run by the image build and topology.PublishUI) serves each asset under a name
+// made from its content, so an edited file gets a new name and a browser
+// holding the old one for a year still sees the new UI.
+func TestPublishNamesAssetsByTheirContent(t *testing.T) {
+	src := t.TempDir()
+	if err := os.CopyFS(src, os.DirFS("src")); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"app.js", "app.css"} {
-		raw, err := os.ReadFile(filepath.Join("src", name))
+	publish := func() (index string, assets map[string]string) {
+		dst := filepath.Join(t.TempDir(), "html")
+		if out, err := exec.Command("sh", "publish.sh", src, dst).CombinedOutput(); err != nil {
+			t.Fatalf("publish.sh: %v\n%s", err, out)
+		}
+		raw, err := os.ReadFile(filepath.Join(dst, "index.html"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		sum := sha256.Sum256(raw)
-		ext := filepath.Ext(name)
-		hashed := strings.TrimSuffix(name, ext) + "." + hex.EncodeToString(sum[:])[:10] + ext
-		published, err := os.ReadFile(filepath.Join("html", "assets", hashed))
-		if err != nil || string(published) != string(raw) || !strings.Contains(string(index), "/assets/"+hashed) {
-			t.Errorf("html/ is out of date for src/%s: run frontend/publish.sh", name)
+		assets = map[string]string{}
+		for _, name := range []string{"app.js", "app.css"} {
+			content, err := os.ReadFile(filepath.Join(src, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(content)
+			ext := filepath.Ext(name)
+			hashed := strings.TrimSuffix(name, ext) + "." + hex.EncodeToString(sum[:])[:10] + ext
+			published, err := os.ReadFile(filepath.Join(dst, "assets", hashed))
+			if err != nil || string(published) != string(content) {
+				t.Errorf("%s is not published as assets/%s with its content: %v", name, hashed, err)
+			}
+			if !strings.Contains(string(raw), `"/assets/`+hashed+`"`) || strings.Contains(string(raw), `"/assets/`+name+`"`) {
+				t.Errorf("index.html does not load %s by its hashed name %s", name, hashed)
+			}
+			assets[name] = hashed
 		}
+		if _, err := os.Stat(filepath.Join(dst, "images", "products", "dr-001.svg")); err != nil {
+			t.Errorf("images not published: %v", err)
+		}
+		return string(raw), assets
+	}
+	_, before := publish()
+	if err := os.WriteFile(filepath.Join(src, "app.js"), []byte("// edited\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, after := publish()
+	if before["app.js"] == after["app.js"] || before["app.css"] != after["app.css"] {
+		t.Errorf("an edit of app.js must rename it and only it: %v, then %v", before, after)
 	}
 }
 
@@ -206,7 +237,7 @@ func TestEveryProductHasAnImage(t *testing.T) {
 		t.Fatalf("catalogue.json: %v", err)
 	}
 	for _, p := range data.Products {
-		svg, err := os.ReadFile(filepath.Join("html", "images", "products", p.Image))
+		svg, err := os.ReadFile(filepath.Join("src", "images", "products", p.Image))
 		if err != nil || !strings.HasPrefix(string(svg), "<svg") {
 			t.Errorf("%s: image %s missing or not an SVG", p.SKU, p.Image)
 		}

@@ -6,12 +6,14 @@ replace (
 	github.com/roboshop-go/roboshop/frontend => ../frontend
 	github.com/roboshop-go/roboshop/kit => ../kit
 	github.com/roboshop-go/roboshop/testkit => ../testkit
+	github.com/roboshop-go/roboshop/topology => ../topology
 )
 
 require (
 	github.com/HdrHistogram/hdrhistogram-go v1.4.0
 	github.com/roboshop-go/roboshop/frontend v0.0.0-00010101000000-000000000000
 	github.com/roboshop-go/roboshop/testkit v0.0.0-00010101000000-000000000000
+	github.com/roboshop-go/roboshop/topology v0.0.0-00010101000000-000000000000
 )
 
 require (

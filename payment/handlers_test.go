@@ -314,7 +314,8 @@ func TestNoCardNumberStoredOrLogged(t *testing.T) {
 	app.checkout(t, user, "pan-2", checkoutBody("4000000000000002"))
 	cfg, _ := mysql.ParseDSN(app.dsn)
 	host, port, _ := strings.Cut(cfg.Addr, ":")
-	dump, err := exec.Command("mariadb-dump", "--no-defaults", "-u"+cfg.User, "-h"+host, "-P"+port, "--skip-extended-insert", cfg.DBName).CombinedOutput()
+	dump, err := exec.Command("mariadb-dump", "--no-defaults", "-u"+cfg.User, "-p"+cfg.Passwd, "-h"+host, "-P"+port,
+		"--skip-extended-insert", "--no-tablespaces", cfg.DBName).CombinedOutput()
 	if err != nil {
 		t.Fatalf("mariadb-dump: %v\n%s", err, dump)
 	}

@@ -36,16 +36,16 @@ for dir in "${modules[@]}"; do
 done
 
 # --- Tests -----------------------------------------------------------------------
-# The MongoDB stand-in (embedded FerretDB) is built once here rather than by
-# every test binary; testkit prefers a real mongod when one is on PATH.
+# Built once here rather than by every test binary, as the Dockerfiles build
+# them (topology.Build takes them from ROBOSHOP_BIN_DIR): the services, and the
+# MongoDB stand-in (embedded FerretDB; testkit prefers a real mongod on PATH).
 log "building the MongoDB stand-in and the service binaries the tests start"
-(cd testkit && go build -o "$CACHE/bin/mongostandin" ./cmd/mongostandin)
-# Built as the Dockerfiles build them (the lab test runs these too).
+(cd standins && CGO_ENABLED=0 go build -tags nomsgpack -trimpath -ldflags="-s -w" -o "$CACHE/bin/mongostandin" ./mongostandin)
 for svc in user catalogue cart payment; do
 	(cd "$svc" && CGO_ENABLED=0 go build -tags nomsgpack -trimpath -ldflags="-s -w" -o "$CACHE/bin/$svc" .)
 done
 (cd deploy && go build -o "$CACHE/bin/lab" ./lab)
-export ROBOSHOP_MONGO_STANDIN="$CACHE/bin/mongostandin" ROBOSHOP_BIN_DIR="$CACHE/bin"
+export ROBOSHOP_BIN_DIR="$CACHE/bin"
 
 log "go test -race (every module; each benchmark once to keep it working)"
 patterns=()

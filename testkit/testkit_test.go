@@ -72,7 +72,7 @@ func TestServerNeverAnswersOnAnotherProcesssPort(t *testing.T) {
 			port = taken
 		}
 		given = append(given, port)
-		return redisProcess(dir, port)
+		return datastore("cart-redis")(dir, port)
 	})
 	if len(given) < 2 || p.Addr() == ln.Addr().String() {
 		t.Fatalf("ports given %v; the server runs on %s, the taken port is %d", given, p.Addr(), taken)

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/roboshop-go/roboshop/frontend/nginxconf"
+	"github.com/roboshop-go/roboshop/topology"
 	"github.com/roboshop-go/roboshop/testkit"
 )
 
@@ -41,8 +41,12 @@ func Start(t testing.TB, u Upstreams) string {
 	repo := filepath.Join(filepath.Dir(file), "..", "..")
 	addr := "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
 	host := func(url string) string { return strings.TrimPrefix(url, "http://") }
-	conf, err := nginxconf.WriteConfig(repo, dir, nginxconf.Vars{Listen: addr, HTMLRoot: filepath.Join(repo, "frontend", "html"),
-		User: host(u.User), Catalogue: host(u.Catalogue), Cart: host(u.Cart), Payment: host(u.Payment)})
+	html := filepath.Join(dir, "html")
+	if err := topology.PublishUI(repo, html); err != nil {
+		t.Fatal(err)
+	}
+	conf, err := topology.WriteNginxConfig(repo, dir, topology.Frontend{Listen: addr, HTMLRoot: html,
+		Upstreams: map[string]string{"user": host(u.User), "catalogue": host(u.Catalogue), "cart": host(u.Cart), "payment": host(u.Payment)}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,11 +10,13 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/roboshop-go/roboshop/topology"
 )
 
 type phase struct {
 	title   string
-	target  string // "nginx" or "nginx-ceiling"
+	target  string // topology.FrontendPart or "nginx-ceiling"
 	service string // whose CPU and memory to read ("" for nginx alone)
 	args    []string
 	profile bool // take a CPU profile of service during the phase
@@ -38,7 +40,7 @@ func bench(ctx context.Context, o options) error {
 	if err := os.Chmod(dir, 0o755); err != nil { // nginx workers read their temp dirs
 		return err
 	}
-	s := &stack{dir: dir, bin: filepath.Join(dir, "bin"), ports: map[string]int{}}
+	s := &stack{dir: dir, bin: filepath.Join(dir, "bin"), ports: map[string]int{}, local: &topology.Local{LogDir: dir}}
 	defer s.stop()
 	if err := s.up(ctx, repo); err != nil {
 		return fmt.Errorf("%w (logs in %s)", err, dir)
@@ -51,15 +53,15 @@ func bench(ctx context.Context, o options) error {
 	}
 
 	phases := []phase{
-		{title: "nginx: static file (ceiling)", target: "nginx", args: []string{"-endpoint", "GET /images/products/dr-001.svg"}},
+		{title: "nginx: static file (ceiling)", target: topology.FrontendPart, args: []string{"-endpoint", "GET /images/products/dr-001.svg"}},
 		// The trivial handler runs in this process, which does nothing else meanwhile:
 		// its CPU per request is the floor of any Go service here.
 		{title: "nginx → trivial Go handler (ceiling)", target: "nginx-ceiling", service: trivialService, args: []string{"-endpoint", "GET /api/catalogue/products"}},
-		{title: "GET /api/catalogue/products?category=", target: "nginx", service: "catalogue", profile: true,
+		{title: "GET /api/catalogue/products?category=", target: topology.FrontendPart, service: "catalogue", profile: true,
 			args: []string{"-endpoint", "GET /api/catalogue/products?category=drones&limit=12"}},
-		{title: "GET /api/catalogue/products/{sku}", target: "nginx", service: "catalogue", args: []string{"-endpoint", "GET /api/catalogue/products/DR-001"}},
-		{title: "GET /api/cart/cart", target: "nginx", service: "cart", args: []string{"-endpoint", "GET /api/cart/cart", "-guest"}},
-		{title: "POST /api/cart/cart/items", target: "nginx", service: "cart",
+		{title: "GET /api/catalogue/products/{sku}", target: topology.FrontendPart, service: "catalogue", args: []string{"-endpoint", "GET /api/catalogue/products/DR-001"}},
+		{title: "GET /api/cart/cart", target: topology.FrontendPart, service: "cart", args: []string{"-endpoint", "GET /api/cart/cart", "-guest"}},
+		{title: "POST /api/cart/cart/items", target: topology.FrontendPart, service: "cart",
 			args: []string{"-endpoint", "POST /api/cart/cart/items", "-guest", "-body", `{"sku":"DR-001","qty":1}`}},
 	}
 	var results []result
@@ -99,7 +101,7 @@ func bench(ctx context.Context, o options) error {
 		results = append(results, r)
 	}
 	fmt.Fprintf(os.Stderr, "phase: shopper journeys (%s, %d virtual users)\n", o.journeys, o.vus)
-	journeys, err := s.load(ctx, "http://"+s.addr("nginx"), o.journeys, 10*time.Second, o.vus)
+	journeys, err := s.load(ctx, "http://"+s.addr(topology.FrontendPart), o.journeys, 10*time.Second, o.vus)
 	if err != nil {
 		return err
 	}
@@ -159,7 +161,7 @@ func (s *stack) cpuProfile(ctx context.Context, svc string, d time.Duration) str
 	}
 	_, _ = io.Copy(f, resp.Body)
 	f.Close()
-	out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=25", filepath.Join(s.bin, svc), path).CombinedOutput()
+	out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=25", s.bins[svc], path).CombinedOutput()
 	if err != nil {
 		return "pprof failed: " + err.Error()
 	}

@@ -28,7 +28,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/roboshop-go/roboshop/frontend/nginxconf"
+	"github.com/roboshop-go/roboshop/topology"
 )
 
 type options struct {
@@ -54,18 +54,17 @@ func main() {
 	}
 }
 
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-}
-
+// stack is the shop started from source by topology, plus what only the bench
+// needs: the ceiling's trivial handler and an nginx in front of it.
 type stack struct {
 	dir   string
 	bin   string
-	procs []*proc
+	bins  map[string]string
+	local *topology.Local
 	ports map[string]int
 }
 
+// port is a free loopback port for name, the same one each time.
 func (s *stack) port(name string) int {
 	if p, ok := s.ports[name]; ok {
 		return p
@@ -82,126 +81,33 @@ func (s *stack) port(name string) int {
 
 func (s *stack) addr(name string) string { return "127.0.0.1:" + strconv.Itoa(s.port(name)) }
 
-func (s *stack) start(name string, env []string, bin string, args ...string) error {
-	logf, err := os.Create(filepath.Join(s.dir, name+".log"))
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", name, err)
-	}
-	s.procs = append(s.procs, &proc{name: name, cmd: cmd})
-	return nil
-}
+func (s *stack) pid(name string) int { return s.local.PID(name) }
 
-func (s *stack) stop() {
-	for i := len(s.procs) - 1; i >= 0; i-- {
-		_ = s.procs[i].cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = s.procs[i].cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = s.procs[i].cmd.Process.Kill()
-		}
-	}
-}
-
-func (s *stack) pid(name string) int {
-	for _, p := range s.procs {
-		if p.name == name {
-			return p.cmd.Process.Pid
-		}
-	}
-	return 0
-}
-
-func run(name string, args ...string) error {
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s: %v\n%s", name, err, out)
-	}
-	return nil
-}
-
-func waitOK(ctx context.Context, url string) error {
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if resp, err := client.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("%s not ready", url)
-}
-
-var services = []string{"user", "catalogue", "cart", "payment"}
+func (s *stack) stop() { s.local.Stop() }
 
 func (s *stack) up(ctx context.Context, repo string) error {
 	fmt.Fprintln(os.Stderr, "building...")
-	build := map[string]string{"mongostandin": "./testkit/cmd/mongostandin", "loadgen": "./loadgen"}
+	names := []string{"mongostandin", "loadgen"}
 	for _, svc := range services {
-		build[svc] = "./" + svc
+		names = append(names, svc)
 	}
-	for name, pkg := range build {
-		// Built as the Dockerfiles build them.
-		cmd := exec.Command("go", "build", "-tags", "nomsgpack", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(s.bin, name), pkg)
-		cmd.Dir = repo
-		// Static (no libc mapped): 1.3 MiB less RSS than a cgo build.
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
-		}
+	bins, err := topology.Build(ctx, repo, s.bin, "", names...)
+	if err != nil {
+		return err
 	}
+	s.bins = bins
 	fmt.Fprintln(os.Stderr, "starting the shop...")
-	for _, db := range []string{"user-mongodb", "catalogue-mongodb"} {
-		if err := s.start(db, nil, filepath.Join(s.bin, "mongostandin"), "-listen", s.addr(db), "-dir", filepath.Join(s.dir, db)); err != nil {
-			return err
-		}
-	}
-	if err := s.start("cart-redis", nil, "redis-server", "--port", strconv.Itoa(s.port("cart-redis")), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir, "--maxmemory", "64mb", "--maxmemory-policy", "volatile-lru"); err != nil {
+	plan := topology.Plan{Repo: repo, Dir: s.dir, Bins: bins, Frontend: true,
+		Addr:    func(part string) (string, int) { return "127.0.0.1", s.port(part) },
+		Secrets: topology.Secrets{MySQLUser: "roboshop", MySQLPassword: "bench"},
+		ServiceEnv: func(svc string) map[string]string {
+			return map[string]string{"LOG_LEVEL": "warn", "PPROF_ADDR": s.addr(svc + "-pprof")}
+		}}
+	if err := topology.Start(ctx, plan, s.local); err != nil {
 		return err
-	}
-	data := filepath.Join(s.dir, "mysql")
-	if err := run("mariadb-install-db", "--no-defaults", "--datadir="+data, "--user=root", "--auth-root-authentication-method=normal", "--skip-test-db"); err != nil {
-		return err
-	}
-	if err := s.start("payment-mysql", nil, "mariadbd", "--no-defaults", "--datadir="+data, "--user=root", "--bind-address=127.0.0.1",
-		"--port="+strconv.Itoa(s.port("payment-mysql")), "--socket="+filepath.Join(s.dir, "mysql.sock"), "--skip-log-bin",
-		"--innodb-buffer-pool-size=128M", "--max-connections=500"); err != nil {
-		return err
-	}
-	for i := 0; ; i++ {
-		if err := run("mariadb", "--no-defaults", "--socket="+filepath.Join(s.dir, "mysql.sock"), "-uroot", "-e", "CREATE DATABASE IF NOT EXISTS payment"); err == nil {
-			break
-		} else if i > 300 {
-			return err
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	url := func(svc string) string { return "http://" + s.addr(svc) }
-	envs := map[string][]string{
-		"user":      {"MONGO_URI=mongodb://" + s.addr("user-mongodb") + "/users"},
-		"catalogue": {"MONGO_URI=mongodb://" + s.addr("catalogue-mongodb") + "/catalogue"},
-		"cart":      {"REDIS_URL=redis://" + s.addr("cart-redis") + "/0", "USER_URL=" + url("user"), "CATALOGUE_URL=" + url("catalogue")},
-		"payment": {"MYSQL_DSN=root@tcp(" + s.addr("payment-mysql") + ")/payment?parseTime=true",
-			"USER_URL=" + url("user"), "CATALOGUE_URL=" + url("catalogue"), "CART_URL=" + url("cart")},
 	}
 	for _, svc := range services {
-		env := append([]string{"LISTEN_ADDR=" + s.addr(svc), "LOG_LEVEL=warn", "PPROF_ADDR=" + s.addr(svc+"-pprof")}, envs[svc]...)
-		if err := s.start(svc, env, filepath.Join(s.bin, svc)); err != nil {
-			return err
-		}
-		if err := waitOK(ctx, url(svc)+"/readyz"); err != nil {
+		if err := topology.WaitHTTP(ctx, "http://"+s.addr(svc)+"/readyz", 90*time.Second); err != nil {
 			return err
 		}
 	}
@@ -212,29 +118,35 @@ func (s *stack) up(ctx context.Context, repo string) error {
 			_, _ = io.WriteString(w, `{"ok":true}`)
 		})}
 	go func() { _ = trivial.ListenAndServe() }()
-	html := filepath.Join(repo, "frontend", "html")
-	for name, v := range map[string]nginxconf.Vars{
-		"nginx": {Listen: s.addr("nginx"), HTMLRoot: html, User: s.addr("user"), Catalogue: s.addr("catalogue"), Cart: s.addr("cart"), Payment: s.addr("payment")},
-		"nginx-ceiling": {Listen: s.addr("nginx-ceiling"), HTMLRoot: html, User: s.addr("trivial"), Catalogue: s.addr("trivial"),
-			Cart: s.addr("trivial"), Payment: s.addr("trivial")},
-	} {
-		dir := filepath.Join(s.dir, name)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-		conf, err := nginxconf.WriteConfig(repo, dir, v)
-		if err != nil {
-			return err
-		}
-		if err := s.start(name, nil, "nginx", "-c", conf, "-p", dir); err != nil {
-			return err
-		}
-		if err := waitOK(ctx, "http://"+v.Listen+"/healthz"); err != nil {
+	ceiling := topology.Frontend{Listen: s.addr("nginx-ceiling"), HTMLRoot: filepath.Join(s.dir, "html"), Upstreams: map[string]string{}}
+	for _, svc := range services {
+		ceiling.Upstreams[svc] = s.addr("trivial")
+	}
+	dir := filepath.Join(s.dir, "nginx-ceiling")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	conf, err := topology.WriteNginxConfig(repo, dir, ceiling)
+	if err != nil {
+		return err
+	}
+	if err := s.local.Start("nginx-ceiling", topology.Cmd{Path: "nginx", Args: []string{"-c", conf, "-p", dir}}); err != nil {
+		return err
+	}
+	for _, part := range []string{topology.FrontendPart, "nginx-ceiling"} {
+		if err := topology.WaitHTTP(ctx, "http://"+s.addr(part)+"/healthz", 90*time.Second); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+var services = func() (names []string) {
+	for _, svc := range topology.Roboshop().Services {
+		names = append(names, svc.Name)
+	}
+	return names
+}()
 
 // procStat returns a process's CPU time (user+system) and its RSS and peak RSS in KiB.
 func procStat(pid int) (cpu time.Duration, rss, hwm int) {
@@ -282,7 +194,7 @@ func (s *stack) load(ctx context.Context, target string, d, warmup time.Duration
 	out := filepath.Join(s.dir, fmt.Sprintf("load-%d.json", time.Now().UnixNano()))
 	all := append([]string{"-target", target, "-vus", strconv.Itoa(vus), "-duration", d.String(), "-warmup", warmup.String(),
 		"-ramp-up", "2s", "-progress", "0s", "-json", out}, args...)
-	cmd := exec.CommandContext(ctx, filepath.Join(s.bin, "loadgen"), all...)
+	cmd := exec.CommandContext(ctx, s.bins["loadgen"], all...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return loadReport{}, fmt.Errorf("loadgen %v: %v\n%s", all, err, b)
 	}

@@ -1,11 +1,13 @@
-// Package nginxconf renders frontend/nginx.conf.template for the places nginx
-// runs outside Docker and Terraform (the lab and the tests), the same way
-// envsubst and templatefile do there.
-package nginxconf
+package topology
+
+// The frontend outside Docker and Terraform: frontend/nginx.conf.template
+// rendered the way envsubst and templatefile render it there, and the web UI
+// published as the image build publishes it.
 
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"regexp"
@@ -14,45 +16,50 @@ import (
 	"syscall"
 )
 
-// Vars fill the template's placeholders.
-type Vars struct {
-	Listen                         string // "80" or "127.0.0.1:8080"
-	User, Catalogue, Cart, Payment string // host:port of each service
-	HTMLRoot                       string
+// Frontend fills the nginx template's placeholders.
+type Frontend struct {
+	Listen    string            // "80" or "127.0.0.1:8080"
+	Upstreams map[string]string // host:port of each service, by name
+	HTMLRoot  string            // the published UI (PublishUI)
 }
 
 var placeholder = regexp.MustCompile(`\$\{[a-z_]+\}`)
 
-// Render fills template with v; a placeholder it does not know is an error.
-func Render(template string, v Vars) (string, error) {
-	out := strings.NewReplacer(
-		"${listen_port}", v.Listen,
-		"${user_upstream}", v.User, "${catalogue_upstream}", v.Catalogue,
-		"${cart_upstream}", v.Cart, "${payment_upstream}", v.Payment,
-		"${html_root}", v.HTMLRoot,
-	).Replace(template)
+// RenderNginx fills template with f: ${listen_port}, ${html_root} and
+// ${<service>_upstream} for every service; a placeholder it does not know, or a
+// service without an upstream, is an error.
+func RenderNginx(template string, f Frontend) (string, error) {
+	pairs := []string{"${listen_port}", f.Listen, "${html_root}", f.HTMLRoot}
+	for _, svc := range Roboshop().Services {
+		up, ok := f.Upstreams[svc.Name]
+		if !ok {
+			return "", fmt.Errorf("nginx template: no upstream for %s", svc.Name)
+		}
+		pairs = append(pairs, "${"+svc.Name+"_upstream}", up)
+	}
+	out := strings.NewReplacer(pairs...).Replace(template)
 	if left := placeholder.FindString(out); left != "" {
 		return "", fmt.Errorf("nginx template: unknown placeholder %s", left)
 	}
 	return out, nil
 }
 
-// WriteConfig renders the repository's template into dir and writes a main
+// WriteNginxConfig renders the repository's template into dir and writes a main
 // nginx.conf around it that keeps every path (pid, logs, temp files) in dir,
 // for an nginx run as `nginx -c <dir>/nginx.conf -p <dir>`. It returns that path.
-func WriteConfig(repo, dir string, v Vars) (string, error) {
+func WriteNginxConfig(repo, dir string, f Frontend) (string, error) {
 	tmpl, err := os.ReadFile(filepath.Join(repo, "frontend", "nginx.conf.template"))
 	if err != nil {
 		return "", err
 	}
-	site, err := Render(string(tmpl), v)
+	site, err := RenderNginx(string(tmpl), f)
 	if err != nil {
 		return "", err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "roboshop.conf"), []byte(site), 0o644); err != nil {
 		return "", err
 	}
-	workerUser, err := workerUser(v.HTMLRoot, dir)
+	workerUser, err := workerUser(f.HTMLRoot, dir)
 	if err != nil {
 		return "", err
 	}
@@ -107,4 +114,15 @@ func workerUser(htmlRoot, dir string) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("user %s %s;", u.Username, g.Name), nil
+}
+
+// PublishUI publishes the web UI of the repository at repo into dst, as the
+// frontend image's build does: frontend/publish.sh, one implementation for
+// every place nginx serves the UI.
+func PublishUI(repo, dst string) error {
+	cmd := exec.Command("sh", filepath.Join(repo, "frontend", "publish.sh"), filepath.Join(repo, "frontend", "src"), dst)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("publish the UI: %v\n%s", err, out)
+	}
+	return nil
 }

@@ -1,0 +1,3 @@
+module github.com/roboshop-go/roboshop/topology
+
+go 1.26.0

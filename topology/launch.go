@@ -1,0 +1,238 @@
+package topology
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// FrontendPart is the name of nginx in a Plan (its security group's name).
+const FrontendPart = "frontend"
+
+// Runner puts the shop's processes where a caller wants them: child processes
+// here (Local), or detached inside network namespaces (the lab).
+type Runner interface {
+	// Run runs c for part to completion.
+	Run(ctx context.Context, part string, c Cmd) error
+	// Start starts c as part's long-lived process.
+	Start(part string, c Cmd) error
+}
+
+// Plan is one shop to start from source.
+type Plan struct {
+	Repo string
+	Dir  string // everything the shop writes: data/<part>, nginx/, html/
+	// Addr is where part (a datastore, service or FrontendPart) listens.
+	Addr func(part string) (host string, port int)
+	Bins map[string]string // from Build: the services, and mongostandin where there is no mongod
+	Secrets
+	Throwaway bool
+	// ServiceEnv adds variables to a service's environment (LOG_LEVEL,
+	// PPROF_ADDR); nil adds none.
+	ServiceEnv func(service string) map[string]string
+	// Frontend starts nginx with the published UI in front of the services.
+	Frontend bool
+}
+
+// HostPort is Addr as host:port.
+func (p Plan) HostPort(part string) string {
+	host, port := p.Addr(part)
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// Start starts the datastores (waiting until each is set up), then the
+// services in order, then nginx. It does not wait for the services: where a
+// caller can reach them it waits on their /readyz (WaitHTTP).
+func Start(ctx context.Context, p Plan, r Runner) error {
+	shop := Roboshop()
+	for _, d := range shop.Datastores {
+		host, port := p.Addr(d.Name)
+		srv, err := d.Server(Host{Dir: filepath.Join(p.Dir, "data", d.Name), Bind: host, Port: port,
+			MongoStandIn: p.Bins["mongostandin"], Throwaway: p.Throwaway, Secrets: p.Secrets})
+		if err != nil {
+			return err
+		}
+		for _, c := range srv.Prepare {
+			if err := r.Run(ctx, d.Name, c); err != nil {
+				return err
+			}
+		}
+		if err := r.Start(d.Name, srv.Start); err != nil {
+			return err
+		}
+		for _, c := range srv.Setup {
+			if err := retryFor(ctx, time.Minute, func() error { return r.Run(ctx, d.Name, c) }); err != nil {
+				return fmt.Errorf("%s did not come up: %w", d.Name, err)
+			}
+		}
+	}
+	for _, svc := range shop.Services {
+		store := shop.Datastore(svc.Store)
+		env := svc.Env(shop, p.HostPort(svc.Name), store.URL(p.HostPort(store.Name), p.Secrets),
+			func(name string) string { return "http://" + p.HostPort(name) })
+		if p.ServiceEnv != nil {
+			for k, v := range p.ServiceEnv(svc.Name) {
+				env[k] = v
+			}
+		}
+		if err := r.Start(svc.Name, Cmd{Path: p.Bins[svc.Name], Env: EnvList(env)}); err != nil {
+			return err
+		}
+	}
+	if !p.Frontend {
+		return nil
+	}
+	html, nginxDir := filepath.Join(p.Dir, "html"), filepath.Join(p.Dir, "nginx")
+	if err := PublishUI(p.Repo, html); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(nginxDir, 0o755); err != nil {
+		return err
+	}
+	f := Frontend{Listen: p.HostPort(FrontendPart), HTMLRoot: html, Upstreams: map[string]string{}}
+	for _, svc := range shop.Services {
+		f.Upstreams[svc.Name] = p.HostPort(svc.Name)
+	}
+	conf, err := WriteNginxConfig(p.Repo, nginxDir, f)
+	if err != nil {
+		return err
+	}
+	return r.Start(FrontendPart, Cmd{Path: "nginx", Args: []string{"-c", conf, "-p", nginxDir}})
+}
+
+func retryFor(ctx context.Context, within time.Duration, f func() error) error {
+	deadline := time.Now().Add(within)
+	for {
+		err := f()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(ctx.Err(), err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// WaitHTTP polls url until it answers 200, for at most within.
+func WaitHTTP(ctx context.Context, url string, within time.Duration) error {
+	client := &http.Client{Timeout: 2 * time.Second}
+	var last error
+	err := retryFor(ctx, within, func() error {
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("status %d", resp.StatusCode)
+			}
+		}
+		last = err
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%s not ready within %s: %w", url, within, last)
+	}
+	return nil
+}
+
+// Local runs every part as a child process of this one, logging to
+// LogDir/<part>.log; the kernel ends them if this process dies first.
+type Local struct {
+	LogDir string
+
+	mu    sync.Mutex
+	procs []*localProc
+}
+
+type localProc struct {
+	part string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Run runs c to completion, its output in part's log.
+func (l *Local) Run(ctx context.Context, part string, c Cmd) error {
+	cmd := exec.CommandContext(ctx, c.Path, c.Args...)
+	cmd.Env = append(os.Environ(), c.Env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%s: %v\n%s", c.Path, err, out)
+	}
+	return nil
+}
+
+// Start starts c as part's process.
+func (l *Local) Start(part string, c Cmd) error {
+	if err := os.MkdirAll(l.LogDir, 0o755); err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(filepath.Join(l.LogDir, part+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command(c.Path, c.Args...)
+	cmd.Env = append(os.Environ(), c.Env...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", part, err)
+	}
+	p := &localProc{part: part, cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	l.mu.Lock()
+	l.procs = append(l.procs, p)
+	l.mu.Unlock()
+	return nil
+}
+
+// PID is the process id of part's process (0 if none).
+func (l *Local) PID(part string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, p := range l.procs {
+		if p.part == part {
+			return p.cmd.Process.Pid
+		}
+	}
+	return 0
+}
+
+// Exited returns a channel that receives the name of the first part whose
+// process ends.
+func (l *Local) Exited() <-chan string {
+	l.mu.Lock()
+	procs := append([]*localProc(nil), l.procs...)
+	l.mu.Unlock()
+	first := make(chan string, len(procs))
+	for _, p := range procs {
+		go func() { <-p.done; first <- p.part }()
+	}
+	return first
+}
+
+// Stop ends every process, newest first (SIGTERM; SIGKILL after 10 s).
+func (l *Local) Stop() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := len(l.procs) - 1; i >= 0; i-- {
+		p := l.procs[i]
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+	}
+	l.procs = nil
+}
