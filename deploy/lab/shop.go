@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"slices"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"

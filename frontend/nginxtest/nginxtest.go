@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/roboshop-go/roboshop/topology"
 	"github.com/roboshop-go/roboshop/testkit"
+	"github.com/roboshop-go/roboshop/topology"
 )
 
 // Upstreams are the base URLs (http://host:port) of the four services.
