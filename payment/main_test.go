@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,29 +22,12 @@ func sharedDeps(t testing.TB) deps {
 		cartURL: testkit.SharedCart(t), redisURL: testkit.SharedRedisURL(t)}
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type testApp struct {
 	router  *gin.Engine
 	store   *mysqlStore
 	gateway *simulator
 	dsn     string
-	logs    *lockedBuffer
+	logs    *testkit.Buffer
 	deps
 }
 
@@ -64,7 +45,7 @@ func newTestAppWithDSN(t testing.TB, dsn string) *testApp {
 // gw wraps the simulator when not nil (to hold a checkout at the charge).
 func newTestAppWith(t testing.TB, dsn string, d deps, wrap func(*simulator) Gateway) *testApp {
 	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &testkit.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	st, err := openMySQLStore(dsn, logger)
 	if err != nil {

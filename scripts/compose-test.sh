@@ -16,22 +16,8 @@
 #
 # Usage: scripts/compose-test.sh. Needs root or the docker group.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-export PATH="/usr/local/go/bin:$PATH:/usr/sbin:/sbin"
-export GOFLAGS="${GOFLAGS:--buildvcs=false}" DOCKER_BUILDKIT=0 COMPOSE_BAKE=false
-CACHE="$ROOT/.cache"
-WORK="$CACHE/compose"
-BIN="$CACHE/bin"
-mkdir -p "$WORK" "$BIN"
-
-BASE=roboshop-standin/debian:bookworm
+. "$(dirname "$0")/docker-env.sh"
 PROJECT=roboshop-citest
-
-log() { printf '\n== %s\n' "$*" >&2; }
-# retry CMD...: a second attempt for the steps that download (Debian mirror, Go
-# proxy), so one dropped connection does not fail the run.
-retry() { "$@" || { echo "retrying once: $*" >&2; sleep 5; "$@"; }; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 

@@ -18,24 +18,10 @@
 #
 # Usage: standins/images.sh [clean]. Needs root or the docker group.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-export PATH="/usr/local/go/bin:$PATH:/usr/sbin:/sbin"
-export GOFLAGS="${GOFLAGS:--buildvcs=false}" DOCKER_BUILDKIT=0 COMPOSE_BAKE=false
-CACHE="$ROOT/.cache"
-WORK="$CACHE/compose"
-BIN="$CACHE/bin"
-mkdir -p "$WORK" "$BIN"
-
+. "$(dirname "$0")/../scripts/docker-env.sh"
 COMPOSE_VERSION=v2.40.3
 FERRETDB_VERSION=v1.24.0
-BASE=roboshop-standin/debian:bookworm
 LABEL=org.roboshop.standin
-
-log() { printf '\n== %s\n' "$*" >&2; }
-# retry CMD...: a second attempt for the steps that download (Debian mirror, Go
-# proxy), so one dropped connection does not fail the run.
-retry() { "$@" || { echo "retrying once: $*" >&2; sleep 5; "$@"; }; }
 
 if [ "${1:-}" = clean ]; then
 	# The shop's images first (they are built on the stand-ins), then the

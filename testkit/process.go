@@ -37,7 +37,7 @@ type Process struct {
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
-	output *bytes.Buffer
+	output *Buffer
 	done   chan struct{}
 }
 
@@ -60,8 +60,9 @@ func (p *Process) start(wait time.Duration) error {
 	}
 	cmd := exec.Command(p.name, p.args...)
 	cmd.Env = p.env
-	out := &bytes.Buffer{}
-	cmd.Stdout, cmd.Stderr = &syncWriter{w: out}, &syncWriter{w: out}
+	// One writer for both streams, so exec copies them in one goroutine.
+	out := &Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	// The kernel kills the server if the test binary dies first, so no server outlives its test.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -133,13 +134,7 @@ func (p *Process) stopLocked(sig syscall.Signal) {
 	if p.cmd == nil {
 		return
 	}
-	_ = p.cmd.Process.Signal(sig)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
+	topology.Terminate(p.cmd.Process, sig, p.done, 10*time.Second)
 	p.cmd = nil
 }
 
@@ -174,21 +169,21 @@ func (p *Process) Output() string {
 	return p.output.String()
 }
 
-type syncWriter struct {
+// Buffer is a bytes.Buffer that goroutines can share: a process's output, a
+// service's logs.
+type Buffer struct {
 	mu sync.Mutex
-	w  *bytes.Buffer
+	b  bytes.Buffer
 }
 
-func (s *syncWriter) Write(b []byte) (int, error) {
+func (s *Buffer) Write(b []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.w.Write(b)
+	return s.b.Write(b)
 }
 
-func (s *syncWriter) String() string {
+func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.w.String()
+	return s.b.String()
 }
-
-type syncBuffer = syncWriter

@@ -1,7 +1,6 @@
 package testkit
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -16,7 +15,7 @@ import (
 // RunningService is a service's real run function serving on a free loopback port.
 type RunningService struct {
 	Base string // http://127.0.0.1:port
-	logs *syncBuffer
+	logs *Buffer
 }
 
 // RunService starts run with env (LISTEN_ADDR is added) and, when the test ends,
@@ -28,7 +27,7 @@ func RunService(t *testing.T, run kit.RunFunc, env map[string]string) *RunningSe
 	for k, v := range env {
 		vars[k] = v
 	}
-	s := &RunningService{Base: "http://127.0.0.1:" + port, logs: &syncBuffer{w: &bytes.Buffer{}}}
+	s := &RunningService{Base: "http://127.0.0.1:" + port, logs: &Buffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, Env(vars), s.logs) }()

@@ -225,14 +225,19 @@ func (l *Local) Stop() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for i := len(l.procs) - 1; i >= 0; i-- {
-		p := l.procs[i]
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
+		Terminate(l.procs[i].cmd.Process, syscall.SIGTERM, l.procs[i].done, 10*time.Second)
 	}
 	l.procs = nil
+}
+
+// Terminate sends sig to p and waits until done is closed (p has exited and
+// been waited for), killing p if that takes longer than grace.
+func Terminate(p *os.Process, sig os.Signal, done <-chan struct{}, grace time.Duration) {
+	_ = p.Signal(sig)
+	select {
+	case <-done:
+	case <-time.After(grace):
+		_ = p.Kill()
+		<-done
+	}
 }
