@@ -1,6 +1,7 @@
 // Package composecheck checks docker-compose.yml against the security-group
-// definitions: the compose networks must mirror the groups, and every container
-// must be hardened the same way.
+// definitions and the shop's topology: the compose networks must mirror the
+// groups, every service must be wired as topology wires it, and every
+// container must be hardened the same way.
 package composecheck
 
 import (
@@ -13,6 +14,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/roboshop-go/roboshop/deploy/sg"
+	"github.com/roboshop-go/roboshop/topology"
 )
 
 // Load reads a compose file the way `docker compose` does (variables from the
@@ -122,6 +124,39 @@ func Check(p *types.Project, set *sg.Set) []string {
 		if len(s.Command) > 0 && s.Command[0] == "redis-server" &&
 			(!slices.Contains(s.Command, "--maxmemory") || !slices.ContainsFunc(s.Command, func(a string) bool { return strings.HasPrefix(a, "volatile-") })) {
 			fail("service %s: redis-server needs --maxmemory and a volatile-* --maxmemory-policy", name)
+		}
+	}
+	out = append(out, checkWiring(p)...)
+	return out
+}
+
+// checkWiring: each service's environment names its datastore and the services
+// it calls by the variables topology.Service.Env gives them, at their compose
+// host names and ports.
+func checkWiring(p *types.Project) []string {
+	var out []string
+	shop := topology.Roboshop()
+	for _, svc := range shop.Services {
+		s, ok := p.Services[svc.Name]
+		if !ok {
+			out = append(out, fmt.Sprintf("service %s is missing", svc.Name))
+			continue
+		}
+		store := shop.Datastore(svc.Store)
+		at := fmt.Sprintf("%s:%d", store.Name, store.Port)
+		for key, want := range svc.Env(shop, fmt.Sprintf(":%d", topology.ServicePort), at,
+			func(name string) string { return fmt.Sprintf("http://%s:%d", name, topology.ServicePort) }) {
+			got := s.Environment[key]
+			switch {
+			case got == nil:
+				out = append(out, fmt.Sprintf("service %s: no %s (topology wires it)", svc.Name, key))
+			case key == store.Engine.EnvVar():
+				if !strings.Contains(*got, at) || !strings.Contains(*got, "/"+store.Database) {
+					out = append(out, fmt.Sprintf("service %s: %s must reach database %s at %s", svc.Name, key, store.Database, at))
+				}
+			case *got != want:
+				out = append(out, fmt.Sprintf("service %s: %s is %q, want %q", svc.Name, key, *got, want))
+			}
 		}
 	}
 	return out

@@ -61,6 +61,12 @@ func TestCheckCatches(t *testing.T) {
 			"    image: mongo:7\n    user: \"999:999\"\n    restart: unless-stopped\n    read_only: false", "the root filesystem must be read_only"},
 		{"redis without a memory limit", `"--maxmemory", "96mb", "--maxmemory-policy", "volatile-lru"`, `"--save", "60 1"`,
 			"service cart-redis: redis-server needs --maxmemory"},
+		{"a call not wired", "      CATALOGUE_URL: http://catalogue:8080\n      CART_TTL", "      CART_TTL",
+			"service cart: no CATALOGUE_URL"},
+		{"a call to the wrong host", "      CART_URL: http://cart:8080", "      CART_URL: http://catalogue:8080",
+			`service payment: CART_URL is "http://catalogue:8080", want "http://cart:8080"`},
+		{"a datastore at the wrong host", "@tcp(payment-mysql:3306)", "@tcp(cart-redis:3306)",
+			"service payment: MYSQL_DSN must reach database payment at payment-mysql:3306"},
 		{"dependency not awaited", "      user-mongodb:\n        condition: service_healthy", "      user-mongodb:\n        condition: service_started",
 			"service user depends on user-mongodb without condition: service_healthy"},
 	}
