@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -19,9 +21,10 @@ type source interface {
 // snapshot is the whole catalogue in memory, indexed for the API's reads.
 type snapshot struct {
 	loaded     time.Time
-	all        []int // every product, by SKU
+	orders     map[string][]int // every product in each order: "" (by SKU) and sortOrders
 	bySKU      map[string]int
-	byCategory map[string][]int
+	category   []string
+	featured   []bool
 	text       []string          // lower-cased name and description, for search
 	encoded    []json.RawMessage // each product's JSON, encoded once per load
 	categories []Category
@@ -83,19 +86,32 @@ func (c *cachedStore) load(ctx context.Context) (*snapshot, error) {
 		return nil, err
 	}
 	sort.Slice(products, func(i, j int) bool { return products[i].SKU < products[j].SKU })
-	s := &snapshot{loaded: time.Now(), all: make([]int, len(products)), categories: cats,
-		bySKU: make(map[string]int, len(products)), byCategory: map[string][]int{}, text: make([]string, len(products)),
-		encoded: make([]json.RawMessage, len(products))}
+	n := len(products)
+	s := &snapshot{loaded: time.Now(), categories: cats, bySKU: make(map[string]int, n), category: make([]string, n),
+		featured: make([]bool, n), text: make([]string, n), encoded: make([]json.RawMessage, n)}
+	bySKU := make([]int, n)
 	for i, p := range products {
 		raw, err := json.Marshal(p)
 		if err != nil {
 			return nil, err
 		}
 		s.encoded[i] = raw
-		s.all[i] = i
+		bySKU[i] = i
 		s.bySKU[p.SKU] = i
-		s.byCategory[p.Category] = append(s.byCategory[p.Category], i)
+		s.category[i], s.featured[i] = p.Category, p.Featured
 		s.text[i] = strings.ToLower(p.Name + "\n" + p.Description)
+	}
+	// Ties keep SKU order, so every order is total and pages never overlap.
+	sorted := func(less func(a, b Product) int) []int {
+		order := slices.Clone(bySKU)
+		slices.SortStableFunc(order, func(a, b int) int { return less(products[a], products[b]) })
+		return order
+	}
+	s.orders = map[string][]int{
+		"":       bySKU,
+		"name":   sorted(func(a, b Product) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) }),
+		"price":  sorted(func(a, b Product) int { return cmp.Compare(a.PriceCents, b.PriceCents) }),
+		"-price": sorted(func(a, b Product) int { return cmp.Compare(b.PriceCents, a.PriceCents) }),
 	}
 	c.current.Store(s)
 	return s, nil
@@ -121,21 +137,19 @@ func (c *cachedStore) Product(ctx context.Context, sku string) (json.RawMessage,
 	return s.encoded[i], nil
 }
 
-// Products filters by category and by a case-insensitive literal substring of
-// name or description, in SKU order.
+// Products filters by category, by the featured mark and by a case-insensitive
+// literal substring of name or description, in SKU order or q.Sort's.
 func (c *cachedStore) Products(ctx context.Context, q productQuery) ([]json.RawMessage, int64, error) {
 	s, err := c.snapshot(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
-	candidates := s.all
-	if q.Category != "" {
-		candidates = s.byCategory[q.Category]
-	}
+	candidates := s.orders[q.Sort]
 	needle := strings.ToLower(q.Search)
 	matches := make([]int, 0, len(candidates))
 	for _, i := range candidates {
-		if needle == "" || strings.Contains(s.text[i], needle) {
+		if (q.Category == "" || s.category[i] == q.Category) && (!q.Featured || s.featured[i]) &&
+			(needle == "" || strings.Contains(s.text[i], needle)) {
 			matches = append(matches, i)
 		}
 	}

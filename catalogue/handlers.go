@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -100,6 +102,18 @@ func parseProductQuery(c *gin.Context) (productQuery, error) {
 			qs.Fail("q", msg)
 		}
 		q.Search = raw
+	}
+	if raw, ok := qs.String("sort"); ok && raw != "" {
+		if !slices.Contains(sortOrders, raw) {
+			qs.Fail("sort", "must be one of "+strings.Join(sortOrders, ", "))
+		}
+		q.Sort = raw
+	}
+	if raw, ok := qs.String("featured"); ok {
+		if raw != "true" && raw != "false" {
+			qs.Fail("featured", "must be true or false")
+		}
+		q.Featured = raw == "true"
 	}
 	if err := qs.Err(); err != nil {
 		return productQuery{}, err

@@ -51,6 +51,23 @@ func TestProductListing(t *testing.T) {
 	app, _ := newTestApp(t)
 	seed, _ := loadSeed()
 	total := int64(len(seed.Products))
+	// The seed's own extremes, whatever it holds.
+	var featured int64
+	cheapest, dearest, firstByName := seed.Products[0], seed.Products[0], seed.Products[0]
+	for _, p := range seed.Products {
+		if p.Featured {
+			featured++
+		}
+		if p.PriceCents < cheapest.PriceCents || p.PriceCents == cheapest.PriceCents && p.SKU < cheapest.SKU {
+			cheapest = p
+		}
+		if p.PriceCents > dearest.PriceCents || p.PriceCents == dearest.PriceCents && p.SKU < dearest.SKU {
+			dearest = p
+		}
+		if strings.ToLower(p.Name) < strings.ToLower(firstByName.Name) {
+			firstByName = p
+		}
+	}
 	tests := []struct {
 		name      string
 		query     string
@@ -75,6 +92,12 @@ func TestProductListing(t *testing.T) {
 		{"regex alternation is literal", "q=" + url.QueryEscape("dust|mop"), 0, 0, ""},
 		{"dot matches only a dot", "q=" + url.QueryEscape("6S 5,000"), 1, 1, "KP-005"},
 		{"metacharacters in real text", "q=" + url.QueryEscape("(6 x MG996R)"), 1, 1, "KP-001"},
+		{"featured", "featured=true&limit=100", featured, int(featured), ""},
+		{"featured false is everything", "featured=false&limit=100", total, int(total), "CB-001"},
+		{"by price", "sort=price", total, defaultLimit, cheapest.SKU},
+		{"by price, dearest first", "sort=-price", total, defaultLimit, dearest.SKU},
+		{"by name", "sort=name", total, defaultLimit, firstByName.SKU},
+		{"by price within a category", "sort=price&category=drones", 6, 6, "DR-004"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,20 +113,47 @@ func TestProductListing(t *testing.T) {
 			}
 		})
 	}
-	t.Run("pages do not overlap", func(t *testing.T) {
-		seen := map[string]bool{}
-		for offset := 0; offset < int(total); offset += 7 {
-			for _, p := range getProducts(t, app, "limit=7&offset="+strconv.Itoa(offset)).Items {
-				if seen[p.SKU] {
-					t.Fatalf("%s on two pages", p.SKU)
+	for _, order := range append([]string{""}, sortOrders...) {
+		t.Run("pages do not overlap, sort="+order, func(t *testing.T) {
+			seen := map[string]bool{}
+			var prev *Product
+			for offset := 0; offset < int(total); offset += 7 {
+				for _, p := range getProducts(t, app, "sort="+url.QueryEscape(order)+"&limit=7&offset="+strconv.Itoa(offset)).Items {
+					if seen[p.SKU] {
+						t.Fatalf("%s on two pages", p.SKU)
+					}
+					seen[p.SKU] = true
+					if prev != nil && !inOrder(order, *prev, p) {
+						t.Fatalf("sort=%s: %s (%s, %d) before %s (%s, %d)", order, prev.SKU, prev.Name, prev.PriceCents, p.SKU, p.Name, p.PriceCents)
+					}
+					prev = &p
 				}
-				seen[p.SKU] = true
+			}
+			if len(seen) != int(total) {
+				t.Fatalf("paged through %d products, want %d", len(seen), total)
+			}
+		})
+	}
+	t.Run("featured are those the seed marks", func(t *testing.T) {
+		for _, p := range getProducts(t, app, "featured=true&limit=100").Items {
+			if !p.Featured {
+				t.Errorf("%s listed as featured but not marked", p.SKU)
 			}
 		}
-		if len(seen) != int(total) {
-			t.Fatalf("paged through %d products, want %d", len(seen), total)
-		}
 	})
+}
+
+// inOrder reports whether a may come before b in order (ties in SKU order).
+func inOrder(order string, a, b Product) bool {
+	switch order {
+	case "name":
+		return strings.ToLower(a.Name) <= strings.ToLower(b.Name)
+	case "price":
+		return a.PriceCents < b.PriceCents || a.PriceCents == b.PriceCents && a.SKU < b.SKU
+	case "-price":
+		return a.PriceCents > b.PriceCents || a.PriceCents == b.PriceCents && a.SKU < b.SKU
+	}
+	return a.SKU < b.SKU
 }
 
 func TestProductListingRejects(t *testing.T) {
@@ -124,6 +174,9 @@ func TestProductListingRejects(t *testing.T) {
 		{"search too long", "q=" + strings.Repeat("a", 101), "q"},
 		{"control character in search", "q=%00", "q"},
 		{"invalid utf-8 in search", "q=%ff", "q"},
+		{"unknown sort", "sort=colour", "sort"},
+		{"sort twice", "sort=name&sort=price", "sort"},
+		{"featured not a boolean", "featured=yes", "featured"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -33,6 +33,7 @@ type productDoc struct {
 	PriceCents  int64  `bson:"price_cents"`
 	Image       string `bson:"image"`
 	Stock       int    `bson:"stock"`
+	Featured    bool   `bson:"featured"`
 }
 
 func (d productDoc) product() Product {

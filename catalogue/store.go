@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 )
 
 // Product is one item for sale. Prices are integer cents (USD).
@@ -18,6 +19,7 @@ type Product struct {
 	PriceCents  int64  `json:"price_cents"`
 	Image       string `json:"image"`
 	Stock       int    `json:"stock"`
+	Featured    bool   `json:"featured"` // chosen for the home page
 }
 
 // Category groups products; Slug is what products and filters refer to.
@@ -31,9 +33,14 @@ type Category struct {
 type productQuery struct {
 	Category string
 	Search   string
+	Featured bool   // only products marked featured
+	Sort     string // one of sortOrders; "" is by SKU
 	Limit    int
 	Offset   int
 }
+
+// sortOrders are the orders a listing can ask for besides the default (SKU).
+var sortOrders = []string{"name", "price", "-price"}
 
 var errNotFound = errors.New("not found")
 
@@ -41,7 +48,8 @@ var errNotFound = errors.New("not found")
 // every product already encoded as JSON.
 type store interface {
 	Categories(ctx context.Context) ([]Category, error)
-	// Products returns one page of matching products (by SKU) and the total match count.
+	// Products returns one page of matching products (by SKU, or as q.Sort
+	// asks) and the total match count.
 	Products(ctx context.Context, q productQuery) ([]json.RawMessage, int64, error)
 	// Product returns errNotFound for an unknown SKU.
 	Product(ctx context.Context, sku string) (json.RawMessage, error)
@@ -91,6 +99,9 @@ func loadSeed() (seedData, error) {
 			return d, fmt.Errorf("catalogue.json: product %s: image %q is not a plain .svg name", p.SKU, p.Image)
 		}
 		skus[p.SKU] = true
+	}
+	if !slices.ContainsFunc(d.Products, func(p Product) bool { return p.Featured }) {
+		return d, fmt.Errorf("catalogue.json: no product is featured; the home page shows the featured ones")
 	}
 	return d, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/roboshop-go/roboshop/testkit"
 )
 
@@ -57,14 +58,36 @@ func (b *browser) run(what string, actions ...chromedp.Action) {
 	}
 }
 
+// screenshot saves the page, after checking what every page must get right.
 func (b *browser) screenshot(name string) {
 	b.t.Helper()
+	b.checkPage(name)
 	var png []byte
 	b.run("screenshot "+name, chromedp.FullScreenshot(&png, 100))
 	b.shot++
 	path := filepath.Join(b.dir, fmt.Sprintf("%02d-%s.png", b.shot, name))
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		b.t.Fatal(err)
+	}
+}
+
+// checkPage fails the test when the page shows a value the code failed to
+// fill in ("null", "undefined", "NaN" as words), or when main, which takes
+// focus on every page change, draws a focus frame.
+func (b *browser) checkPage(name string) {
+	b.t.Helper()
+	var problems []string
+	b.run("check "+name, chromedp.Evaluate(`(() => {
+		const out = [];
+		const bad = document.body.innerText.match(/\b(null|undefined|NaN)\b/g);
+		if (bad) out.push("the page shows " + bad.join(", "));
+		const main = document.querySelector("main");
+		if (document.activeElement === main && getComputedStyle(main).outlineStyle !== "none")
+			out.push("main draws a focus frame (" + getComputedStyle(main).outlineStyle + ")");
+		return out;
+	})()`, &problems))
+	for _, p := range problems {
+		b.t.Errorf("page %s: %s", name, p)
 	}
 }
 
@@ -75,11 +98,10 @@ func waitText(sel, text string) chromedp.Action {
 	return chromedp.WaitVisible(fmt.Sprintf(`//%s[contains(normalize-space(.), %q)]`, sel, text), chromedp.BySearch)
 }
 
-// TestShopperJourneyInBrowser drives the real UI through nginx and the real
-// services in Chromium: browse, search, add two products as a guest, register
-// (the guest cart is merged), pay with 4242..., see the order; then a decline.
-func TestShopperJourneyInBrowser(t *testing.T) {
-	t.Parallel()
+// newBrowser starts Chromium (closed when the test ends) on a page of nginx in
+// front of the test binary's shared services.
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
 	base := startNginx(t, sharedUpstreams(t))
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium(t)),
@@ -89,20 +111,30 @@ func TestShopperJourneyInBrowser(t *testing.T) {
 		chromedp.WindowSize(1280, 900),
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
 	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
+	t.Cleanup(func() { cancelBrowser(); cancelAlloc(); cancel() })
 	b := &browser{t: t, ctx: bctx, base: base, dir: screenshotDir(t)}
 	t.Logf("screenshots: %s", b.dir)
-	fmt.Println("browser test screenshots:", b.dir)
+	return b
+}
+
+// TestShopperJourneyInBrowser drives the real UI through nginx and the real
+// services in Chromium: browse, search, add two products as a guest, register
+// (the guest cart is merged), pay with 4242..., see the order; then a decline.
+func TestShopperJourneyInBrowser(t *testing.T) {
+	t.Parallel()
+	b := newBrowser(t)
+	base := b.base
 
 	b.run("home", chromedp.Navigate(base+"/"), chromedp.WaitVisible(".grid .card", chromedp.ByQuery))
 	b.screenshot("home")
 
 	b.run("category", chromedp.Click(`a[href="#/category/drones"]`, chromedp.ByQuery), waitText("h1", "Drones"),
 		chromedp.WaitVisible(".grid .card", chromedp.ByQuery))
+	b.run("sort by price", chromedp.Evaluate(`(() => { const s = document.querySelector("#sort"); s.value = "price";
+		s.dispatchEvent(new Event("change")); })()`, nil),
+		chromedp.WaitVisible(`(//ul[@class="grid"]/li)[1]//h3[contains(., "Micro Buzz")]`, chromedp.BySearch))
 	b.screenshot("category")
 
 	b.run("search", chromedp.SetValue("#q", "lidar", chromedp.ByQuery), chromedp.Click("#search-form button", chromedp.ByQuery),
@@ -110,11 +142,15 @@ func TestShopperJourneyInBrowser(t *testing.T) {
 	b.screenshot("search")
 
 	b.run("product", chromedp.Click(`a[href="#/product/KP-002"]`, chromedp.ByQuery), waitText("h1", "Lidar Puck 360"),
+		waitText(`nav[@aria-label="Breadcrumb"]//a`, "Parts"),
 		chromedp.Click(".product button", chromedp.ByQuery), waitText(`span[@id="cart-count"]`, "1"))
 	b.screenshot("product")
 
+	// Opened by its URL, two at once with the quantity picker.
 	b.run("second product", chromedp.Navigate(base+"/#/product/DR-004"), waitText("h1", "Micro Buzz"),
-		chromedp.Click(".product button", chromedp.ByQuery), waitText(`span[@id="cart-count"]`, "2"))
+		chromedp.SetValue("#qty", "2", chromedp.ByQuery),
+		chromedp.Click(".product button", chromedp.ByQuery), waitText(`span[@id="cart-count"]`, "3"))
+	b.checkPage("product opened by URL")
 
 	email := strings.ToLower(testkit.UniqueName("browser")) + "@example.com"
 	b.run("register", chromedp.Navigate(base+"/#/login"), chromedp.WaitVisible("#register-form", chromedp.ByQuery),
@@ -124,7 +160,7 @@ func TestShopperJourneyInBrowser(t *testing.T) {
 	b.screenshot("login")
 	b.run("merged cart", chromedp.Click("#register-form button", chromedp.ByQuery),
 		waitText("h1", "Your cart"), waitText("td", "Lidar Puck 360"), waitText("td", "Micro Buzz"),
-		waitText(`span[@id="cart-count"]`, "2"))
+		waitText(`span[@id="cart-count"]`, "3"))
 	b.screenshot("cart")
 
 	b.run("checkout", chromedp.Click(`a[href="#/checkout"]`, chromedp.ByQuery), chromedp.WaitVisible("#checkout-form", chromedp.ByQuery))
@@ -157,7 +193,7 @@ func TestShopperJourneyInBrowser(t *testing.T) {
 		waitText(`div[contains(@class, "notice")]`, "The total changed"), waitText("button", "Pay $"))
 	b.screenshot("price-changed")
 	b.run("pay", chromedp.Click("#checkout-form button", chromedp.ByQuery), waitText("h1", "Thank you"),
-		waitText("p", "visa ending 4242"), waitText(`span[@id="cart-count"]`, "0"))
+		waitText("p", "Paid with Visa ending 4242"), waitText("p", "Status: Paid"), waitText(`span[@id="cart-count"]`, "0"))
 	b.screenshot("confirmation")
 
 	b.run("orders", chromedp.Navigate(base+"/#/orders"), chromedp.WaitVisible("#orders tbody tr", chromedp.ByQuery))
@@ -166,7 +202,11 @@ func TestShopperJourneyInBrowser(t *testing.T) {
 	if rows != 1 {
 		t.Fatalf("%d orders in history, want 1", rows)
 	}
+	b.run("order status in the list", waitText(`td[@class="status"]`, "Paid"))
 	b.screenshot("orders")
+	b.run("an order from the list", chromedp.Click("#orders tbody a", chromedp.ByQuery), waitText("h1", "Order "),
+		waitText("p", "Status: Paid"))
+	b.checkPage("order from the list")
 
 	b.run("declined", chromedp.Navigate(base+"/#/product/HH-002"), waitText("h1", "MopBot Glide"),
 		chromedp.Click(".product button", chromedp.ByQuery), waitText(`span[@id="cart-count"]`, "1"),
@@ -178,4 +218,40 @@ func TestShopperJourneyInBrowser(t *testing.T) {
 	b.run("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(base+"/#/category/rovers"),
 		waitText("h1", "Rovers"), chromedp.WaitVisible(".grid .card", chromedp.ByQuery))
 	b.screenshot("phone")
+}
+
+// TestKeyboardOnlyShopper finds a product, adds it and opens the cart with the
+// keyboard alone, and sees where the focus is at every stop.
+func TestKeyboardOnlyShopper(t *testing.T) {
+	t.Parallel()
+	b := newBrowser(t)
+	b.run("home", chromedp.Navigate(b.base+"/"), chromedp.WaitVisible(".grid .card", chromedp.ByQuery))
+	b.tabTo(`.grid .card a[href="#/product/CB-002"]`)
+	b.run("open the product", chromedp.KeyEvent(kb.Enter), waitText("h1", "PetPal Robo-Dog"))
+	b.checkPage("product by keyboard")
+	b.tabTo(".product button")
+	b.run("add it", chromedp.KeyEvent(kb.Enter), waitText(`span[@id="cart-count"]`, "1"))
+	b.tabTo(`a[href="#/cart"]`)
+	b.run("open the cart", chromedp.KeyEvent(kb.Enter), waitText("h1", "Your cart"), waitText("td", "PetPal Robo-Dog"))
+	b.checkPage("cart by keyboard")
+}
+
+// tabTo presses Tab until the element matching sel has the focus (at most 60
+// times), and checks that the focus is visible there.
+func (b *browser) tabTo(sel string) {
+	b.t.Helper()
+	for range 60 {
+		var there bool
+		b.run("tab", chromedp.KeyEvent(kb.Tab), chromedp.Evaluate(fmt.Sprintf(`document.activeElement.matches(%q)`, sel), &there))
+		if !there {
+			continue
+		}
+		var outline string
+		b.run("focus style", chromedp.Evaluate(`getComputedStyle(document.activeElement).outlineStyle`, &outline))
+		if outline == "none" || outline == "" {
+			b.t.Errorf("%s has the keyboard focus but shows no outline", sel)
+		}
+		return
+	}
+	b.t.Fatalf("Tab never reached %s", sel)
 }

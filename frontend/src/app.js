@@ -21,7 +21,12 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 const money = (cents) => "$" + (cents / 100).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-function show(...nodes) { main.replaceChildren(...nodes); main.focus(); }
+// Absent parts (null, false) are left out: replaceChildren would print "null".
+function show(...nodes) { main.replaceChildren(...nodes.flat().filter((n) => n != null && n !== false)); main.focus(); }
+// A message as a sentence: the API's messages start in lower case.
+const sentence = (text) => text.charAt(0).toUpperCase() + text.slice(1);
+const brands = { visa: "Visa", mastercard: "Mastercard", amex: "American Express", discover: "Discover" };
+const brandName = (b) => brands[b] || sentence(b);
 const loading = (what) => h("p", { class: "loading", role: "status" }, `Loading ${what}…`);
 const notice = (kind, text) => h("div", { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
 
@@ -37,7 +42,7 @@ const store = {
 
 class ApiError extends Error {
   constructor(status, body) {
-    super(body?.error?.message || `request failed (${status})`);
+    super(sentence(body?.error?.message || `request failed (${status})`));
     this.status = status;
     this.code = body?.error?.code || "";
     this.fields = body?.error?.fields || {};
@@ -99,11 +104,11 @@ function productCard(p) {
     h("button", { type: "button", onclick: (e) => addToCart(p.sku, e.target) }, "Add to cart"));
 }
 
-async function addToCart(sku, button) {
+async function addToCart(sku, button, qty = 1) {
   button.disabled = true;
   const old = button.textContent;
   try {
-    const cart = await cartCall("/cart/cart/items", { method: "POST", body: { sku, qty: 1 } });
+    const cart = await cartCall("/cart/cart/items", { method: "POST", body: { sku, qty } });
     cartCount.textContent = cart.item_count;
     button.textContent = "Added ✓";
   } catch (e) {
@@ -120,7 +125,7 @@ async function categories() {
 
 async function pageHome() {
   show(loading("the shop"));
-  const [cats, featured] = await Promise.all([categories(), api("/catalogue/products?limit=8")]);
+  const [cats, featured] = await Promise.all([categories(), api("/catalogue/products?featured=true&limit=8")]);
   show(
     h("h1", {}, "Robots for every job"),
     h("ul", { class: "cats", "aria-label": "Categories" },
@@ -139,10 +144,18 @@ async function pageList(title, query, hashBase) {
   if (offset > 0) { const p = new URLSearchParams(params); p.set("offset", Math.max(0, offset - 12)); p.delete("limit"); nav.append(h("a", { href: `${hashBase}?${p}` }, "← Previous")); }
   nav.append(h("span", { class: "muted" }, page.total ? `${offset + 1}–${offset + page.items.length} of ${page.total}` : ""));
   if (offset + page.items.length < page.total) { const p = new URLSearchParams(params); p.set("offset", offset + 12); p.delete("limit"); nav.append(h("a", { href: `${hashBase}?${p}` }, "Next →")); }
+  // Sorting starts again from the first page.
+  const sort = h("select", { id: "sort", onchange: () => {
+    const p = new URLSearchParams(params); p.delete("limit"); p.delete("offset");
+    sort.value ? p.set("sort", sort.value) : p.delete("sort");
+    location.hash = `${hashBase}?${p}`;
+  } }, sortChoices.map(([value, label]) => h("option", { value, selected: (params.get("sort") || "") === value }, label)));
   show(h("h1", {}, title),
+    h("div", { class: "sortbar" }, h("label", { for: "sort" }, "Sort by"), sort),
     page.items.length ? h("ul", { class: "grid" }, page.items.map(productCard)) : notice("info", "Nothing matches. Try another word or browse the categories."),
     nav);
 }
+const sortChoices = [["", "Catalogue order"], ["name", "Name (A to Z)"], ["price", "Price (low to high)"], ["-price", "Price (high to low)"]];
 
 async function pageCategory(slug, query) {
   const cats = await categories();
@@ -163,14 +176,22 @@ async function pageProduct(sku) {
   let p;
   try { p = await api("/catalogue/products/" + encodeURIComponent(sku)); }
   catch (e) { if (e.status === 404) return show(h("h1", {}, "Product not found"), h("a", { href: "#/" }, "Back to the shop")); throw e; }
-  show(h("div", { class: "product" },
+  const cat = (await categories()).find((c) => c.slug === p.category);
+  const most = Math.min(10, p.stock);
+  const qty = h("select", { id: "qty" }, Array.from({ length: Math.max(1, most) }, (_, i) => h("option", { value: i + 1 }, i + 1)));
+  show(h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("ol", {},
+      h("li", {}, h("a", { href: "#/" }, "Home")),
+      cat ? h("li", {}, h("a", { href: `#/category/${cat.slug}` }, cat.name)) : null,
+      h("li", { "aria-current": "page" }, p.name))),
+    h("div", { class: "product" },
     h("img", { src: `/images/products/${p.image}`, alt: p.name, width: 400, height: 400 }),
     h("div", {},
       h("h1", {}, p.name),
       h("p", { class: "price" }, money(p.price_cents)),
       h("p", {}, p.description),
       h("p", { class: "muted" }, p.stock > 0 ? `${p.stock} in stock · SKU ${p.sku}` : "Out of stock"),
-      h("button", { type: "button", onclick: (e) => addToCart(p.sku, e.target) }, "Add to cart"))));
+      p.stock > 0 ? h("div", { class: "buy" }, h("label", { for: "qty" }, "Quantity"), qty,
+        h("button", { type: "button", onclick: (e) => addToCart(p.sku, e.target, Number(qty.value)) }, "Add to cart")) : null)));
 }
 
 async function pageCart() {
@@ -373,7 +394,8 @@ async function pageOrder(id, query) {
       orderSummary(o.items, o.subtotal_cents, o.shipping_cents, o.total_cents),
       h("div", { class: "panel" }, h("h2", {}, "Details"),
         h("p", {}, `Placed ${new Date(o.created_at).toLocaleString()}`),
-        h("p", {}, `Paid with ${o.payment.brand} ending ${o.payment.last4}`),
+        h("p", {}, "Status: ", h("strong", { class: "status" }, sentence(o.status))),
+        h("p", {}, `Paid with ${brandName(o.payment.brand)} ending ${o.payment.last4}`),
         h("p", {}, a.name, h("br"), a.line1, a.line2 ? [h("br"), a.line2] : null, h("br"), `${a.postal_code} ${a.city}`, h("br"), a.country))),
     h("p", {}, h("a", { href: "#/orders" }, "All your orders")));
 }
@@ -385,11 +407,12 @@ async function pageOrders() {
   const logout = h("button", { type: "button", class: "secondary", onclick: () => { store.user = null; store.name = null; refreshHeader(); location.hash = "#/"; } }, "Log out");
   if (!list.items.length) return show(h("h1", {}, "Your orders"), notice("info", "No orders yet."), logout);
   show(h("h1", {}, "Your orders"),
-    h("table", { id: "orders" }, h("thead", {}, h("tr", {}, h("th", {}, "Order"), h("th", { class: "hide-sm" }, "Date"), h("th", {}, "Items"), h("th", { class: "num" }, "Total"))),
+    h("table", { id: "orders" }, h("thead", {}, h("tr", {}, h("th", {}, "Order"), h("th", { class: "hide-sm" }, "Date"), h("th", {}, "Items"), h("th", {}, "Status"), h("th", { class: "num" }, "Total"))),
       h("tbody", {}, list.items.map((o) => h("tr", {},
         h("td", {}, h("a", { href: `#/order/${o.id}` }, o.id)),
         h("td", { class: "hide-sm" }, new Date(o.created_at).toLocaleDateString()),
         h("td", {}, o.items.reduce((n, it) => n + it.qty, 0)),
+        h("td", { class: "status" }, sentence(o.status)),
         h("td", { class: "num" }, money(o.total_cents)))))),
     h("p", {}, logout));
 }
