@@ -16,13 +16,19 @@ import (
 // RunFunc is the shape of every service's run function.
 type RunFunc func(ctx context.Context, getenv Getenv, stdout io.Writer) error
 
-// Main is the whole of a service's main: "healthcheck" as the only argument probes
-// the running service (distroless images have no curl); otherwise it runs the
+// Main is the whole of a service's main. Distroless images have no shell or
+// curl, so the binary asks its own running copy: "healthcheck" as the only
+// argument probes /healthz (the image's health check), "metrics" prints
+// /metrics (`docker compose exec user /app metrics`). Otherwise it runs the
 // service until SIGINT or SIGTERM and exits 0 after a clean drain.
 func Main(run RunFunc) {
-	if len(os.Args) == 2 && os.Args[1] == "healthcheck" {
-		if err := Healthcheck(os.Getenv); err != nil {
-			fmt.Fprintln(os.Stderr, "unhealthy:", err)
+	if len(os.Args) == 2 && (os.Args[1] == "healthcheck" || os.Args[1] == "metrics") {
+		path, out := "/healthz", io.Discard
+		if os.Args[1] == "metrics" {
+			path, out = "/metrics", io.Writer(os.Stdout)
+		}
+		if err := getLocal(os.Getenv, path, out); err != nil {
+			fmt.Fprintln(os.Stderr, os.Args[1]+":", err)
 			os.Exit(1)
 		}
 		return
@@ -63,15 +69,16 @@ func servePprof(ctx context.Context, addr string) error {
 	return nil
 }
 
-// Healthcheck asks the local service's /healthz on the port of LISTEN_ADDR.
-func Healthcheck(getenv Getenv) error {
+// getLocal copies the local service's answer to GET path (on the port of
+// LISTEN_ADDR) to out, and fails unless it is 200.
+func getLocal(getenv Getenv, path string, out io.Writer) error {
 	addr := NewEnv(getenv).String("LISTEN_ADDR", ":8080")
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("LISTEN_ADDR %q: %w", addr, err)
 	}
 	client := &http.Client{Timeout: 2 * time.Second}
-	resp, err := client.Get("http://" + net.JoinHostPort("127.0.0.1", port) + "/healthz")
+	resp, err := client.Get("http://" + net.JoinHostPort("127.0.0.1", port) + path)
 	if err != nil {
 		return err
 	}
@@ -79,5 +86,6 @@ func Healthcheck(getenv Getenv) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("status %d", resp.StatusCode)
 	}
-	return nil
+	_, err = io.Copy(out, resp.Body)
+	return err
 }

@@ -16,10 +16,8 @@
 #
 # Usage: scripts/compose-test.sh. Needs root or the docker group.
 set -euo pipefail
-. "$(dirname "$0")/docker-env.sh"
+. "$(dirname "$0")/lib.sh"
 PROJECT=roboshop-citest
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 standins/images.sh
 COMPOSE="$BIN/docker-compose"

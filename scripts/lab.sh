@@ -5,6 +5,7 @@
 #   scripts/lab.sh up      build, start, print the URL (default http://127.0.0.1:8080/)
 #   scripts/lab.sh check   reachability matrix vs. the definitions
 #   scripts/lab.sh down    remove everything (idempotent, also after a crash)
+#   scripts/lab.sh metrics user   a service's /metrics, asked from inside its namespace
 # Extra flags go to the lab command: -listen 127.0.0.1:9090, -prefix, -subnet, -state.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -7,16 +7,11 @@
 # services against real datastores, the security-group loader and policy, the
 # Terraform checks, and the lab (up, reachability matrix, smoke, down); then,
 # where a Docker engine runs, docker-compose.yml for real (scripts/compose-test.sh).
+# Every step says what it does and how long it took; the total comes last.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-export PATH="/usr/local/go/bin:$PATH:/usr/sbin:/sbin"
-export CHECKPOINT_DISABLE=1 GOFLAGS="${GOFLAGS:--buildvcs=false}"
-
-CACHE="$ROOT/.cache"
-export GOBIN="$CACHE/bin"
-
-log() { printf '\n== %s\n' "$*"; }
+. "$(dirname "$0")/lib.sh"
+export CHECKPOINT_DISABLE=1 GOBIN="$BIN"
+total_start=$(now)
 
 scripts/deps.sh
 export ROBOSHOP_TERRAFORM="$CACHE/bin/terraform" TF_CLI_CONFIG_FILE=/dev/null
@@ -50,7 +45,13 @@ export ROBOSHOP_BIN_DIR="$CACHE/bin"
 log "go test -race (every module; each benchmark once to keep it working)"
 patterns=()
 for dir in "${modules[@]}"; do patterns+=("./${dir#"$ROOT"/}/..."); done
-go test -race -count=1 -timeout 20m -bench . -benchtime 1x "${patterns[@]}"
+# The output goes to .cache/test.log, with a line every 30 s while it runs; a
+# failure prints the whole log, a pass the per-package summary.
+if ! progress "$CACHE/test.log" go test -race -count=1 -timeout 20m -bench . -benchtime 1x "${patterns[@]}"; then
+	cat "$CACHE/test.log"
+	exit 1
+fi
+grep -E '^(ok|FAIL|\?) ' "$CACHE/test.log" | grep -v 'no test files' || true
 
 # --- docker-compose.yml, run for real ------------------------------------------
 # Wherever a Docker engine answers: stand-in images (no registry needed), build,
@@ -62,3 +63,5 @@ if docker info >/dev/null 2>&1; then
 else
 	log "no Docker engine answers: docker-compose.yml was checked statically only (deploy/composecheck)"
 fi
+log_end
+echo "all checks and tests passed in $(since "$total_start" | cut -d. -f1) s"

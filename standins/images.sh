@@ -18,7 +18,7 @@
 #
 # Usage: standins/images.sh [clean]. Needs root or the docker group.
 set -euo pipefail
-. "$(dirname "$0")/../scripts/docker-env.sh"
+. "$(dirname "$0")/../scripts/lib.sh"
 COMPOSE_VERSION=v2.40.3
 FERRETDB_VERSION=v1.24.0
 LABEL=org.roboshop.standin
@@ -52,10 +52,12 @@ build_release() {
 
 COMPOSE="$BIN/docker-compose"
 if [ "$("$COMPOSE" version --short 2>/dev/null)" != "${COMPOSE_VERSION#v}" ]; then
-	log "building docker compose $COMPOSE_VERSION from the Go module proxy (about 3 minutes, once)"
-	build_release github.com/docker/compose/v2 "$COMPOSE_VERSION" ./cmd "$COMPOSE" \
+	log "building docker compose $COMPOSE_VERSION from the Go module proxy (about 4 minutes on 2 cores, once)"
+	retry progress "$WORK/compose-build.log" build_release github.com/docker/compose/v2 "$COMPOSE_VERSION" ./cmd "$COMPOSE" \
 		"-X github.com/docker/compose/v2/internal.Version=$COMPOSE_VERSION"
 fi
+# `images.sh compose`: only docker compose (scripts/up.sh, where a registry answers).
+[ "${1:-}" != compose ] || exit 0
 
 # rev FILES...: a digest of the inputs of a stand-in, stored as its label.
 rev() { cat "$@" | sha256sum | cut -c1-16; }
@@ -69,7 +71,7 @@ standin() {
 		return
 	fi
 	log "stand-in $tag"
-	retry docker build -q --label "$LABEL=$tag" --label "$LABEL.rev=$r" -t "$tag" "$@" >/dev/null
+	retry progress "$WORK/standin-build.log" docker build --label "$LABEL=$tag" --label "$LABEL.rev=$r" -t "$tag" "$@"
 }
 # import_dir DIR TAG REV [--change ...]: a root filesystem made here becomes image
 # TAG at REV (docker import: no base image needed), then DIR goes.
@@ -86,15 +88,12 @@ import_dir() {
 local_cas=/usr/local/share/ca-certificates
 base_rev=$(rev <(echo 'bookworm minbase 1') $(find "$local_cas" -name '*.crt' 2>/dev/null | sort))
 if [ "$(current "$BASE")" != "$base_rev" ]; then
-	command -v debootstrap >/dev/null || {
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
-	}
+	command -v debootstrap >/dev/null || apt_install debootstrap
 	log "Debian bookworm root filesystem (debootstrap, about a minute)"
 	rootfs="$WORK/rootfs"
 	bootstrap() {
 		rm -rf "$rootfs"
-		debootstrap --variant=minbase bookworm "$rootfs" http://deb.debian.org/debian >"$WORK/debootstrap.log" 2>&1 ||
-			{ tail -20 "$WORK/debootstrap.log"; return 1; }
+		progress "$WORK/debootstrap.log" debootstrap --variant=minbase bookworm "$rootfs" http://deb.debian.org/debian
 	}
 	retry bootstrap
 	if [ -d "$local_cas" ]; then cp -a "$local_cas/." "$rootfs$local_cas/"; fi
@@ -143,7 +142,7 @@ if [ "$(current mongo:7)" != "$mongo_rev" ]; then
 	# A release build reads its version from build/version/version.txt, which
 	# the module zip leaves out (FerretDB's own build writes it).
 	PATCH="echo $FERRETDB_VERSION >build/version/version.txt" \
-		build_release github.com/FerretDB/FerretDB "$FERRETDB_VERSION" ./cmd/ferretdb "$ctx/ferretdb"
+		progress "$WORK/ferretdb-build.log" build_release github.com/FerretDB/FerretDB "$FERRETDB_VERSION" ./cmd/ferretdb "$ctx/ferretdb"
 	(cd standins && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$ctx/mongosh" ./mongosh)
 	standin mongo:7 "$mongo_rev" "$ctx"
 	rm -rf "$ctx"

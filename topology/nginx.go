@@ -45,8 +45,10 @@ func RenderNginx(template string, f Frontend) (string, error) {
 }
 
 // WriteNginxConfig renders the repository's template into dir and writes a main
-// nginx.conf around it that keeps every path (pid, logs, temp files) in dir,
-// for an nginx run as `nginx -c <dir>/nginx.conf -p <dir>`. It returns that path.
+// nginx.conf around it that keeps every path (pid, temp files) in dir and logs
+// to stdout and stderr, where whoever started nginx keeps the other parts'
+// logs, for an nginx run as `nginx -c <dir>/nginx.conf -p <dir>`. It returns
+// that path.
 func WriteNginxConfig(repo, dir string, f Frontend) (string, error) {
 	tmpl, err := os.ReadFile(filepath.Join(repo, "frontend", "nginx.conf.template"))
 	if err != nil {
@@ -68,12 +70,12 @@ func WriteNginxConfig(repo, dir string, f Frontend) (string, error) {
 worker_processes 1;
 worker_rlimit_nofile 8192;
 pid %[1]s/nginx.pid;
-error_log %[1]s/error.log warn;
+error_log stderr warn;
 events { worker_connections 4096; }
 http {
   include /etc/nginx/mime.types;
   default_type application/octet-stream;
-  access_log %[1]s/access.log;
+  access_log /dev/stdout;
   client_body_temp_path %[1]s/tmp-body;
   proxy_temp_path %[1]s/tmp-proxy;
   fastcgi_temp_path %[1]s/tmp-fastcgi;

@@ -110,6 +110,23 @@ func TestLab(t *testing.T) {
 		}
 	})
 
+	t.Run("metrics from inside a service's namespace", func(t *testing.T) {
+		var out bytes.Buffer
+		if err := metrics(ctx, cfg, "user", &out); err != nil || !strings.Contains(out.String(), "http_requests_total") {
+			t.Fatalf("lab metrics user: %v\n%.500s", err, out.String())
+		}
+		if err := metrics(ctx, cfg, "user-mongodb", io.Discard); err == nil {
+			t.Fatal("metrics of a datastore must be refused")
+		}
+	})
+
+	t.Run("the frontend's log is in the lab's logs", func(t *testing.T) {
+		raw, err := os.ReadFile(filepath.Join(cfg.StateDir, "logs", "frontend.log"))
+		if err != nil || !strings.Contains(string(raw), "/api/catalogue/products") {
+			t.Fatalf("logs/frontend.log holds no request (%v):\n%.500s", err, raw)
+		}
+	})
+
 	t.Run("check catches an extra open port", func(t *testing.T) {
 		// Open Redis to the frontend behind the definitions' back: both the
 		// frontend's egress and the datastore's ingress.

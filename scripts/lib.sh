@@ -1,0 +1,64 @@
+# Sourced by every script here and by standins/images.sh: the repository root as
+# working directory, the tools on PATH, the classic Docker builder (no buildx
+# plugin here), the cache directories, and the helpers that keep a run honest
+# about what it is doing and for how long.
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+export PATH="/usr/local/go/bin:$PATH:/usr/sbin:/sbin"
+export GOFLAGS="${GOFLAGS:--buildvcs=false}" DOCKER_BUILDKIT=0 COMPOSE_BAKE=false
+CACHE="$ROOT/.cache"
+WORK="$CACHE/compose"
+BIN="$CACHE/bin"
+mkdir -p "$WORK" "$BIN"
+BASE=roboshop-standin/debian:bookworm # the stand-in Debian base image
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# log TEXT: a step begins; the previous step of this script ends with its time.
+_step_start=""
+log() {
+	log_end
+	printf '\n== %s\n' "$*" >&2
+	_step_start=$(now)
+}
+# log_end: closes the last step (call before a script's summary).
+log_end() { if [ -n "$_step_start" ]; then printf '   done in %s s\n' "$(since "$_step_start")" >&2; fi; _step_start=""; }
+
+# retry CMD...: a second attempt for the steps that download (Debian mirror, Go
+# proxy), so one dropped connection does not fail the run.
+retry() { "$@" || { echo "retrying once: $*" >&2; sleep 5; "$@"; }; }
+
+# progress LOGFILE CMD...: runs CMD with its output in LOGFILE and, while it
+# runs, says every 30 s how long it has taken and what it is doing (the log's
+# last line), so a long build is never silent. On failure the log's tail is shown.
+progress() {
+	local logfile=$1 start pid status=0
+	shift
+	start=$(now)
+	"$@" >"$logfile" 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null && sleep 1; done
+		if kill -0 "$pid" 2>/dev/null; then
+			printf '   ... %s s: %s\n' "$(since "$start" | cut -d. -f1)" "$(tail -n 1 "$logfile" | cut -c1-100)" >&2
+		fi
+	done
+	wait "$pid" || status=$?
+	if [ "$status" -ne 0 ]; then tail -n 40 "$logfile" >&2; fi
+	return "$status"
+}
+
+# apt_install PACKAGE...: Debian packages, waiting up to 10 minutes for apt's
+# lock (another apt run, unattended upgrades) instead of failing at once; no
+# service starts (the tests and the lab start their own servers).
+apt_install() {
+	local sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	local wait=(-o DPkg::Lock::Timeout=600)
+	$sudo apt-get "${wait[@]}" update -qq
+	printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+	$sudo chmod +x /usr/sbin/policy-rc.d
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get "${wait[@]}" install -y -qq --no-install-recommends "$@" >/dev/null
+	$sudo rm -f /usr/sbin/policy-rc.d
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Runs the whole shop and leaves it running, on any machine the README names,
+# then prints its URL, how to follow its logs and read its metrics, and how to
+# stop it (scripts/down.sh).
+#
+#  - A Docker engine answers: docker compose, the v2 plugin when installed,
+#    else v2.40.3 built from the Go module proxy into .cache/bin. The real
+#    images when a registry answers; stand-ins made here when none does
+#    (standins/README.md). A missing .env is made from .env.example with
+#    random passwords. Then `up --build --wait -d`.
+#  - No Docker: the lab, every tier in its own network namespace behind the
+#    security groups (needs root).
+#
+# Environment: FRONTEND_PORT (8080), COMPOSE_PROJECT_NAME (roboshop),
+# ROBOSHOP_RUN=compose|lab to choose, ROBOSHOP_STANDINS=1 to make the stand-ins
+# even where a registry answers.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+port=${FRONTEND_PORT:-8080}
+start=$(now)
+
+mode=${ROBOSHOP_RUN:-}
+if [ -z "$mode" ]; then
+	if command -v docker >/dev/null && docker info >/dev/null 2>&1; then mode=compose; else mode=lab; fi
+fi
+
+# registry_answers: Docker Hub takes a TCP connection within 5 s.
+registry_answers() { timeout 5 bash -c '</dev/tcp/registry-1.docker.io/443' 2>/dev/null; }
+
+# make_env: .env from .env.example, each change-me password replaced by a random one.
+make_env() {
+	local line key value
+	while IFS= read -r line; do
+		key=${line%%=*} value=${line#*=}
+		case $value in change-me-*) value=$(head -c 18 /dev/urandom | base64 | tr -d '/+=') ;; esac
+		if [[ $line == \#* || $line != *=* ]]; then echo "$line"; else echo "$key=$value"; fi
+	done <.env.example >.env
+	chmod 600 .env
+}
+
+case $mode in
+compose)
+	if docker compose version --short 2>/dev/null | grep -Eq '^v?2\.'; then
+		compose=(docker compose)
+	else
+		log "no Compose v2 plugin: docker compose from the Go module proxy"
+		standins/images.sh compose
+		compose=("$BIN/docker-compose")
+	fi
+	if [ -z "${ROBOSHOP_STANDINS:-}" ] && registry_answers; then
+		log "a registry answers: docker compose pulls the upstream images"
+	else
+		log "no registry answers: the upstream images are made here (standins/images.sh)"
+		standins/images.sh
+	fi
+	if [ ! -f .env ]; then
+		log "no .env: made from .env.example with random passwords"
+		make_env
+	fi
+	log "docker compose up --build --wait -d"
+	"${compose[@]}" up --build --wait --wait-timeout 300 -d
+	log "checking the shop through http://127.0.0.1:$port/"
+	curl_ok() { timeout 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && printf 'GET /api/catalogue/products?limit=1 HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3 && head -1 <&3" | grep -q ' 200 '; }
+	curl_ok || { echo "the shop does not answer on port $port" >&2; exit 1; }
+	log_end
+	cat <<MSG
+
+Roboshop is up in $(since "$start" | cut -d. -f1) s: http://localhost:$port/
+  logs:    ${compose[*]} logs -f            (one tier: ${compose[*]} logs -f cart)
+  metrics: ${compose[*]} exec user /app metrics   (any service: user, catalogue, cart, payment)
+  stop:    scripts/down.sh                 (keeps the data; scripts/down.sh -v deletes it)
+MSG
+	;;
+lab)
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "no Docker engine answers, and the lab needs root: sudo $0 (or scripts/dev.sh, the shop as plain processes)" >&2
+		exit 1
+	fi
+	log "no Docker: the lab (one network namespace per security group)"
+	scripts/lab.sh up -listen "127.0.0.1:$port"
+	log_end
+	cat <<MSG
+
+Roboshop is up in $(since "$start" | cut -d. -f1) s: http://127.0.0.1:$port/
+  logs:    /run/roboshop-lab/logs/<tier>.log   (tail -f /run/roboshop-lab/logs/cart.log)
+  metrics: sudo scripts/lab.sh metrics user     (any service: user, catalogue, cart, payment)
+  stop:    sudo scripts/down.sh
+MSG
+	;;
+*)
+	echo "ROBOSHOP_RUN must be compose or lab, not $mode" >&2
+	exit 2
+	;;
+esac
