@@ -2,15 +2,16 @@
 # Runs docker-compose.yml for real on a machine that has a Docker engine but no
 # image registry (nothing can be pulled), then checks it and tears it down:
 #
-#  1-2. standins/images.sh: docker compose v2 built from the Go module proxy,
-#     and every image the compose file and the Dockerfiles name, made locally
-#     under the upstream names (scaffolding for a machine without a registry).
-#  3. `docker compose build`, then `up --wait` on fresh volumes (timed), a buyer
-#     journey through the published port with the load generator, and
+#  1. scripts/up.sh, the README's first command, as a user runs it: docker
+#     compose v2 (built from the Go module proxy where the plugin is missing),
+#     the stand-in images where no registry answers (standins/images.sh), then
+#     `up --build --wait` on fresh volumes (timed); the URL it prints must serve
+#     the shop.
+#  2. A buyer journey through the published port with the load generator, and
 #     deploy/cmd/composeverify: only the frontend publishes a port, and from
 #     inside every container exactly the connections the security groups allow
 #     succeed.
-#  4. Image sizes and idle memory (docker stats) into .cache/compose/report.md,
+#  3. Image sizes and idle memory (docker stats) into .cache/compose/report.md,
 #     then the load generator's own service (`--profile load`) for 15 s, then
 #     `down -v`, also when a step fails.
 #
@@ -19,8 +20,9 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 PROJECT=roboshop-citest
 
-standins/images.sh
+# scripts/up.sh picks the Compose v2 plugin when installed, else builds this one.
 COMPOSE="$BIN/docker-compose"
+docker compose version --short 2>/dev/null | grep -Eq '^v?2\.' && COMPOSE="docker compose"
 
 # --- The shop --------------------------------------------------------------------------------
 port=""
@@ -29,22 +31,20 @@ for p in $(seq 18080 18179); do
 done
 [ -n "$port" ] || { echo "no free port in 18080-18179" >&2; exit 1; }
 export FRONTEND_PORT=$port
-compose() { "$COMPOSE" -p "$PROJECT" -f docker-compose.yml "$@"; }
+compose() { $COMPOSE -p "$PROJECT" -f docker-compose.yml "$@"; }
 down() { compose down -v --remove-orphans --timeout 10 >/dev/null 2>&1 || true; }
 compose down -v --remove-orphans --timeout 10 >/dev/null 2>&1 || true # what a killed run left
 trap 'status=$?; if [ $status -ne 0 ]; then compose ps -a; compose logs --tail 30; fi; down; exit $status' EXIT
 
-log "docker compose build (the Dockerfiles, unchanged)"
+log "scripts/up.sh, the README's first command: images, build, up --wait (fresh volumes)"
 t=$(now)
-build() { compose --profile load build >"$WORK/build.log" 2>&1 || { tail -60 "$WORK/build.log"; return 1; }; }
-retry build
-build_seconds=$(since "$t")
-
-log "docker compose up --wait (fresh volumes)"
-t=$(now)
-compose --progress quiet up -d --wait --wait-timeout 300
+COMPOSE_PROJECT_NAME=$PROJECT FRONTEND_PORT=$port ROBOSHOP_RUN=compose scripts/up.sh 2>&1 | tee "$WORK/up.txt"
 up_seconds=$(since "$t")
-echo "all healthy after ${up_seconds} s" >&2
+url=$(sed -n 's/^Roboshop is up in [0-9]* s: \(http[^ ]*\)$/\1/p' "$WORK/up.txt")
+[ "$url" = "http://localhost:$port/" ] || { echo "scripts/up.sh printed no URL of the shop (got '$url')" >&2; exit 1; }
+index=$(timeout 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && printf 'GET / HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3 && cat <&3")
+grep -q '/assets/app\.[0-9a-f]\{10\}\.js' <<<"$index" || { echo "the printed URL does not serve the shop's page:" >&2; echo "$index" | head -20 >&2; exit 1; }
+echo "the printed URL serves the shop; up.sh took ${up_seconds} s" >&2
 
 log "buyer journey through the published port 127.0.0.1:$port"
 (cd loadgen && go build -o "$BIN/loadgen" .)
@@ -60,8 +60,7 @@ sleep 10 # let the journey's work settle before reading idle memory
 {
 	echo "# docker compose on $(hostname) ($(nproc) cores), $(date -u +%Y-%m-%dT%H:%MZ)"
 	echo
-	echo "- build (docker compose build, layers cached as left by earlier runs): ${build_seconds} s"
-	echo "- cold up (fresh volumes, up --wait until every container is healthy): ${up_seconds} s"
+	echo "- scripts/up.sh (stand-ins checked, docker compose up --build --wait on fresh volumes, layers cached as left by earlier runs): ${up_seconds} s"
 	echo
 	echo "## Images"
 	echo
@@ -87,6 +86,7 @@ sleep 10 # let the journey's work settle before reading idle memory
 cat "$WORK/report.md"
 
 log "docker compose --profile load: the load generator's own container, 4 virtual users for 15 s"
+retry progress "$WORK/loadgen-build.log" compose --profile load build loadgen
 compose --profile load run --rm loadgen -target http://frontend:8080 -allow-host frontend \
 	-vus 4 -duration 15s -ramp-up 2s -progress 0 >"$WORK/loadgen-compose.txt" 2>&1 ||
 	{ cat "$WORK/loadgen-compose.txt"; exit 1; }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -25,8 +26,9 @@ type probe struct {
 
 // check tries every (source instance, destination group, port in the
 // definitions) and compares what connects with what the YAML allows. It prints
-// the matrix and returns the number of differences.
-func check(ctx context.Context, cfg config, out io.Writer) (int, error) {
+// the matrix, draws it as SVG into graph (cfg.StateDir/reachability.svg when
+// empty) and returns the number of differences.
+func check(ctx context.Context, cfg config, graph string, out io.Writer) (int, error) {
 	l, err := loadLayout(cfg)
 	if err != nil {
 		return 0, err
@@ -59,7 +61,15 @@ func check(ctx context.Context, cfg config, out io.Writer) (int, error) {
 		}()
 	}
 	wg.Wait()
-	return printMatrix(out, l, probes), ctx.Err()
+	diffs := printMatrix(out, l, probes)
+	if graph == "" {
+		graph = filepath.Join(cfg.StateDir, "reachability.svg")
+	}
+	if err := writeGraph(graphDOT(l, probes), graph); err != nil {
+		return diffs, err
+	}
+	fmt.Fprintf(out, "picture: %s\n", graph)
+	return diffs, ctx.Err()
 }
 
 // reachable: a connection or a refusal (RST: the packet got through, nothing

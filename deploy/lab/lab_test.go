@@ -66,10 +66,19 @@ func TestLab(t *testing.T) {
 
 	t.Run("reachability matches the definitions", func(t *testing.T) {
 		var out bytes.Buffer
-		diffs, err := check(ctx, cfg, &out)
+		graph := filepath.Join(t.TempDir(), "reachability.svg")
+		diffs, err := check(ctx, cfg, graph, &out)
 		t.Log("\n" + out.String())
 		if err != nil || diffs != 0 {
 			t.Fatalf("%d differences, %v", diffs, err)
+		}
+		svg, err := os.ReadFile(graph)
+		if err != nil || !strings.Contains(string(svg), "<svg") || strings.Contains(string(svg), "#dc2626") ||
+			!strings.Contains(string(svg), "<title>cart&#45;&gt;cart&#45;redis</title>") {
+			t.Fatalf("the picture must draw cart -> cart-redis and nothing red (%v):\n%.2000s", err, svg)
+		}
+		if os.Getenv("ROBOSHOP_WRITE_GRAPH") != "" { // how deploy/security-groups.svg is made
+			_ = os.WriteFile("../security-groups.svg", svg, 0o644)
 		}
 		if !strings.Contains(out.String(), "internet           bastion 22  frontend 80\n") {
 			t.Fatal("the internet must reach exactly bastion:22 and frontend:80")
@@ -142,9 +151,14 @@ func TestLab(t *testing.T) {
 			}
 		}
 		var out bytes.Buffer
-		diffs, err := check(ctx, cfg, &out)
+		graph := filepath.Join(t.TempDir(), "reachability.svg")
+		diffs, err := check(ctx, cfg, graph, &out)
 		if err != nil || diffs != 1 || !strings.Contains(out.String(), "frontend -> cart-redis:6379: definitions say blocked, network allowed") {
 			t.Fatalf("want exactly the extra port reported, got %d differences:\n%s", diffs, out.String())
+		}
+		dot, err := os.ReadFile(strings.TrimSuffix(graph, ".svg") + ".dot")
+		if err != nil || !strings.Contains(string(dot), `"frontend" -> "cart-redis" [label="+6379", color="#dc2626"`) {
+			t.Fatalf("the picture must draw the extra port in red (%v):\n%s", err, dot)
 		}
 	})
 }

@@ -6,7 +6,8 @@
 // loopback URL. It needs root.
 //
 //	lab up      build, start every tier, print the URL (the forwarder keeps running)
-//	lab check   try every (source, destination, port) and compare with the YAML
+//	lab check   try every (source, destination, port), compare with the YAML and
+//	            draw who reaches whom as SVG (-graph; differences in red)
 //	lab down    remove every namespace, process and file of the lab (idempotent)
 //	lab metrics <service>   print a service's /metrics, asked from inside its namespace
 package main
@@ -40,6 +41,7 @@ func main() {
 	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "host address of the frontend forwarder")
 	fs.StringVar(&cfg.Repo, "repo", cfg.Repo, "repository root")
 	fs.StringVar(&cfg.StateDir, "state", cfg.StateDir, "state directory (pids, logs, data)")
+	graph := fs.String("graph", "", "check: where to draw the reachability picture (SVG; default <state>/reachability.svg)")
 	_ = fs.Parse(args)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -52,7 +54,7 @@ func main() {
 		err = down(cfg, os.Stdout)
 	case "check":
 		var diffs int
-		diffs, err = check(ctx, cfg, os.Stdout)
+		diffs, err = check(ctx, cfg, *graph, os.Stdout)
 		if err == nil && diffs > 0 {
 			err = fmt.Errorf("%d differences between the security groups and what the network allows", diffs)
 		}
