@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"os"
@@ -231,15 +232,28 @@ func TestEveryProductHasAnImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	var data struct {
-		Products []struct{ SKU, Image string } `json:"products"`
+		Products []struct{ SKU, Name, Image string } `json:"products"`
 	}
 	if err := json.Unmarshal(raw, &data); err != nil || len(data.Products) == 0 {
 		t.Fatalf("catalogue.json: %v", err)
 	}
+	// A picture is drawn for its product: it carries the product's name, and no
+	// two products share a drawing (colours, names and labels aside).
+	colour := regexp.MustCompile(`#[0-9a-fA-F]{3,6}|<title>.*</title>|aria-label="[^"]*"|<text[^>]*>[^<]*</text>`)
+	drawnFor := map[string]string{}
 	for _, p := range data.Products {
 		svg, err := os.ReadFile(filepath.Join("src", "images", "products", p.Image))
 		if err != nil || !strings.HasPrefix(string(svg), "<svg") {
 			t.Errorf("%s: image %s missing or not an SVG", p.SKU, p.Image)
+			continue
 		}
+		if !strings.Contains(string(svg), "<title>"+html.EscapeString(p.Name)+"</title>") {
+			t.Errorf("%s: image %s is not titled %q", p.SKU, p.Image, p.Name)
+		}
+		drawing := colour.ReplaceAllString(string(svg), "")
+		if other, ok := drawnFor[drawing]; ok {
+			t.Errorf("%s shows the same picture as %s", p.SKU, other)
+		}
+		drawnFor[drawing] = p.SKU
 	}
 }
