@@ -25,11 +25,7 @@ COMPOSE="$BIN/docker-compose"
 docker compose version --short 2>/dev/null | grep -Eq '^v?2\.' && COMPOSE="docker compose"
 
 # --- The shop --------------------------------------------------------------------------------
-port=""
-for p in $(seq 18080 18179); do
-	if ! ss -Hltn "sport = :$p" | grep -q .; then port=$p && break; fi
-done
-[ -n "$port" ] || { echo "no free port in 18080-18179" >&2; exit 1; }
+port=$(free_port 18080)
 export FRONTEND_PORT=$port
 compose() { $COMPOSE -p "$PROJECT" -f docker-compose.yml "$@"; }
 down() { compose down -v --remove-orphans --timeout 10 >/dev/null 2>&1 || true; }
@@ -42,8 +38,7 @@ COMPOSE_PROJECT_NAME=$PROJECT FRONTEND_PORT=$port ROBOSHOP_RUN=compose scripts/u
 up_seconds=$(since "$t")
 url=$(sed -n 's/^Roboshop is up in [0-9]* s: \(http[^ ]*\)$/\1/p' "$WORK/up.txt")
 [ "$url" = "http://localhost:$port/" ] || { echo "scripts/up.sh printed no URL of the shop (got '$url')" >&2; exit 1; }
-index=$(timeout 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && printf 'GET / HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3 && cat <&3")
-grep -q '/assets/app\.[0-9a-f]\{10\}\.js' <<<"$index" || { echo "the printed URL does not serve the shop's page:" >&2; echo "$index" | head -20 >&2; exit 1; }
+serves_shop "$port" || { echo "the printed URL does not serve the shop's page" >&2; exit 1; }
 echo "the printed URL serves the shop; up.sh took ${up_seconds} s" >&2
 
 log "buyer journey through the published port 127.0.0.1:$port"
@@ -94,6 +89,9 @@ grep -m1 ' requests ' "$WORK/loadgen-compose.txt"
 grep -Eq ': [1-9][0-9]* requests \([0-9]+/s\), 0 errors,' "$WORK/loadgen-compose.txt" ||
 	{ echo "the load generator's container saw errors:" >&2; cat "$WORK/loadgen-compose.txt"; exit 1; }
 
-log "docker compose down -v"
+log "scripts/down.sh -v: the shop stops and its volumes go"
 trap - EXIT
-down
+COMPOSE_PROJECT_NAME=$PROJECT scripts/down.sh -v --remove-orphans --timeout 10
+left=$(compose ps -aq)
+[ -z "$left" ] || { echo "containers left after scripts/down.sh: $left" >&2; down; exit 1; }
+log_end

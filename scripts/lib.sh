@@ -62,3 +62,19 @@ apt_install() {
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get "${wait[@]}" install -y -qq --no-install-recommends "$@" >/dev/null
 	$sudo rm -f /usr/sbin/policy-rc.d
 }
+
+# free_port FIRST: the first TCP port from FIRST (of 100) that nothing listens on.
+free_port() {
+	local p
+	for p in $(seq "$1" $(($1 + 99))); do
+		if ! ss -Hltn "sport = :$p" | grep -q .; then echo "$p" && return; fi
+	done
+	echo "no free port in $1-$(($1 + 99))" >&2
+	return 1
+}
+
+# serves_shop PORT: the page at 127.0.0.1:PORT is the shop's (its hashed script).
+serves_shop() {
+	timeout 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1 && printf 'GET / HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3 && cat <&3" |
+		grep -q '/assets/app\.[0-9a-f]\{10\}\.js'
+}

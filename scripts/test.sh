@@ -53,6 +53,14 @@ if ! progress "$CACHE/test.log" go test -race -count=1 -timeout 20m -bench . -be
 fi
 grep -E '^(ok|FAIL|\?) ' "$CACHE/test.log" | grep -v 'no test files' || true
 
+# --- The README's run command without Docker: the lab ---------------------------
+log "scripts/up.sh without Docker (the lab), checked through the URL it prints, then stopped"
+lab_port=$(free_port 18180)
+ROBOSHOP_RUN=lab FRONTEND_PORT=$lab_port scripts/up.sh 2>&1 | tee "$CACHE/up-lab.txt"
+grep -q "^Roboshop is up in [0-9]* s: http://127.0.0.1:$lab_port/$" "$CACHE/up-lab.txt" &&
+	serves_shop "$lab_port" || { echo "scripts/up.sh (lab) printed no URL that serves the shop" >&2; scripts/lab.sh down; exit 1; }
+scripts/lab.sh down
+
 # --- docker-compose.yml, run for real ------------------------------------------
 # Wherever a Docker engine answers: stand-in images (no registry needed), build,
 # up, a journey through the published port, isolation checked from inside the
