@@ -16,17 +16,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
-	"slices"
-	"strconv"
 	"syscall"
-	"time"
-
-	"github.com/roboshop-go/roboshop/topology"
 )
 
 func main() {
@@ -74,30 +66,4 @@ func main() {
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: lab up|check|down|metrics <service> [-prefix rs] [-subnet 10.77.0] [-listen 127.0.0.1:8080] [-repo .] [-state /run/roboshop-lab]")
 	os.Exit(2)
-}
-
-// metrics prints a service's /metrics, asked from inside its own namespace:
-// the port serves only its callers, and nginx never proxies /metrics.
-func metrics(ctx context.Context, cfg config, service string, out io.Writer) error {
-	l, err := loadLayout(cfg)
-	if err != nil {
-		return err
-	}
-	if !slices.ContainsFunc(topology.Roboshop().Services, func(s topology.Service) bool { return s.Name == service }) {
-		return fmt.Errorf("metrics of what? lab metrics user|catalogue|cart|payment")
-	}
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
-			return l.dialFrom(ctx, service, addr, 2*time.Second)
-		}}}
-	resp, err := client.Get("http://" + net.JoinHostPort(l.addr(service).String(), strconv.Itoa(topology.ServicePort)) + "/metrics")
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s /metrics: status %d", service, resp.StatusCode)
-	}
-	_, err = io.Copy(out, resp.Body)
-	return err
 }
