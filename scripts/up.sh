@@ -57,8 +57,8 @@ compose)
 		log "no .env: made from .env.example with random passwords"
 		make_env
 	fi
-	log "docker compose up --build --wait -d"
-	"${compose[@]}" up --build --wait --wait-timeout 300 -d
+	log "docker compose up --build --wait -d (the first build takes about 10 minutes on 2 cores)"
+	progress "$WORK/up.log" "${compose[@]}" up --build --wait --wait-timeout 300 -d
 	log "checking the shop through http://127.0.0.1:$port/"
 	curl_ok() { timeout 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && printf 'GET /api/catalogue/products?limit=1 HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3 && head -1 <&3" | grep -q ' 200 '; }
 	curl_ok || { echo "the shop does not answer on port $port" >&2; exit 1; }
@@ -77,7 +77,8 @@ lab)
 		exit 1
 	fi
 	log "no Docker: the lab (one network namespace per security group)"
-	scripts/lab.sh up -listen "127.0.0.1:$port"
+	progress "$CACHE/lab-up.log" scripts/lab.sh up -listen "127.0.0.1:$port"
+	sed -n '/^Roboshop lab is up/,$p' "$CACHE/lab-up.log"
 	log_end
 	cat <<MSG
 
