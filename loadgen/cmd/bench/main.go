@@ -87,10 +87,7 @@ func (s *stack) stop() { s.local.Stop() }
 
 func (s *stack) up(ctx context.Context, repo string) error {
 	fmt.Fprintln(os.Stderr, "building...")
-	names := []string{"mongostandin", "loadgen"}
-	for _, svc := range services {
-		names = append(names, svc)
-	}
+	names := append([]string{"mongostandin", "loadgen"}, services...)
 	bins, err := topology.Build(ctx, repo, s.bin, "", names...)
 	if err != nil {
 		return err
