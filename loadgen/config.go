@@ -29,9 +29,13 @@ type config struct {
 	Endpoint string // "GET /api/catalogue/products"; empty: journeys
 	Body     string // JSON body for the endpoint
 	AsGuest  bool   // send a guest token (one per virtual user) with the endpoint
+	// OneAddress keeps every virtual user on one source address (a rate-limit
+	// demonstration); otherwise each connects from its own loopback address,
+	// as shoppers come from their own addresses.
+	OneAddress bool
 }
 
-var journeyNames = []string{"browse", "guest", "buyer"}
+var journeyNames = []string{"browse", "guest", "buyer", "checkout"}
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
@@ -51,12 +55,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	endpoint := fs.String("endpoint", "", `repeat one request instead of journeys, e.g. "GET /api/catalogue/products"`)
 	body := fs.String("body", "", "JSON body for -endpoint")
 	asGuest := fs.Bool("guest", false, "send a guest token (one per virtual user) with -endpoint")
+	oneAddress := fs.Bool("one-address", false, "every virtual user from one source address (default: each its own 127.x address on a loopback target)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
 	cfg := config{VUs: *vus, Duration: *duration, Iterations: *iterations, RampUp: *ramp, Think: *think,
 		Warmup: *warmup, Seed: *seed, JSONPath: *jsonPath, Progress: *progress,
-		Endpoint: *endpoint, Body: *body, AsGuest: *asGuest}
+		Endpoint: *endpoint, Body: *body, AsGuest: *asGuest, OneAddress: *oneAddress}
 	var errs []error
 	u, err := url.Parse(*target)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -122,4 +127,17 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// sourceAddr is virtual user i's own loopback source address, 127.1.0.1
+// onwards (Linux answers for all of 127.0.0.0/8), or nil where it shares one:
+// a target that is not on loopback, or -one-address.
+func (c config) sourceAddr(i int) *net.TCPAddr {
+	if c.OneAddress {
+		return nil
+	}
+	if ip := net.ParseIP(c.Target.Hostname()); (ip == nil || !ip.IsLoopback()) && c.Target.Hostname() != "localhost" {
+		return nil
+	}
+	return &net.TCPAddr{IP: net.IPv4(127, 1, byte(i/250), byte(i%250+1))}
 }

@@ -11,12 +11,14 @@ replace (
 
 require (
 	github.com/HdrHistogram/hdrhistogram-go v1.4.0
+	github.com/go-sql-driver/mysql v1.10.1
 	github.com/roboshop-go/roboshop/frontend v0.0.0-00010101000000-000000000000
 	github.com/roboshop-go/roboshop/testkit v0.0.0-00010101000000-000000000000
 	github.com/roboshop-go/roboshop/topology v0.0.0-00010101000000-000000000000
 )
 
 require (
+	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/bytedance/gopkg v0.1.3 // indirect
 	github.com/bytedance/sonic v1.15.0 // indirect

@@ -34,6 +34,7 @@ type shopper struct {
 	userToken string
 	email     string
 	journeys  int
+	skus      []string // the catalogue, read once by the checkout journey
 }
 
 type stepError struct{ step string }
@@ -82,7 +83,9 @@ func (s *shopper) call(ctx context.Context, step, method, path, endpoint string,
 	switch {
 	case status >= 200 && status < 300:
 		o = ok
-	case status == http.StatusTooManyRequests || containsInt(expect, status):
+	case status == http.StatusTooManyRequests:
+		o = limited
+	case containsInt(expect, status):
 		o = expected
 	}
 	s.rec.record(method+" "+endpoint, step, status, o, d, start)
@@ -192,21 +195,9 @@ func (s *shopper) buyer(ctx context.Context) error {
 		return err
 	}
 	s.think(ctx)
-	var auth tokenBody
-	if s.email == "" {
-		email := fmt.Sprintf("lg-%d-%d-%d@example.com", s.cfg.Seed, s.id, time.Now().UnixNano())
-		body := map[string]string{"email": email, "name": "Load Tester", "password": "load-test-password"}
-		if _, err := s.call(ctx, "buyer/register", "POST", "/api/user/register", "/api/user/register", body, "", nil, &auth); err != nil {
-			return err
-		}
-		s.email = email
-	} else {
-		body := map[string]string{"email": s.email, "password": "load-test-password"}
-		if _, err := s.call(ctx, "buyer/login", "POST", "/api/user/login", "/api/user/login", body, "", nil, &auth); err != nil {
-			return err
-		}
+	if err := s.signIn(ctx, "buyer"); err != nil {
+		return err
 	}
-	s.userToken = auth.Token
 	if _, err := s.call(ctx, "buyer/merge", "POST", "/api/cart/cart/merge", "/api/cart/cart/merge", map[string]string{"guest_token": guestToken}, s.userToken, nil, nil); err != nil {
 		return err
 	}
@@ -222,12 +213,7 @@ func (s *shopper) buyer(ctx context.Context) error {
 	if s.rng.IntN(10) == 0 {
 		card = cardDeclined
 	}
-	body := map[string]any{
-		"card": map[string]any{"number": card, "exp_month": 12, "exp_year": time.Now().Year() + 2, "cvc": "123", "holder": "Load Tester"},
-		"shipping_address": map[string]string{"name": "Load Tester", "line1": "1 Loopback Lane", "line2": "",
-			"city": "Localhost", "postal_code": "12345", "country": "US"},
-		"expected_total_cents": quote.TotalCents,
-	}
+	body := checkoutBody(card, quote.TotalCents)
 	key := map[string]string{"Idempotency-Key": "lg-" + strconv.Itoa(s.id) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
 	if _, err := s.call(ctx, "buyer/checkout", "POST", "/api/payment/checkout", "/api/payment/checkout", body, s.userToken, key, nil, http.StatusPaymentRequired); err != nil {
 		return err
@@ -235,6 +221,82 @@ func (s *shopper) buyer(ctx context.Context) error {
 	s.think(ctx)
 	_, err = s.call(ctx, "buyer/orders", "GET", "/api/payment/orders?limit=10", "/api/payment/orders", nil, s.userToken, nil, nil)
 	return err
+}
+
+// checkout is the buyer's path the bench measures: a guest token, three
+// products added, register (the first time) or log in, merge, the quote, a
+// checkout with the approving card, the order history.
+func (s *shopper) checkout(ctx context.Context) error {
+	if len(s.skus) == 0 {
+		var page productPage
+		if _, err := s.call(ctx, "checkout/catalogue", "GET", "/api/catalogue/products?limit=100", "/api/catalogue/products", nil, "", nil, &page); err != nil {
+			return err
+		}
+		for _, p := range page.Items {
+			s.skus = append(s.skus, p.SKU)
+		}
+		if len(s.skus) == 0 {
+			return stepError{"checkout/catalogue"}
+		}
+	}
+	var g tokenBody
+	if _, err := s.call(ctx, "checkout/guest", "POST", "/api/user/guest", "/api/user/guest", nil, "", nil, &g); err != nil {
+		return err
+	}
+	for range 3 {
+		sku := s.skus[s.rng.IntN(len(s.skus))]
+		if _, err := s.call(ctx, "checkout/add", "POST", "/api/cart/cart/items", "/api/cart/cart/items", map[string]any{"sku": sku, "qty": 1}, g.Token, nil, nil); err != nil {
+			return err
+		}
+	}
+	if err := s.signIn(ctx, "checkout"); err != nil {
+		return err
+	}
+	if _, err := s.call(ctx, "checkout/merge", "POST", "/api/cart/cart/merge", "/api/cart/cart/merge", map[string]string{"guest_token": g.Token}, s.userToken, nil, nil); err != nil {
+		return err
+	}
+	var quote struct {
+		TotalCents int64 `json:"total_cents"`
+	}
+	if _, err := s.call(ctx, "checkout/quote", "GET", "/api/payment/checkout/quote", "/api/payment/checkout/quote", nil, s.userToken, nil, &quote); err != nil {
+		return err
+	}
+	key := map[string]string{"Idempotency-Key": "lg-" + strconv.Itoa(s.id) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
+	if _, err := s.call(ctx, "checkout/checkout", "POST", "/api/payment/checkout", "/api/payment/checkout", checkoutBody(cardApproved, quote.TotalCents), s.userToken, key, nil); err != nil {
+		return err
+	}
+	_, err := s.call(ctx, "checkout/orders", "GET", "/api/payment/orders?limit=10", "/api/payment/orders", nil, s.userToken, nil, nil)
+	return err
+}
+
+// signIn registers the shopper the first time and logs in afterwards,
+// recording the step under prefix/register or prefix/login.
+func (s *shopper) signIn(ctx context.Context, prefix string) error {
+	var auth tokenBody
+	if s.email == "" {
+		email := fmt.Sprintf("lg-%d-%d-%d@example.com", s.cfg.Seed, s.id, time.Now().UnixNano())
+		body := map[string]string{"email": email, "name": "Load Tester", "password": "load-test-password"}
+		if _, err := s.call(ctx, prefix+"/register", "POST", "/api/user/register", "/api/user/register", body, "", nil, &auth); err != nil {
+			return err
+		}
+		s.email = email
+	} else {
+		body := map[string]string{"email": s.email, "password": "load-test-password"}
+		if _, err := s.call(ctx, prefix+"/login", "POST", "/api/user/login", "/api/user/login", body, "", nil, &auth); err != nil {
+			return err
+		}
+	}
+	s.userToken = auth.Token
+	return nil
+}
+
+func checkoutBody(card string, total int64) map[string]any {
+	return map[string]any{
+		"card": map[string]any{"number": card, "exp_month": 12, "exp_year": time.Now().Year() + 2, "cvc": "123", "holder": "Load Tester"},
+		"shipping_address": map[string]string{"name": "Load Tester", "line1": "1 Loopback Lane", "line2": "",
+			"city": "Localhost", "postal_code": "12345", "country": "US"},
+		"expected_total_cents": total,
+	}
 }
 
 // pick chooses a journey by the configured weights.
@@ -300,6 +362,8 @@ func (s *shopper) loop(ctx context.Context, active *atomic.Int32) {
 			_, err = s.guest(ctx)
 		case "buyer":
 			err = s.buyer(ctx)
+		case "checkout":
+			err = s.checkout(ctx)
 		}
 		_ = err // recorded per request; a failed step ends the journey
 		s.journeys++

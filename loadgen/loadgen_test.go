@@ -6,9 +6,13 @@ import (
 	"encoding/json"
 	"io"
 	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/roboshop-go/roboshop/frontend/nginxtest"
@@ -54,7 +58,7 @@ func TestFlags(t *testing.T) {
 }
 
 func TestSameSeedSameChoices(t *testing.T) {
-	cfg, err := parseFlags([]string{"-mix", "browse=1,guest=1,buyer=1"}, io.Discard)
+	cfg, err := parseFlags([]string{"-mix", "browse=1,guest=1,buyer=1,checkout=1"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +92,7 @@ func TestRunAgainstTheShop(t *testing.T) {
 	jsonPath := filepath.Join(t.TempDir(), "report.json")
 	var stdout, stderr bytes.Buffer
 	err := run(context.Background(), []string{"-target", base, "-vus", "4", "-duration", "4s", "-ramp-up", "0s",
-		"-mix", "browse=40,guest=30,buyer=30", "-seed", "7", "-json", jsonPath, "-progress", "1s"}, &stdout, &stderr)
+		"-mix", "browse=30,guest=20,buyer=25,checkout=25", "-seed", "7", "-json", jsonPath, "-progress", "1s"}, &stdout, &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +116,8 @@ func TestRunAgainstTheShop(t *testing.T) {
 		steps[s.Name] = s
 	}
 	for _, step := range []string{"browse/categories", "browse/category", "browse/search", "browse/product",
-		"guest/token", "guest/add-to-cart", "guest/view-cart", "buyer/register", "buyer/merge", "buyer/quote", "buyer/checkout", "buyer/orders"} {
+		"guest/token", "guest/add-to-cart", "guest/view-cart", "buyer/register", "buyer/merge", "buyer/quote", "buyer/checkout", "buyer/orders",
+		"checkout/catalogue", "checkout/guest", "checkout/add", "checkout/register", "checkout/merge", "checkout/quote", "checkout/checkout", "checkout/orders"} {
 		if steps[step].Count == 0 {
 			t.Errorf("step %s never ran", step)
 		}
@@ -151,5 +156,62 @@ func TestEndpointMode(t *testing.T) {
 		if endpoint.Count < 10 || rep.Total.Errors != 0 {
 			t.Fatalf("%v: %d requests to the endpoint, %d errors", args[:2], endpoint.Count, rep.Total.Errors)
 		}
+	}
+}
+
+// TestShoppersComeFromTheirOwnAddresses: on a loopback target each virtual
+// user connects from its own address (so per-address limits act per shopper),
+// -one-address puts them all on one, and a 429 is counted apart from the
+// answers, never as throughput or an error.
+func TestShoppersComeFromTheirOwnAddresses(t *testing.T) {
+	var mu sync.Mutex
+	var seen map[string]int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		mu.Lock()
+		seen[host]++
+		n := seen[host]
+		mu.Unlock()
+		if n%2 == 0 { // every other request from an address is over its limit
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		name      string
+		extra     []string
+		addresses int
+	}{
+		{"each its own", nil, 8},
+		{"one address", []string{"-one-address"}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			seen = map[string]int{}
+			jsonPath := filepath.Join(t.TempDir(), "report.json")
+			args := append([]string{"-target", srv.URL, "-endpoint", "GET /x", "-vus", "8", "-iterations", "10",
+				"-duration", "10s", "-ramp-up", "0s", "-progress", "0s", "-json", jsonPath}, tc.extra...)
+			if err := run(context.Background(), args, io.Discard, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			if len(seen) != tc.addresses {
+				t.Fatalf("requests came from %d addresses, want %d: %v", len(seen), tc.addresses, seen)
+			}
+			raw, _ := os.ReadFile(jsonPath)
+			var rep report
+			if err := json.Unmarshal(raw, &rep); err != nil {
+				t.Fatal(err)
+			}
+			total := 0
+			for _, n := range seen {
+				total += n
+			}
+			if rep.Total.Count+rep.Total.Limited != int64(total) || rep.Total.Limited < int64(total)/2-int64(tc.addresses) ||
+				rep.Total.Errors != 0 || rep.Total.PerSecond*rep.MeasuredSeconds > float64(rep.Total.Count)+0.5 {
+				t.Fatalf("%d requests served: answered %d, rate-limited %d, errors %d, %.1f/s", total,
+					rep.Total.Count, rep.Total.Limited, rep.Total.Errors, rep.Total.PerSecond)
+			}
+		})
 	}
 }

@@ -19,17 +19,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
-	client := &http.Client{
-		Timeout: 10 * time.Second,
-		Transport: &http.Transport{
-			Proxy:               nil,
-			DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:        cfg.VUs * 2,
-			MaxIdleConnsPerHost: cfg.VUs * 2,
-			IdleConnTimeout:     30 * time.Second,
-		},
+	// One client per source address: a virtual user with its own address has
+	// its own connections, as a shopper's browser would.
+	clients := map[string]*http.Client{}
+	clientFor := func(i int) *http.Client {
+		local := cfg.sourceAddr(i)
+		key := local.String()
+		if c, ok := clients[key]; ok {
+			return c
+		}
+		dialer := &net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}
+		if local != nil {
+			dialer.LocalAddr = local
+		}
+		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			Proxy: nil, DialContext: dialer.DialContext, IdleConnTimeout: 30 * time.Second,
+			MaxIdleConns: cfg.VUs * 2, MaxIdleConnsPerHost: cfg.VUs * 2}}
+		clients[key] = c
+		return c
 	}
-	defer client.CloseIdleConnections()
+	defer func() {
+		for _, c := range clients {
+			c.CloseIdleConnections()
+		}
+	}()
 	start := time.Now()
 	rec := newRecorder(start, cfg.Warmup)
 	var active atomic.Int32
@@ -53,7 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if cfg.VUs > 1 {
 			delay = cfg.RampUp * time.Duration(i) / time.Duration(cfg.VUs)
 		}
-		s := &shopper{id: i, cfg: cfg, client: client, rec: rec,
+		s := &shopper{id: i, cfg: cfg, client: clientFor(i), rec: rec,
 			rng: rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(i)))}
 		wg.Add(1)
 		go func() {

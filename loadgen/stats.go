@@ -12,13 +12,15 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
-// outcome of one request: ok (2xx), expected (402 for the decline card, 429
-// when rate limited) or error (anything else, transport failures included).
+// outcome of one request: ok (2xx), expected (402 for the decline card),
+// limited (429: a limit acted; counted apart, never as throughput or latency)
+// or failed (anything else, transport failures included).
 type outcome int
 
 const (
 	ok outcome = iota
 	expected
+	limited
 	failed
 )
 
@@ -28,16 +30,21 @@ func newHist() *hdrhistogram.Histogram {
 
 type series struct {
 	hist     *hdrhistogram.Histogram
-	count    int64
+	count    int64 // answered, 429s aside
 	errors   int64
 	expected int64
+	limited  int64
 	statuses map[int]int64
 }
 
 func (s *series) add(status int, o outcome, d time.Duration) {
+	s.statuses[status]++
+	if o == limited {
+		s.limited++
+		return
+	}
 	_ = s.hist.RecordValue(max(1, d.Microseconds()))
 	s.count++
-	s.statuses[status]++
 	switch o {
 	case failed:
 		s.errors++
@@ -94,8 +101,8 @@ func (r *recorder) progress(w io.Writer, every time.Duration, vus func() int) {
 	r.interval = newSeries()
 	elapsed := time.Since(r.start)
 	r.mu.Unlock()
-	fmt.Fprintf(w, "[%6.1fs] %7.0f req/s  errors %-4d expected %-4d p50 %6.2fms  p99 %7.2fms  vus %d\n",
-		elapsed.Seconds(), float64(s.count)/every.Seconds(), s.errors, s.expected,
+	fmt.Fprintf(w, "[%6.1fs] %7.0f req/s  errors %-4d expected %-4d 429 %-4d p50 %6.2fms  p99 %7.2fms  vus %d\n",
+		elapsed.Seconds(), float64(s.count)/every.Seconds(), s.errors, s.expected, s.limited,
 		ms(s.hist.ValueAtQuantile(50)), ms(s.hist.ValueAtQuantile(99)), vus())
 }
 
@@ -106,6 +113,7 @@ type seriesReport struct {
 	Count      int64            `json:"count"`
 	Errors     int64            `json:"errors"`
 	Expected   int64            `json:"expected_non_2xx"`
+	Limited    int64            `json:"rate_limited"`
 	Statuses   map[string]int64 `json:"statuses"`
 	PerSecond  float64          `json:"per_second"`
 	P50Millis  float64          `json:"p50_ms"`
@@ -134,7 +142,7 @@ func (r *recorder) report(cfg config, end time.Time) report {
 		for code, n := range s.statuses {
 			st[strconv.Itoa(code)] = n
 		}
-		return seriesReport{Name: name, Count: s.count, Errors: s.errors, Expected: s.expected, Statuses: st,
+		return seriesReport{Name: name, Count: s.count, Errors: s.errors, Expected: s.expected, Limited: s.limited, Statuses: st,
 			PerSecond: float64(s.count) / secs, P50Millis: ms(s.hist.ValueAtQuantile(50)), P90Millis: ms(s.hist.ValueAtQuantile(90)),
 			P99Millis: ms(s.hist.ValueAtQuantile(99)), MaxMillis: ms(s.hist.Max()), MeanMillis: s.hist.Mean() / 1000}
 	}
@@ -151,15 +159,15 @@ func (r *recorder) report(cfg config, end time.Time) report {
 }
 
 func (rep report) writeText(w io.Writer) {
-	fmt.Fprintf(w, "\n%s, %d virtual users, %.1f s measured: %d requests (%.0f/s), %d errors, %d expected non-2xx\n",
-		rep.Target, rep.VUs, rep.MeasuredSeconds, rep.Total.Count, rep.Total.PerSecond, rep.Total.Errors, rep.Total.Expected)
+	fmt.Fprintf(w, "\n%s, %d virtual users, %.1f s measured: %d requests (%.0f/s), %d errors, %d expected non-2xx, %d rate-limited (429, not counted)\n",
+		rep.Target, rep.VUs, rep.MeasuredSeconds, rep.Total.Count, rep.Total.PerSecond, rep.Total.Errors, rep.Total.Expected, rep.Total.Limited)
 	for _, block := range []struct {
 		title string
 		rows  []seriesReport
 	}{{"endpoint", rep.Endpoints}, {"journey step", rep.Steps}} {
-		fmt.Fprintf(w, "\n%-44s %8s %8s %7s %8s %8s %8s %8s  %s\n", block.title, "count", "req/s", "errors", "p50 ms", "p90 ms", "p99 ms", "max ms", "statuses")
+		fmt.Fprintf(w, "\n%-44s %8s %8s %7s %6s %8s %8s %8s %8s  %s\n", block.title, "count", "req/s", "errors", "429", "p50 ms", "p90 ms", "p99 ms", "max ms", "statuses")
 		for _, s := range block.rows {
-			fmt.Fprintf(w, "%-44s %8d %8.1f %7d %8.2f %8.2f %8.2f %8.2f  %v\n", s.Name, s.Count, s.PerSecond, s.Errors,
+			fmt.Fprintf(w, "%-44s %8d %8.1f %7d %6d %8.2f %8.2f %8.2f %8.2f  %v\n", s.Name, s.Count, s.PerSecond, s.Errors, s.Limited,
 				s.P50Millis, s.P90Millis, s.P99Millis, s.MaxMillis, s.Statuses)
 		}
 	}

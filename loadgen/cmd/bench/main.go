@@ -32,9 +32,9 @@ import (
 )
 
 type options struct {
-	repo, out, label string
-	vus              int
-	phase, journeys  time.Duration
+	repo, out, label          string
+	vus, bcryptCost           int
+	phase, journeys, checkout time.Duration
 }
 
 func main() {
@@ -45,6 +45,8 @@ func main() {
 	flag.IntVar(&o.vus, "vus", 64, "virtual users (connections) per phase")
 	flag.DurationVar(&o.phase, "phase", 20*time.Second, "length of each single-endpoint phase")
 	flag.DurationVar(&o.journeys, "journeys", 60*time.Second, "length of the journey phase")
+	flag.IntVar(&o.bcryptCost, "bcrypt-cost", 12, "the user service's BCRYPT_COST (its default is 12)")
+	flag.DurationVar(&o.checkout, "checkout", 90*time.Second, "length of the checkout phase (the first 10 s left out)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -54,14 +56,18 @@ func main() {
 	}
 }
 
+// benchSecrets: Redis without a password, payment as its own MySQL user.
+var benchSecrets = topology.Secrets{MySQLUser: "roboshop", MySQLPassword: "bench"}
+
 // stack is the shop started from source by topology, plus what only the bench
 // needs: the ceiling's trivial handler and an nginx in front of it.
 type stack struct {
-	dir   string
-	bin   string
-	bins  map[string]string
-	local *topology.Local
-	ports map[string]int
+	bcryptCost int
+	dir        string
+	bin        string
+	bins       map[string]string
+	local      *topology.Local
+	ports      map[string]int
 }
 
 // port is a free loopback port for name, the same one each time.
@@ -96,9 +102,9 @@ func (s *stack) up(ctx context.Context, repo string) error {
 	fmt.Fprintln(os.Stderr, "starting the shop...")
 	plan := topology.Plan{Repo: repo, Dir: s.dir, Bins: bins, Frontend: true,
 		Addr:    func(part string) (string, int) { return "127.0.0.1", s.port(part) },
-		Secrets: topology.Secrets{MySQLUser: "roboshop", MySQLPassword: "bench"},
+		Secrets: benchSecrets,
 		ServiceEnv: func(svc string) map[string]string {
-			return map[string]string{"LOG_LEVEL": "warn", "PPROF_ADDR": s.addr(svc + "-pprof")}
+			return map[string]string{"LOG_LEVEL": "warn", "PPROF_ADDR": s.addr(svc + "-pprof"), "BCRYPT_COST": strconv.Itoa(s.bcryptCost)}
 		}}
 	if err := topology.Start(ctx, plan, s.local); err != nil {
 		return err
@@ -179,6 +185,7 @@ type series struct {
 	Count     int64            `json:"count"`
 	Errors    int64            `json:"errors"`
 	Expected  int64            `json:"expected_non_2xx"`
+	Limited   int64            `json:"rate_limited"`
 	Statuses  map[string]int64 `json:"statuses"`
 	PerSecond float64          `json:"per_second"`
 	P50       float64          `json:"p50_ms"`

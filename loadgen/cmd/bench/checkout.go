@@ -1,0 +1,312 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/roboshop-go/roboshop/topology"
+)
+
+// checkoutRun is the buyer's path under load and what it costs.
+type checkoutRun struct {
+	rep        loadReport
+	orders     int64
+	perSecond  float64
+	cpuPerOrd  map[string]time.Duration // per service, and MariaDB
+	peakRSS    map[string]int           // KiB, per service
+	profiles   map[string]string        // payment and cart
+	dbCeiling  dbCeiling
+	hashing    hashing
+	checkoutMs series
+}
+
+// checkoutPhase runs the checkout journey (guest token, three adds, register
+// or log in, merge, quote, checkout, orders) with vus virtual users, each
+// from its own address, while profiling payment and cart.
+func (s *stack) checkoutPhase(ctx context.Context, d time.Duration, vus int) (checkoutRun, error) {
+	const warmup = 10 * time.Second
+	parts := append(append([]string{}, services...), "payment-mysql")
+	cpu0 := map[string]time.Duration{}
+	for _, p := range parts {
+		cpu0[p], _, _ = procStat(s.pid(p))
+	}
+	profiles := map[string]string{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, svc := range []string{"payment", "cart"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			top := s.cpuProfile(ctx, svc, d)
+			mu.Lock()
+			profiles[svc] = top
+			mu.Unlock()
+		}()
+	}
+	rep, err := s.load(ctx, "http://"+s.addr(topology.FrontendPart), d, warmup, vus, "-mix", "checkout=1")
+	wg.Wait()
+	if err != nil {
+		return checkoutRun{}, err
+	}
+	r := checkoutRun{rep: rep, cpuPerOrd: map[string]time.Duration{}, peakRSS: map[string]int{}, profiles: profiles}
+	for _, st := range rep.Steps {
+		if st.Name == "checkout/checkout" {
+			r.checkoutMs = st
+			r.orders = st.Count - st.Errors - st.Expected
+		}
+	}
+	r.perSecond = float64(r.orders) / rep.MeasuredSeconds
+	share := rep.MeasuredSeconds / d.Seconds() // the warm-up's CPU is not in the counts
+	for _, p := range parts {
+		cpu1, _, hwm := procStat(s.pid(p))
+		if r.orders > 0 {
+			r.cpuPerOrd[p] = time.Duration(float64(cpu1-cpu0[p]) * share / float64(r.orders))
+		}
+		r.peakRSS[p] = hwm
+	}
+	return r, nil
+}
+
+// dbCeiling is the database's own ceiling for checkouts: every write a
+// checkout makes in payment's MariaDB, the same statements in the same
+// transactions, replayed directly by as many clients as there are virtual
+// users, with nothing in front.
+type dbCeiling struct {
+	perSecond           float64
+	p50, p99            time.Duration // one checkout's writes
+	commitP50, commit99 time.Duration // the order transaction's COMMIT
+	errors              int64
+}
+
+func (s *stack) dbCeilingPhase(ctx context.Context, d time.Duration, clients int) (dbCeiling, error) {
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName, cfg.ParseTime = benchSecrets.MySQLUser, benchSecrets.MySQLPassword, "tcp",
+		s.addr("payment-mysql"), "payment", true
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		return dbCeiling{}, err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(clients)
+	db.SetMaxIdleConns(clients)
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var done, failed atomic.Int64
+	var mu sync.Mutex
+	var whole, commits []time.Duration
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; ctx.Err() == nil; n++ {
+				start := time.Now()
+				commit, err := replayCheckout(ctx, db, fmt.Sprintf("bench-db-%d-%d", c, n))
+				if ctx.Err() != nil {
+					return
+				}
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				done.Add(1)
+				mu.Lock()
+				whole, commits = append(whole, time.Since(start)), append(commits, commit)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	r := dbCeiling{perSecond: float64(done.Load()) / d.Seconds(), errors: failed.Load()}
+	r.p50, r.p99 = quantile(whole, 0.5), quantile(whole, 0.99)
+	r.commitP50, r.commit99 = quantile(commits, 0.5), quantile(commits, 0.99)
+	return r, nil
+}
+
+// replayCheckout makes the writes of one approved three-line checkout, as
+// payment makes them (payment/mysql.go): claim the idempotency key, claim the
+// cart, the order transaction, release the claim. It returns how long the
+// order transaction's COMMIT took.
+func replayCheckout(ctx context.Context, db *sql.DB, id string) (time.Duration, error) {
+	user, key, claim, order := id, "key-"+id, fmt.Sprintf("%024d", len(id)), "ord_"+id
+	now := time.Now().UTC()
+	if _, err := db.ExecContext(ctx, `INSERT INTO idempotency_keys (user_id, idem_key, request_hash, state, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, user, key, strings.Repeat("a", 64), "in_progress", now, now); err != nil {
+		return 0, err
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO cart_claims (user_id, claim_id, state, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?)`, user, claim, "active", now, now); err != nil {
+		return 0, err
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	steps := []struct {
+		query string
+		args  []any
+	}{
+		{`UPDATE cart_claims SET state = ?, order_id = ?, updated_at = ? WHERE user_id = ? AND claim_id = ? AND state = ?`,
+			[]any{"ordered", order, now, user, claim, "active"}},
+		{`INSERT INTO orders (id, user_id, status, subtotal_cents, shipping_cents, total_cents, currency,
+			ship_name, ship_line1, ship_line2, ship_city, ship_postal_code, ship_country, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			[]any{order, user, "paid", 30000, 0, 30000, "USD", "Load Tester", "1 Loopback Lane", "", "Localhost", "12345", "US", now}},
+	}
+	for i := 1; i <= 3; i++ {
+		steps = append(steps, struct {
+			query string
+			args  []any
+		}{`INSERT INTO order_lines (order_id, line_no, sku, name, qty, unit_price_cents, line_total_cents) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			[]any{order, i, "DR-001", "SkyEye 4K", 1, 10000, 10000}})
+	}
+	steps = append(steps, struct {
+		query string
+		args  []any
+	}{`INSERT INTO payments (id, order_id, amount_cents, currency, card_brand, card_last4, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		[]any{"pay_" + id, order, 30000, "USD", "visa", "4242", "captured", now}}, struct {
+		query string
+		args  []any
+	}{`UPDATE idempotency_keys SET state = ?, response_status = ?, response_body = ?, order_id = ?, updated_at = ?
+			WHERE user_id = ? AND idem_key = ? AND state = ?`,
+		[]any{"done", 201, strings.Repeat("x", 900), order, now, user, key, "in_progress"}})
+	for _, st := range steps {
+		if _, err := tx.ExecContext(ctx, st.query, st.args...); err != nil {
+			return 0, err
+		}
+	}
+	commitStart := time.Now()
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	commit := time.Since(commitStart)
+	_, err = db.ExecContext(ctx, "DELETE FROM cart_claims WHERE user_id = ? AND claim_id = ?", user, claim)
+	return commit, err
+}
+
+func quantile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	sorted := append([]time.Duration(nil), ds...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))]
+}
+
+// hashing is password hashing as a capacity: registrations and logins the
+// user service completes per second of its own CPU, at its configured cost.
+type hashing struct {
+	registrationsPerCPUSecond, loginsPerCPUSecond float64
+	registrations, logins                         int64
+}
+
+// hashingPhase registers fresh accounts, then logs them in, straight at the
+// user service (nginx's per-address limits are a policy, not a capacity), with
+// one worker per core, and divides by the CPU the service used.
+func (s *stack) hashingPhase(ctx context.Context, d time.Duration, workers int) (hashing, error) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	base := "http://" + s.addr("user")
+	post := func(path, body, from string) bool {
+		req, _ := http.NewRequestWithContext(ctx, "POST", base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Real-IP", from) // a shopper of its own, as nginx would say
+		resp, err := client.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode/100 == 2
+	}
+	pid := s.pid("user")
+	measure := func(f func(worker, n int) bool) (int64, float64) {
+		cpu0, _, _ := procStat(pid)
+		var count atomic.Int64
+		phaseCtx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for n := 0; phaseCtx.Err() == nil; n++ {
+					if f(w, n) && phaseCtx.Err() == nil {
+						count.Add(1)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		cpu1, _, _ := procStat(pid)
+		return count.Load(), (cpu1 - cpu0).Seconds()
+	}
+	registered := make([][]string, workers) // each worker's own accounts
+	regs, regCPU := measure(func(w, n int) bool {
+		email := fmt.Sprintf("hash-%d-%d-%d@example.com", os.Getpid(), w, n)
+		ok := post("/register", fmt.Sprintf(`{"email":%q,"name":"Bench","password":"bench-password"}`, email), fmt.Sprintf("127.3.%d.%d", w, n%250+1))
+		if ok {
+			registered[w] = append(registered[w], email)
+		}
+		return ok
+	})
+	logins, loginCPU := measure(func(w, n int) bool {
+		if len(registered[w]) == 0 {
+			return false
+		}
+		email := registered[w][n%len(registered[w])]
+		return post("/login", fmt.Sprintf(`{"email":%q,"password":"bench-password"}`, email), fmt.Sprintf("127.4.%d.%d", w, n%250+1))
+	})
+	h := hashing{registrations: regs, logins: logins}
+	if regCPU > 0 {
+		h.registrationsPerCPUSecond = float64(regs) / regCPU
+	}
+	if loginCPU > 0 {
+		h.loginsPerCPUSecond = float64(logins) / loginCPU
+	}
+	return h, nil
+}
+
+func writeCheckoutReport(w io.Writer, o options, r checkoutRun, bcryptCost int) {
+	db := r.dbCeiling
+	fmt.Fprintf(w, "\n#### Checkout under load\n\n%d virtual users, each from its own loopback address, for %s (the first 10 s left out), "+
+		"each looping: guest token, three products added, register (first time) or log in, merge, quote, checkout with the approving card, order history.\n\n",
+		o.vus, o.checkout)
+	share := 0.0
+	if db.perSecond > 0 {
+		share = 100 * r.perSecond / db.perSecond
+	}
+	fmt.Fprintf(w, "- **%d orders, %.1f orders/s**; the database's own ceiling for a checkout's writes in the same run: %.1f/s (%d clients, %d errors): checkout through nginx reaches **%.1f%%** of it.\n",
+		r.orders, r.perSecond, db.perSecond, o.vus, db.errors, share)
+	fmt.Fprintf(w, "- A checkout's writes straight at MariaDB: p50 %.1f ms, p99 %.1f ms; the order transaction's COMMIT p50 %.2f ms, p99 %.2f ms.\n",
+		ms(db.p50), ms(db.p99), ms(db.commitP50), ms(db.commit99))
+	fmt.Fprintf(w, "- Errors %d, rate-limited %d (429), statuses %v.\n\n", r.rep.Total.Errors, r.rep.Total.Limited, r.rep.Total.Statuses)
+	fmt.Fprintln(w, "| step | count | per s | p50 ms | p90 ms | p99 ms | max ms | errors | 429 | statuses |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+	for _, st := range r.rep.Steps {
+		fmt.Fprintf(w, "| %s | %d | %.1f | %.2f | %.2f | %.2f | %.2f | %d | %d | %v |\n", st.Name, st.Count, st.PerSecond,
+			st.P50, st.P90, st.P99, st.Max, st.Errors, st.Limited, st.Statuses)
+	}
+	fmt.Fprintln(w, "\n| part | CPU per order | peak RSS |\n|---|---:|---:|")
+	for _, p := range append(append([]string{}, services...), "payment-mysql") {
+		fmt.Fprintf(w, "| %s | %.2f ms | %.1f MiB |\n", p, ms(r.cpuPerOrd[p]), float64(r.peakRSS[p])/1024)
+	}
+	h := r.hashing
+	fmt.Fprintf(w, "\nPassword hashing at the configured bcrypt cost %d, straight at the user service: %.1f registrations and %.1f logins per second of CPU "+
+		"(%d and %d done). A sale-day burst of 10,000 logins in one minute needs %.0f cores for hashing alone.\n",
+		bcryptCost, h.registrationsPerCPUSecond, h.loginsPerCPUSecond, h.registrations, h.logins, 10000/60/max(h.loginsPerCPUSecond, 0.001))
+	for _, svc := range []string{"payment", "cart"} {
+		fmt.Fprintf(w, "\nCPU profile of %s during the checkout phase (`go tool pprof -top`):\n\n```\n%s```\n", svc, r.profiles[svc])
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
