@@ -27,7 +27,7 @@ fi
 for dir in "${modules[@]}"; do
 	name=${dir#"$ROOT"/}
 	log "vet, staticcheck and GOWORK=off build: $name"
-	(cd "$dir" && go vet ./... && "$GOBIN/staticcheck" ./... && GOWORK=off go build -o /dev/null ./...)
+	progress "$CACHE/vet.log" bash -c "cd '$dir' && go vet ./... && '$GOBIN/staticcheck' ./... && GOWORK=off go build -o /dev/null ./..."
 done
 
 # --- Tests -----------------------------------------------------------------------
@@ -35,11 +35,14 @@ done
 # them (topology.Build takes them from ROBOSHOP_BIN_DIR): the services, and the
 # MongoDB stand-in (embedded FerretDB; testkit prefers a real mongod on PATH).
 log "building the MongoDB stand-in and the service binaries the tests start"
-(cd standins && CGO_ENABLED=0 go build -tags nomsgpack -trimpath -ldflags="-s -w" -o "$CACHE/bin/mongostandin" ./mongostandin)
-for svc in user catalogue cart payment; do
-	(cd "$svc" && CGO_ENABLED=0 go build -tags nomsgpack -trimpath -ldflags="-s -w" -o "$CACHE/bin/$svc" .)
-done
-(cd deploy && go build -o "$CACHE/bin/lab" ./lab)
+build_bins() {
+	(cd standins && CGO_ENABLED=0 go build -tags nomsgpack -trimpath -ldflags="-s -w" -o "$CACHE/bin/mongostandin" ./mongostandin)
+	for svc in user catalogue cart payment; do
+		(cd "$svc" && CGO_ENABLED=0 go build -tags nomsgpack -trimpath -ldflags="-s -w" -o "$CACHE/bin/$svc" .)
+	done
+	(cd deploy && go build -o "$CACHE/bin/lab" ./lab)
+}
+progress "$CACHE/bins-build.log" build_bins
 export ROBOSHOP_BIN_DIR="$CACHE/bin"
 
 log "go test -race (every module; each benchmark once to keep it working)"
