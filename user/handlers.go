@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"net/mail"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -81,7 +83,7 @@ func handleRegister(st store, keys *keyring, ttl time.Duration, pw passwords) gi
 		if err != nil {
 			return err
 		}
-		hash, err := pw.hash(req.Password)
+		hash, err := pw.hash(c.Request.Context(), req.Password)
 		if err != nil {
 			return err
 		}
@@ -112,24 +114,49 @@ type loginRequest struct {
 type passwords struct {
 	cost  int
 	dummy []byte
+	// slots: at most one bcrypt per core at a time. A burst of logins then
+	// waits its turn instead of sharing the cores 64 ways, so each hash
+	// finishes in its own time and the service's other requests (guest
+	// tokens, the JWKS) keep the CPU they need.
+	slots chan struct{}
 }
 
 func newPasswords(cost int) (passwords, error) {
 	dummy, err := bcrypt.GenerateFromPassword([]byte("roboshop-timing-equaliser"), cost)
-	return passwords{cost: cost, dummy: dummy}, err
+	return passwords{cost: cost, dummy: dummy, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}, err
 }
 
-func (p passwords) hash(pw string) ([]byte, error) {
-	return bcrypt.GenerateFromPassword([]byte(pw), p.cost)
+// run runs one bcrypt operation in a free slot, or gives up as unavailable
+// when ctx ends first (the client left, or its deadline passed).
+func (p passwords) run(ctx context.Context, f func()) error {
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("waiting to check a password: %w: %w", kit.ErrUnavailable, ctx.Err())
+	}
+	defer func() { <-p.slots }()
+	f()
+	return nil
+}
+
+func (p passwords) hash(ctx context.Context, pw string) (hash []byte, err error) {
+	if waitErr := p.run(ctx, func() { hash, err = bcrypt.GenerateFromPassword([]byte(pw), p.cost) }); waitErr != nil {
+		return nil, waitErr
+	}
+	return hash, err
 }
 
 // matches checks pw against hash, or against the dummy when hash is nil.
-func (p passwords) matches(hash []byte, pw string) bool {
-	if hash == nil {
-		_ = bcrypt.CompareHashAndPassword(p.dummy, []byte(pw))
-		return false
-	}
-	return bcrypt.CompareHashAndPassword(hash, []byte(pw)) == nil
+func (p passwords) matches(ctx context.Context, hash []byte, pw string) (bool, error) {
+	ok := false
+	err := p.run(ctx, func() {
+		if hash == nil {
+			_ = bcrypt.CompareHashAndPassword(p.dummy, []byte(pw))
+			return
+		}
+		ok = bcrypt.CompareHashAndPassword(hash, []byte(pw)) == nil
+	})
+	return ok, err
 }
 
 func handleLogin(st store, keys *keyring, ttl time.Duration, pw passwords, policy loginPolicy) gin.HandlerFunc {
@@ -168,7 +195,9 @@ func handleLogin(st store, keys *keyring, ttl time.Duration, pw passwords, polic
 		default:
 			hash = u.PasswordHash
 		}
-		if !pw.matches(hash, req.Password) {
+		if ok, err := pw.matches(c.Request.Context(), hash, req.Password); err != nil {
+			return err
+		} else if !ok {
 			return errInvalidCredentials
 		}
 		if err := st.ClearAttempts(c, email, addr); err != nil {
@@ -320,7 +349,7 @@ func seedDemo(ctx context.Context, st store, pw passwords, cfg config) error {
 	} else if !errors.Is(err, errNotFound) {
 		return err
 	}
-	hash, err := pw.hash(cfg.DemoPassword)
+	hash, err := pw.hash(ctx, cfg.DemoPassword)
 	if err != nil {
 		return err
 	}

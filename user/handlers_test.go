@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -284,14 +287,14 @@ func TestUnknownEmailCostsTheConfiguredBcryptCost(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			account, _ := pw.hash("password1")
+			account, _ := pw.hash(context.Background(), "password1")
 			for name, hash := range map[string][]byte{"dummy": pw.dummy, "account": account} {
 				if got, err := bcrypt.Cost(hash); err != nil || got != cost {
 					t.Fatalf("%s hash cost %d (%v), want %d", name, got, err, cost)
 				}
 			}
-			if pw.matches(nil, "roboshop-timing-equaliser") {
-				t.Fatal("an unknown email matched")
+			if ok, err := pw.matches(context.Background(), nil, "roboshop-timing-equaliser"); ok || err != nil {
+				t.Fatalf("an unknown email matched (%v)", err)
 			}
 		})
 	}
@@ -413,5 +416,46 @@ func TestGuestTokenAndJWKS(t *testing.T) {
 	}
 	if p.Role != kit.RoleGuest || !strings.HasPrefix(p.Subject, "guest-") {
 		t.Fatalf("guest principal = %+v", p)
+	}
+}
+
+// TestPasswordChecksWaitForAFreeCore: bcrypt runs at most once per core at a
+// time; a check that cannot get a turn before its request ends gives up as
+// unavailable instead of piling onto the cores.
+func TestPasswordChecksWaitForAFreeCore(t *testing.T) {
+	pw, err := newPasswords(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range cap(pw.slots) { // every core busy
+		pw.slots <- struct{}{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := pw.hash(ctx, "password1"); !errors.Is(err, kit.ErrUnavailable) {
+		t.Fatalf("hash with every core busy: %v, want unavailable", err)
+	}
+	if _, err := pw.matches(ctx, nil, "password1"); !errors.Is(err, kit.ErrUnavailable) {
+		t.Fatalf("matches with every core busy: %v, want unavailable", err)
+	}
+	<-pw.slots // a core frees up
+	var wg sync.WaitGroup
+	var running, most atomic.Int32
+	for range 4 * cap(pw.slots) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = pw.run(context.Background(), func() {
+				n := running.Add(1)
+				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+				}
+				time.Sleep(5 * time.Millisecond)
+				running.Add(-1)
+			})
+		}()
+	}
+	wg.Wait()
+	if got := most.Load(); got != 1 {
+		t.Fatalf("%d ran at once with one core free, want 1", got)
 	}
 }
