@@ -28,7 +28,7 @@ if ! "$BIN/staticcheck" -version 2>/dev/null | grep -q "(${STATICCHECK_VERSION#v
 	retry progress "$CACHE/staticcheck-build.log" env GOBIN="$BIN" go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
 fi
 if ! "$BIN/terraform" version 2>/dev/null | grep -q "Terraform ${TERRAFORM_VERSION}$"; then
-	log "building terraform $TERRAFORM_VERSION from the Go module proxy (about 5 minutes on 2 cores, once)"
+	log "building terraform $TERRAFORM_VERSION from the Go module proxy (about 2 minutes on 2 cores, once)"
 	retry progress "$CACHE/terraform-build.log" env GOBIN="$BIN" CGO_ENABLED=0 go install "github.com/hashicorp/terraform@$TERRAFORM_VERSION"
 fi
 log_end

@@ -52,7 +52,7 @@ build_release() {
 
 COMPOSE="$BIN/docker-compose"
 if [ "$("$COMPOSE" version --short 2>/dev/null)" != "${COMPOSE_VERSION#v}" ]; then
-	log "building docker compose $COMPOSE_VERSION from the Go module proxy (about 4 minutes on 2 cores, once)"
+	log "building docker compose $COMPOSE_VERSION from the Go module proxy (about 2 minutes on 2 cores, once)"
 	retry progress "$WORK/compose-build.log" build_release github.com/docker/compose/v2 "$COMPOSE_VERSION" ./cmd "$COMPOSE" \
 		"-X github.com/docker/compose/v2/internal.Version=$COMPOSE_VERSION"
 fi
