@@ -89,6 +89,19 @@ func (s *shopper) call(ctx context.Context, step, method, path, endpoint string,
 		o = expected
 	}
 	s.rec.record(method+" "+endpoint, step, status, o, d, start)
+	if o == limited {
+		// A shopper told to slow down waits as told (Retry-After, else a
+		// second) rather than asking again at once: a tight retry loop would
+		// spend the machine's CPU on 429s and measure nothing but that.
+		wait := time.Second
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+			wait = min(time.Duration(secs)*time.Second, 5*time.Second)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+	}
 	if o != ok {
 		return status, stepError{step}
 	}

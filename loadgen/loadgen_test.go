@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/roboshop-go/roboshop/frontend/nginxtest"
 	"github.com/roboshop-go/roboshop/testkit"
@@ -162,7 +163,7 @@ func TestEndpointMode(t *testing.T) {
 // TestShoppersComeFromTheirOwnAddresses: on a loopback target each virtual
 // user connects from its own address (so per-address limits act per shopper),
 // -one-address puts them all on one, and a 429 is counted apart from the
-// answers, never as throughput or an error.
+// answers, never as throughput or an error, and makes the shopper wait.
 func TestShoppersComeFromTheirOwnAddresses(t *testing.T) {
 	var mu sync.Mutex
 	var seen map[string]int
@@ -190,10 +191,15 @@ func TestShoppersComeFromTheirOwnAddresses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			seen = map[string]int{}
 			jsonPath := filepath.Join(t.TempDir(), "report.json")
-			args := append([]string{"-target", srv.URL, "-endpoint", "GET /x", "-vus", "8", "-iterations", "10",
-				"-duration", "10s", "-ramp-up", "0s", "-progress", "0s", "-json", jsonPath}, tc.extra...)
+			args := append([]string{"-target", srv.URL, "-endpoint", "GET /x", "-vus", "8", "-iterations", "4",
+				"-duration", "20s", "-ramp-up", "0s", "-progress", "0s", "-json", jsonPath}, tc.extra...)
+			start := time.Now()
 			if err := run(context.Background(), args, io.Discard, io.Discard); err != nil {
 				t.Fatal(err)
+			}
+			// Each shopper's second request is a 429, after which it waits a second.
+			if took := time.Since(start); took < time.Second {
+				t.Errorf("the run took %s: a 429 must make the shopper wait", took)
 			}
 			if len(seen) != tc.addresses {
 				t.Fatalf("requests came from %d addresses, want %d: %v", len(seen), tc.addresses, seen)
