@@ -37,6 +37,10 @@ func openMySQLStore(dsn string, logger *slog.Logger) (*mysqlStore, error) {
 	// Bounded waits so a dead database turns into a quick 503, and UTC times.
 	cfg.ParseTime, cfg.Loc, cfg.Logger = true, time.UTC, driverLog{logger}
 	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = 2*time.Second, 5*time.Second, 5*time.Second
+	// Arguments are escaped by the driver (utf8mb4, where that is exact), so a
+	// statement is one round trip instead of three (prepare, execute, close):
+	// a checkout makes a dozen of them.
+	cfg.InterpolateParams = true
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("MYSQL_DSN: %w", err)
@@ -239,9 +243,16 @@ func (s *mysqlStore) SaveOrder(ctx context.Context, user, key, claimID string, o
 		a.Name, a.Line1, a.Line2, a.City, a.PostalCode, a.Country, o.CreatedAt); err != nil {
 		return unavailable(err)
 	}
+	// Every line in one statement: one round trip however long the order.
+	values := make([]string, len(o.Items))
+	args := make([]any, 0, 7*len(o.Items))
 	for i, l := range o.Items {
+		values[i] = "(?, ?, ?, ?, ?, ?, ?)"
+		args = append(args, o.ID, i+1, l.SKU, l.Name, l.Qty, l.UnitPriceCents, l.LineTotalCents)
+	}
+	if len(values) > 0 { // never empty: an empty cart is refused before any charge
 		if _, err = tx.ExecContext(ctx, `INSERT INTO order_lines (order_id, line_no, sku, name, qty, unit_price_cents, line_total_cents)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, o.ID, i+1, l.SKU, l.Name, l.Qty, l.UnitPriceCents, l.LineTotalCents); err != nil {
+			VALUES `+strings.Join(values, ", "), args...); err != nil {
 			return unavailable(err)
 		}
 	}
