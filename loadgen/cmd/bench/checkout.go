@@ -112,34 +112,23 @@ func (s *stack) dbCeilingPhase(ctx context.Context, d time.Duration, clients int
 	defer db.Close()
 	db.SetMaxOpenConns(clients)
 	db.SetMaxIdleConns(clients)
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
 	var done, failed atomic.Int64
 	var mu sync.Mutex
 	var whole, commits []time.Duration
-	var wg sync.WaitGroup
-	for c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := 0; ctx.Err() == nil; n++ {
-				start := time.Now()
-				commit, err := replayCheckout(ctx, db, fmt.Sprintf("bench-db-%d-%d", c, n))
-				if ctx.Err() != nil {
-					return
-				}
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				done.Add(1)
-				mu.Lock()
-				whole, commits = append(whole, time.Since(start)), append(commits, commit)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	forEachWorker(ctx, d, clients, func(ctx context.Context, c, n int) {
+		start := time.Now()
+		commit, err := replayCheckout(ctx, db, fmt.Sprintf("bench-db-%d-%d", c, n))
+		switch {
+		case ctx.Err() != nil: // the phase ended mid-checkout: not a measurement
+		case err != nil:
+			failed.Add(1)
+		default:
+			done.Add(1)
+			mu.Lock()
+			whole, commits = append(whole, time.Since(start)), append(commits, commit)
+			mu.Unlock()
+		}
+	})
 	r := dbCeiling{perSecond: float64(done.Load()) / d.Seconds(), errors: failed.Load()}
 	r.p50, r.p99 = quantile(whole, 0.5), quantile(whole, 0.99)
 	r.commitP50, r.commit99 = quantile(commits, 0.5), quantile(commits, 0.99)
@@ -208,6 +197,24 @@ func replayCheckout(ctx context.Context, db *sql.DB, id string) (time.Duration, 
 	return commit, err
 }
 
+// forEachWorker runs f(ctx, worker, n) for n = 0, 1, … on each of workers
+// goroutines until d has passed (ctx then ends).
+func forEachWorker(ctx context.Context, d time.Duration, workers int, f func(ctx context.Context, worker, n int)) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; ctx.Err() == nil; n++ {
+				f(ctx, w, n)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 func quantile(ds []time.Duration, q float64) time.Duration {
 	if len(ds) == 0 {
 		return 0
@@ -245,21 +252,11 @@ func (s *stack) hashingPhase(ctx context.Context, d time.Duration, workers int) 
 	measure := func(f func(worker, n int) bool) (int64, float64) {
 		cpu0, _, _ := procStat(pid)
 		var count atomic.Int64
-		phaseCtx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
-		var wg sync.WaitGroup
-		for w := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for n := 0; phaseCtx.Err() == nil; n++ {
-					if f(w, n) && phaseCtx.Err() == nil {
-						count.Add(1)
-					}
-				}
-			}()
-		}
-		wg.Wait()
+		forEachWorker(ctx, d, workers, func(ctx context.Context, w, n int) {
+			if f(w, n) && ctx.Err() == nil {
+				count.Add(1)
+			}
+		})
 		cpu1, _, _ := procStat(pid)
 		return count.Load(), (cpu1 - cpu0).Seconds()
 	}
