@@ -46,8 +46,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	start := time.Now()
 	rec := newRecorder(start, cfg.Warmup)
 	var active atomic.Int32
-	if cfg.Progress > 0 {
+	// The progress printer is waited for before run returns: it writes to
+	// stderr, which the caller may read as soon as run is done.
+	progressDone := make(chan struct{})
+	if cfg.Progress <= 0 {
+		close(progressDone)
+	} else {
 		go func() {
+			defer close(progressDone)
 			t := time.NewTicker(cfg.Progress)
 			defer t.Stop()
 			for {
@@ -80,6 +86,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}()
 	}
 	wg.Wait()
+	cancel()
+	<-progressDone
 	rep := rec.report(cfg, time.Now())
 	rep.writeText(stdout)
 	if cfg.JSONPath != "" {
