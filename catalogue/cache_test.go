@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -88,7 +87,7 @@ func TestCacheNeedsItsFirstLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close(context.Background())
+	defer st.Close()
 	mongo.Stop()
 	app := newRouter(discardLogger(), kit.NewRegistry(), st.Ping, newCachedStore(st, time.Minute))
 	w := testkit.Serve(t, app, testkit.Request{Method: "GET", Path: "/products"})

@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"io"
-	"time"
 
 	"github.com/roboshop-go/roboshop/kit"
 )
@@ -26,11 +25,7 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = store.Close(cctx)
-	}()
+	defer store.Close()
 	startup := kit.StartBackground(ctx, logger, "catalogue seed", func(ctx context.Context) error {
 		return store.Seed(ctx, seed)
 	})

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"testing"
@@ -25,7 +24,7 @@ func newTestApp(t testing.TB) (*gin.Engine, *mongoStore) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = st.Close(context.Background()) })
+	t.Cleanup(func() { _ = st.Close() })
 	seed, err := loadSeed()
 	if err != nil {
 		t.Fatal(err)

@@ -50,7 +50,7 @@ func openMongoStore(uri, database string) (*mongoStore, error) {
 	return &mongoStore{client: client, categories: db.Collection("categories"), products: db.Collection("products")}, nil
 }
 
-func (s *mongoStore) Close(ctx context.Context) error { return s.client.Disconnect(ctx) }
+func (s *mongoStore) Close() error { return mongokit.Disconnect(s.client) }
 
 func (s *mongoStore) Ping(ctx context.Context) error {
 	return unavailable(s.client.Ping(ctx, readpref.Primary()))

@@ -66,7 +66,7 @@ func newTestStore(t testing.TB, cfg config) *mongoStore {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = st.Close(context.Background()) })
+	t.Cleanup(func() { _ = st.Close() })
 	if err := st.EnsureIndexes(testkit.Context(t)); err != nil {
 		t.Fatal(err)
 	}

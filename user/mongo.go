@@ -56,7 +56,7 @@ func openMongoStore(uri, database string) (*mongoStore, error) {
 		attempts: db.Collection("login_attempts"), keys: db.Collection("signing_keys")}, nil
 }
 
-func (s *mongoStore) Close(ctx context.Context) error { return s.client.Disconnect(ctx) }
+func (s *mongoStore) Close() error { return mongokit.Disconnect(s.client) }
 
 func (s *mongoStore) Ping(ctx context.Context) error {
 	return unavailable(s.client.Ping(ctx, readpref.Primary()))

@@ -3,6 +3,7 @@
 package mongokit
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -26,6 +27,14 @@ func Connect(uri, appName string) (*mongo.Client, error) {
 		return nil, fmt.Errorf("mongodb client: %w", err)
 	}
 	return client, nil
+}
+
+// Disconnect closes client's connections, waiting at most 5 s for operations
+// in flight: a shutdown never hangs on a datastore that stopped answering.
+func Disconnect(client *mongo.Client) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return client.Disconnect(ctx)
 }
 
 // Unavailable marks driver failures that mean "the datastore is not answering"
