@@ -2,7 +2,6 @@ package testkit
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -56,12 +55,7 @@ func datastore(name string) func(dir string, port int) (*Process, error) {
 func runCmd(ctx context.Context, c topology.Cmd) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, c.Path, c.Args...)
-	cmd.Env = append(os.Environ(), c.Env...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%s: %v\n%s", c.Path, err, out)
-	}
-	return nil
+	return c.Run(ctx)
 }
 
 // MongoURI returns a URI for a fresh database on the MongoDB-compatible server

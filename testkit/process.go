@@ -3,7 +3,6 @@ package testkit
 import (
 	"bytes"
 	"fmt"
-	"github.com/roboshop-go/roboshop/topology"
 	"net"
 	"os/exec"
 	"strconv"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/roboshop-go/roboshop/topology"
 )
 
 // FreePort returns a loopback TCP port that was free a moment ago.

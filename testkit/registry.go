@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/roboshop-go/roboshop/topology"
 )
 
 // Shared servers live for a whole test binary; Main stops them after the tests.
@@ -164,16 +166,8 @@ func InParallel(n int, f func(i int)) {
 // a minute: a server listens a moment before it answers.
 func (p *Process) runSetup() error {
 	for _, c := range p.setup {
-		deadline := time.Now().Add(time.Minute)
-		for {
-			err := runCmd(context.Background(), c)
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("set up %s: %w", p.name, err)
-			}
-			time.Sleep(200 * time.Millisecond)
+		if err := topology.Retry(context.Background(), time.Minute, func() error { return runCmd(context.Background(), c) }); err != nil {
+			return fmt.Errorf("set up %s: %w", p.name, err)
 		}
 	}
 	p.setup = nil

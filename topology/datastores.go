@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +15,16 @@ type Cmd struct {
 	Path string
 	Args []string
 	Env  []string // added to the caller's environment
+}
+
+// Run runs c to completion here; a failure carries its output.
+func (c Cmd) Run(ctx context.Context) error {
+	cmd := exec.CommandContext(ctx, c.Path, c.Args...)
+	cmd.Env = append(os.Environ(), c.Env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%s: %v\n%s", c.Path, err, out)
+	}
+	return nil
 }
 
 // Host is where one datastore runs and how.

@@ -67,7 +67,7 @@ func Start(ctx context.Context, p Plan, r Runner) error {
 			return err
 		}
 		for _, c := range srv.Setup {
-			if err := retryFor(ctx, time.Minute, func() error { return r.Run(ctx, d.Name, c) }); err != nil {
+			if err := Retry(ctx, time.Minute, func() error { return r.Run(ctx, d.Name, c) }); err != nil {
 				return fmt.Errorf("%s did not come up: %w", d.Name, err)
 			}
 		}
@@ -106,7 +106,9 @@ func Start(ctx context.Context, p Plan, r Runner) error {
 	return r.Start(FrontendPart, Cmd{Path: "nginx", Args: []string{"-c", conf, "-p", nginxDir}})
 }
 
-func retryFor(ctx context.Context, within time.Duration, f func() error) error {
+// Retry calls f every 200 ms until it succeeds or within has passed, and
+// returns its last error.
+func Retry(ctx context.Context, within time.Duration, f func() error) error {
 	deadline := time.Now().Add(within)
 	for {
 		err := f()
@@ -125,7 +127,7 @@ func retryFor(ctx context.Context, within time.Duration, f func() error) error {
 func WaitHTTP(ctx context.Context, url string, within time.Duration) error {
 	client := &http.Client{Timeout: 2 * time.Second}
 	var last error
-	err := retryFor(ctx, within, func() error {
+	err := Retry(ctx, within, func() error {
 		resp, err := client.Get(url)
 		if err == nil {
 			resp.Body.Close()

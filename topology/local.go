@@ -27,14 +27,7 @@ type localProc struct {
 }
 
 // Run runs c to completion, its output in part's log.
-func (l *Local) Run(ctx context.Context, part string, c Cmd) error {
-	cmd := exec.CommandContext(ctx, c.Path, c.Args...)
-	cmd.Env = append(os.Environ(), c.Env...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%s: %v\n%s", c.Path, err, out)
-	}
-	return nil
-}
+func (l *Local) Run(ctx context.Context, _ string, c Cmd) error { return c.Run(ctx) }
 
 // Start starts c as part's process.
 func (l *Local) Start(part string, c Cmd) error {

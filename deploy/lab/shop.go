@@ -91,14 +91,7 @@ func upWith(ctx context.Context, cfg config, out io.Writer, detachForwarder bool
 
 // Run runs a one-off command of the shop's start (installing and setting up a
 // datastore) on the host: it works on files and sockets, not the network.
-func (l *layout) Run(ctx context.Context, _ string, c topology.Cmd) error {
-	cmd := exec.CommandContext(ctx, c.Path, c.Args...)
-	cmd.Env = append(os.Environ(), c.Env...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%s: %v\n%s", c.Path, err, out)
-	}
-	return nil
-}
+func (l *layout) Run(ctx context.Context, _ string, c topology.Cmd) error { return c.Run(ctx) }
 
 // Start starts part's process inside its namespace, detached, logging to
 // logs/<part>.log, and records its pid for down.
