@@ -155,34 +155,27 @@ func replayCheckout(ctx context.Context, db *sql.DB, id string) (time.Duration, 
 		return 0, err
 	}
 	defer func() { _ = tx.Rollback() }()
-	steps := []struct {
+	type statement struct {
 		query string
 		args  []any
-	}{
+	}
+	steps := []statement{
 		{`UPDATE cart_claims SET state = ?, order_id = ?, updated_at = ? WHERE user_id = ? AND claim_id = ? AND state = ?`,
 			[]any{"ordered", order, now, user, claim, "active"}},
 		{`INSERT INTO orders (id, user_id, status, subtotal_cents, shipping_cents, total_cents, currency,
 			ship_name, ship_line1, ship_line2, ship_city, ship_postal_code, ship_country, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			[]any{order, user, "paid", 30000, 0, 30000, "USD", "Load Tester", "1 Loopback Lane", "", "Localhost", "12345", "US", now}},
-	}
-	steps = append(steps, struct {
-		query string
-		args  []any
-	}{`INSERT INTO order_lines (order_id, line_no, sku, name, qty, unit_price_cents, line_total_cents)
-		VALUES (?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?)`,
-		[]any{order, 1, "DR-001", "SkyEye 4K", 1, 10000, 10000, order, 2, "DR-002", "Parcel Hopper", 1, 10000, 10000,
-			order, 3, "DR-003", "Roof Inspector", 1, 10000, 10000}})
-	steps = append(steps, struct {
-		query string
-		args  []any
-	}{`INSERT INTO payments (id, order_id, amount_cents, currency, card_brand, card_last4, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		[]any{"pay_" + id, order, 30000, "USD", "visa", "4242", "captured", now}}, struct {
-		query string
-		args  []any
-	}{`UPDATE idempotency_keys SET state = ?, response_status = ?, response_body = ?, order_id = ?, updated_at = ?
+		{`INSERT INTO order_lines (order_id, line_no, sku, name, qty, unit_price_cents, line_total_cents)
+			VALUES (?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?)`,
+			[]any{order, 1, "DR-001", "SkyEye 4K", 1, 10000, 10000, order, 2, "DR-002", "Parcel Hopper", 1, 10000, 10000,
+				order, 3, "DR-003", "Roof Inspector", 1, 10000, 10000}},
+		{`INSERT INTO payments (id, order_id, amount_cents, currency, card_brand, card_last4, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			[]any{"pay_" + id, order, 30000, "USD", "visa", "4242", "captured", now}},
+		{`UPDATE idempotency_keys SET state = ?, response_status = ?, response_body = ?, order_id = ?, updated_at = ?
 			WHERE user_id = ? AND idem_key = ? AND state = ?`,
-		[]any{"done", 201, strings.Repeat("x", 900), order, now, user, key, "in_progress"}})
+			[]any{"done", 201, strings.Repeat("x", 900), order, now, user, key, "in_progress"}},
+	}
 	for _, st := range steps {
 		if _, err := tx.ExecContext(ctx, st.query, st.args...); err != nil {
 			return 0, err
