@@ -73,8 +73,14 @@ free_port() {
 	return 1
 }
 
+# get_local PORT PATH: the whole HTTP answer of 127.0.0.1:PORT to GET PATH
+# (bash's /dev/tcp: no curl needed), within 10 s.
+get_local() {
+	timeout 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1 && printf 'GET $2 HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3 && cat <&3"
+}
+
 # serves_shop PORT: the page at 127.0.0.1:PORT is the shop's (its hashed script).
 serves_shop() {
-	timeout 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1 && printf 'GET / HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3 && cat <&3" |
-		grep -q '/assets/app\.[0-9a-f]\{10\}\.js'
+	local page
+	page=$(get_local "$1" /) && grep -q '/assets/app\.[0-9a-f]\{10\}\.js' <<<"$page"
 }

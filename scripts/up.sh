@@ -60,8 +60,8 @@ compose)
 	log "docker compose up --build --wait -d (the first build takes about 7 minutes on 2 cores)"
 	progress "$WORK/up.log" "${compose[@]}" up --build --wait --wait-timeout 300 -d
 	log "checking the shop through http://127.0.0.1:$port/"
-	curl_ok() { timeout 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && printf 'GET /api/catalogue/products?limit=1 HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3 && head -1 <&3" | grep -q ' 200 '; }
-	curl_ok || { echo "the shop does not answer on port $port" >&2; exit 1; }
+	answer=$(get_local "$port" '/api/catalogue/products?limit=1') || answer=""
+	[[ $answer == HTTP/1.?" 200 "* ]] || { echo "the shop does not answer on port $port" >&2; exit 1; }
 	log_end
 	cat <<MSG
 
