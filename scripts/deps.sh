@@ -9,6 +9,7 @@ set -euo pipefail
 
 STATICCHECK_VERSION=v0.8.2 # staticcheck 2026.2.2
 TERRAFORM_VERSION=v1.5.7   # the last MPL release; builds from the Go module proxy
+# HELM_VERSION and KUBE_VERSION are in lib.sh: scripts/test.sh names the binaries too.
 
 need=()
 command -v redis-server >/dev/null || need+=(redis-server)
@@ -18,6 +19,7 @@ command -v nft >/dev/null || need+=(nftables)
 command -v ip >/dev/null || need+=(iproute2)
 command -v chromium >/dev/null || need+=(chromium fonts-dejavu-core)
 command -v dot >/dev/null || need+=(graphviz)
+command -v etcd >/dev/null || need+=(etcd-server)
 if ((${#need[@]})); then
 	log "installing Debian packages: ${need[*]} (about 2 minutes the first time)"
 	retry progress "$CACHE/apt.log" apt_install "${need[@]}"
@@ -30,5 +32,21 @@ fi
 if ! "$BIN/terraform" version 2>/dev/null | grep -q "Terraform ${TERRAFORM_VERSION}$"; then
 	log "building terraform $TERRAFORM_VERSION from the Go module proxy (about 2 minutes on 2 cores, once)"
 	retry progress "$CACHE/terraform-build.log" env GOBIN="$BIN" CGO_ENABLED=0 go install "github.com/hashicorp/terraform@$TERRAFORM_VERSION"
+fi
+if ! "$BIN/helm-$HELM_VERSION" version --short 2>/dev/null | grep -q "^$HELM_VERSION"; then
+	log "building helm $HELM_VERSION from the Go module proxy (about 3 minutes on 2 cores, once)"
+	retry progress "$CACHE/helm-build.log" env GOBIN="$CACHE/build/helm" CGO_ENABLED=0 go install -trimpath \
+		-ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+	mv "$CACHE/build/helm/helm" "$BIN/helm-$HELM_VERSION"
+fi
+if [ -z "$KUBE_VERSION" ]; then
+	echo "deploy/kube/apiserver/go.mod names no k8s.io/kubernetes version" >&2
+	exit 1
+fi
+if ! [ -x "$BIN/kube-apiserver-$KUBE_VERSION" ]; then
+	log "building kube-apiserver $KUBE_VERSION from the Go module proxy (about 8 minutes on 2 cores, once)"
+	retry progress "$CACHE/kube-apiserver-build.log" bash -c "cd deploy/kube/apiserver && GOWORK=off CGO_ENABLED=0 \
+		go build -trimpath -ldflags '-s -w' -o '$CACHE/build/kube-apiserver' k8s.io/kubernetes/cmd/kube-apiserver"
+	mv "$CACHE/build/kube-apiserver" "$BIN/kube-apiserver-$KUBE_VERSION"
 fi
 log_end

@@ -9,8 +9,13 @@ export GOFLAGS="${GOFLAGS:--buildvcs=false}" DOCKER_BUILDKIT=0 COMPOSE_BAKE=fals
 CACHE="$ROOT/.cache"
 WORK="$CACHE/compose"
 BIN="$CACHE/bin"
-mkdir -p "$WORK" "$BIN"
+mkdir -p "$WORK" "$BIN" "$CACHE/build"
 BASE=roboshop-standin/debian:bookworm # the stand-in Debian base image
+# Kubernetes tools (scripts/deps.sh builds them once into $BIN, named by
+# version): helm for the chart, and kube-apiserver at the k8s.io/kubernetes
+# version deploy/kube/apiserver/go.mod requires, for the chart's dry run.
+HELM_VERSION=v3.19.5
+KUBE_VERSION=$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ {print $2}' deploy/kube/apiserver/go.mod)
 
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }

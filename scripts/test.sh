@@ -15,6 +15,7 @@ total_start=$(now)
 
 scripts/deps.sh
 export ROBOSHOP_TERRAFORM="$CACHE/bin/terraform" TF_CLI_CONFIG_FILE=/dev/null
+export ROBOSHOP_HELM="$BIN/helm-$HELM_VERSION" ROBOSHOP_KUBE_APISERVER="$BIN/kube-apiserver-$KUBE_VERSION"
 
 mapfile -t modules < <(go list -m -f '{{.Dir}}')
 

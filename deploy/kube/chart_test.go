@@ -1,0 +1,331 @@
+package kube
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/roboshop-go/roboshop/topology"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+)
+
+const (
+	chartDir = "../helm/roboshop"
+	release  = "shop"
+)
+
+// helm returns the Helm binary scripts/deps.sh built (ROBOSHOP_HELM), or the
+// one on PATH.
+func helm(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("ROBOSHOP_HELM"); p != "" {
+		return p
+	}
+	p, err := exec.LookPath("helm")
+	if err != nil {
+		t.Fatal("helm not found: scripts/deps.sh builds it (go install helm.sh/helm/v3/cmd/helm) and scripts/test.sh sets ROBOSHOP_HELM")
+	}
+	return p
+}
+
+// runHelm runs helm with its caches and configuration in a throwaway home,
+// so a developer's repositories and plugins play no part.
+func runHelm(t *testing.T, args ...string) ([]byte, error) {
+	t.Helper()
+	home := t.TempDir()
+	cmd := exec.Command(helm(t), args...)
+	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home+"/cache", "HELM_CONFIG_HOME="+home+"/config",
+		"HELM_DATA_HOME="+home+"/data", "KUBECONFIG="+home+"/kubeconfig")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return out, errors.New(strings.TrimSpace(stderr.String()))
+	}
+	return out, nil
+}
+
+// render is `helm template` of the chart as release "shop" with values set.
+func render(t *testing.T, set ...string) []byte {
+	t.Helper()
+	args := []string{"template", release, chartDir, "--namespace", release}
+	for _, s := range set {
+		args = append(args, "--set", s)
+	}
+	out, err := runHelm(t, args...)
+	if err != nil {
+		t.Fatalf("helm %s: %v", strings.Join(args, " "), err)
+	}
+	return out
+}
+
+// decoder decodes strictly (an unknown or duplicate field is an error) into
+// the k8s.io/api types of every kind the chart makes.
+var decoder = func() runtime.Decoder {
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, appsv1.AddToScheme,
+		networkingv1.AddToScheme, autoscalingv2.AddToScheme, policyv1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			panic(err)
+		}
+	}
+	return serializer.NewCodecFactory(scheme, serializer.EnableStrict).UniversalDeserializer()
+}()
+
+// object is one rendered document: the typed object and its YAML.
+type object struct {
+	obj  runtime.Object
+	kind string
+	name string
+	raw  []byte
+}
+
+// decodeAll splits helm's output into documents and decodes each strictly.
+func decodeAll(t *testing.T, out []byte) []object {
+	t.Helper()
+	var objs []object
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(out)))
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return objs
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(bytes.TrimSpace(stripComments(doc))) == 0 {
+			continue
+		}
+		obj, gvk, err := decoder.Decode(doc, nil, nil)
+		if err != nil {
+			t.Fatalf("a rendered document does not decode strictly into k8s.io/api: %v\n%s", err, doc)
+		}
+		name := obj.(interface{ GetName() string }).GetName()
+		objs = append(objs, object{obj: obj, kind: gvk.Kind, name: name, raw: doc})
+	}
+}
+
+func stripComments(doc []byte) []byte {
+	var keep [][]byte
+	for _, l := range bytes.Split(doc, []byte("\n")) {
+		if !bytes.HasPrefix(bytes.TrimSpace(l), []byte("#")) {
+			keep = append(keep, l)
+		}
+	}
+	return bytes.Join(keep, []byte("\n"))
+}
+
+func kinds(objs []object) []string {
+	var out []string
+	for _, o := range objs {
+		out = append(out, o.kind+"/"+o.name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestChartLintsStrictly(t *testing.T) {
+	if out, err := runHelm(t, "lint", "--strict", chartDir); err != nil {
+		t.Fatalf("helm lint --strict: %v\n%s", err, out)
+	}
+}
+
+// The chart renders what each set of values asks for, and every document
+// decodes strictly.
+func TestChartRenders(t *testing.T) {
+	services := []string{"user", "catalogue", "cart", "payment"}
+	datastores := []string{"user-mongodb", "catalogue-mongodb", "cart-redis", "payment-mysql"}
+	cases := []struct {
+		name    string
+		set     []string
+		want    []string // kind/name that must be there
+		wantNot []string // kind/name that must not
+		check   func(t *testing.T, objs []object)
+	}{
+		{name: "defaults",
+			want: append(append(each("Deployment", append(services, "frontend")), each("StatefulSet", datastores)...),
+				append(append(each("HorizontalPodAutoscaler", append(services, "frontend")), each("PodDisruptionBudget", append(services, "frontend"))...),
+					"Ingress/frontend", "NetworkPolicy/default-deny", "NetworkPolicy/cart", "NetworkPolicy/payment-mysql", "Secret/cart-redis-credentials")...),
+			wantNot: []string{"NetworkPolicy/bastion", "NetworkPolicy/cart-redis-external"}},
+		{name: "no autoscaling, no ingress, no policies",
+			set:     []string{"services.user.autoscaling.enabled=false", "frontend.autoscaling.enabled=false", "ingress.enabled=false", "networkPolicy.enabled=false"},
+			want:    []string{"Deployment/user", "HorizontalPodAutoscaler/cart"},
+			wantNot: []string{"HorizontalPodAutoscaler/user", "HorizontalPodAutoscaler/frontend", "Ingress/frontend", "NetworkPolicy/default-deny"},
+			check: func(t *testing.T, objs []object) {
+				if d := find[*appsv1.Deployment](t, objs, "frontend"); d.Spec.Replicas == nil || *d.Spec.Replicas != 2 {
+					t.Errorf("frontend without an autoscaler: replicas %v, want the value's 2", d.Spec.Replicas)
+				}
+			}},
+		{name: "an external Redis",
+			set:     []string{"datastores.cartRedis.external.uri=rediss://:pw@cache.example.com:6379/0", "datastores.cartRedis.external.cidr=10.20.0.0/16"},
+			want:    []string{"Secret/cart-redis-credentials", "NetworkPolicy/cart-redis-external"},
+			wantNot: []string{"StatefulSet/cart-redis", "Service/cart-redis"},
+			check: func(t *testing.T, objs []object) {
+				s := find[*corev1.Secret](t, objs, "cart-redis-credentials")
+				if got := s.StringData["uri"]; got != "rediss://:pw@cache.example.com:6379/0" || len(s.StringData) != 1 {
+					t.Errorf("the external Redis's Secret holds %v, want only its URI", s.StringData)
+				}
+				p := find[*networkingv1.NetworkPolicy](t, objs, "cart-redis-external")
+				if got := p.Spec.Egress[0].To[0].IPBlock.CIDR; got != "10.20.0.0/16" || p.Spec.PodSelector.MatchLabels[ComponentLabel] != "cart" {
+					t.Errorf("external egress: %s for %v, want 10.20.0.0/16 for cart", got, p.Spec.PodSelector.MatchLabels)
+				}
+			}},
+		{name: "an external MySQL from an existing Secret",
+			set:     []string{"datastores.paymentMysql.external.existingSecret=rds-dsn", "datastores.paymentMysql.external.cidr=10.30.0.0/16"},
+			wantNot: []string{"StatefulSet/payment-mysql", "Secret/payment-mysql-credentials"},
+			check: func(t *testing.T, objs []object) {
+				d := find[*appsv1.Deployment](t, objs, "payment")
+				for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+					if e.Name == "MYSQL_DSN" && (e.ValueFrom == nil || e.ValueFrom.SecretKeyRef.Name != "rds-dsn") {
+						t.Errorf("payment's MYSQL_DSN comes from %+v, want the Secret rds-dsn", e.ValueFrom)
+					}
+				}
+			}},
+		{name: "a registry and a tag",
+			set: []string{"image.registry=ghcr.io/you/", "image.tag=1.2.3"},
+			check: func(t *testing.T, objs []object) {
+				if got := find[*appsv1.Deployment](t, objs, "cart").Spec.Template.Spec.Containers[0].Image; got != "ghcr.io/you/roboshop/cart:1.2.3" {
+					t.Errorf("cart's image is %s, want ghcr.io/you/roboshop/cart:1.2.3", got)
+				}
+			}},
+		{name: "given passwords",
+			set: []string{"datastores.paymentMysql.password=s3cret", "datastores.userMongodb.password=p@ss/word"},
+			check: func(t *testing.T, objs []object) {
+				if got := find[*corev1.Secret](t, objs, "payment-mysql-credentials").StringData["uri"]; got != "roboshop:s3cret@tcp(payment-mysql:3306)/payment?parseTime=true" {
+					t.Errorf("payment's DSN is %s", got)
+				}
+				if got := find[*corev1.Secret](t, objs, "user-mongodb-credentials").StringData["uri"]; got != "mongodb://roboshop:p%40ss%2Fword@user-mongodb:27017/users?authSource=users" {
+					t.Errorf("user's MongoDB URI is %s (the password must be escaped)", got)
+				}
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			objs := decodeAll(t, render(t, tc.set...))
+			have := kinds(objs)
+			for _, w := range tc.want {
+				if !slices.Contains(have, w) {
+					t.Errorf("%s is missing; rendered: %v", w, have)
+				}
+			}
+			for _, w := range tc.wantNot {
+				if slices.Contains(have, w) {
+					t.Errorf("%s is rendered, but must not be", w)
+				}
+			}
+			if tc.check != nil {
+				tc.check(t, objs)
+			}
+		})
+	}
+}
+
+// Values that cannot work are refused with a message that says what to set.
+func TestChartRefusesAnExternalDatastoreWithoutItsAddresses(t *testing.T) {
+	_, err := runHelm(t, "template", release, chartDir, "--set", "datastores.userMongodb.external.uri=mongodb://db.example.com/users")
+	if err == nil || !strings.Contains(err.Error(), "datastores.userMongodb.external.cidr") {
+		t.Fatalf("an external MongoDB without external.cidr rendered (err %v); the NetworkPolicy would block it", err)
+	}
+}
+
+// Generated passwords differ per datastore and are long; a given one is used.
+func TestChartGeneratesEachPassword(t *testing.T) {
+	objs := decodeAll(t, render(t))
+	seen := map[string]string{}
+	for _, ds := range []string{"user-mongodb", "catalogue-mongodb", "cart-redis", "payment-mysql"} {
+		s := find[*corev1.Secret](t, objs, ds+"-credentials")
+		for key, v := range s.StringData {
+			if key == "uri" {
+				continue
+			}
+			if len(v) < 32 {
+				t.Errorf("%s %s is %d characters, want 32", ds, key, len(v))
+			}
+			if other, dup := seen[v]; dup {
+				t.Errorf("%s %s repeats %s", ds, key, other)
+			}
+			seen[v] = ds + " " + key
+			if key == "password" && !strings.Contains(s.StringData["uri"], v) {
+				t.Errorf("%s's URI does not carry its password", ds)
+			}
+		}
+	}
+}
+
+// Each service's Deployment is wired as topology.Service.Env says, with the
+// Service names (the security groups' names) as hosts: the wiring docker
+// compose is checked against too.
+func TestChartWiresServicesAsTopologySays(t *testing.T) {
+	objs := decodeAll(t, render(t))
+	shop := topology.Roboshop()
+	for _, svc := range shop.Services {
+		t.Run(svc.Name, func(t *testing.T) {
+			want := svc.Env(shop, ":"+strconv.Itoa(topology.ServicePort), "(secret)", func(name string) string {
+				return "http://" + name + ":" + strconv.Itoa(topology.ServicePort)
+			})
+			d := find[*appsv1.Deployment](t, objs, svc.Name)
+			got := map[string]string{}
+			for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+				v := e.Value
+				if e.ValueFrom != nil {
+					v = "(secret)"
+					if ref := e.ValueFrom.SecretKeyRef; ref == nil || ref.Name != svc.Store+"-credentials" || ref.Key != "uri" {
+						t.Errorf("%s comes from %+v, want key uri of %s-credentials", e.Name, e.ValueFrom, svc.Store)
+					}
+				}
+				if _, wired := want[e.Name]; wired {
+					got[e.Name] = v
+				}
+			}
+			for k, v := range want {
+				if got[k] != v {
+					t.Errorf("%s=%q, topology says %q", k, got[k], v)
+				}
+			}
+			store := shop.Datastore(svc.Store)
+			if s := find[*corev1.Service](t, objs, svc.Store); s.Spec.Ports[0].Port != int32(store.Port) {
+				t.Errorf("Service %s listens on %d, topology says %d", svc.Store, s.Spec.Ports[0].Port, store.Port)
+			}
+			if uri := find[*corev1.Secret](t, objs, svc.Store+"-credentials").StringData["uri"]; !strings.Contains(uri, fmt.Sprintf("%s:%d)/%s?", svc.Store, store.Port, store.Database)) &&
+				!strings.Contains(uri, fmt.Sprintf("@%s:%d/%s", svc.Store, store.Port, store.Database)) {
+				t.Errorf("%s's connection string %q names another host, port or database than topology's %s:%d/%s", svc.Name, uri, svc.Store, store.Port, store.Database)
+			}
+		})
+	}
+}
+
+func each(kind string, names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = kind + "/" + n
+	}
+	return out
+}
+
+// find returns the rendered object of type T named name.
+func find[T runtime.Object](t *testing.T, objs []object, name string) T {
+	t.Helper()
+	for _, o := range objs {
+		if typed, ok := o.obj.(T); ok && o.name == name {
+			return typed
+		}
+	}
+	var zero T
+	t.Fatalf("no %T named %s rendered", zero, name)
+	return zero
+}
