@@ -34,9 +34,15 @@ if ! "$BIN/terraform" version 2>/dev/null | grep -q "Terraform ${TERRAFORM_VERSI
 	retry progress "$CACHE/terraform-build.log" env GOBIN="$BIN" CGO_ENABLED=0 go install "github.com/hashicorp/terraform@$TERRAFORM_VERSION"
 fi
 if ! "$BIN/helm-$HELM_VERSION" version --short 2>/dev/null | grep -q "^$HELM_VERSION"; then
+	# As Helm's Makefile does: the Kubernetes version it assumes without a
+	# cluster (for kubeVersion and deprecation checks) is its client-go's, 1.34.
+	helm_k8s=""
+	for pkg in pkg/lint/rules pkg/chartutil; do
+		helm_k8s+=" -X helm.sh/helm/v3/$pkg.k8sVersionMajor=1 -X helm.sh/helm/v3/$pkg.k8sVersionMinor=34"
+	done
 	log "building helm $HELM_VERSION from the Go module proxy (about 3 minutes on 2 cores, once)"
 	retry progress "$CACHE/helm-build.log" env GOBIN="$CACHE/build/helm" CGO_ENABLED=0 go install -trimpath \
-		-ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+		-ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION $helm_k8s" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 	mv "$CACHE/build/helm/helm" "$BIN/helm-$HELM_VERSION"
 fi
 if [ -z "$KUBE_VERSION" ]; then
