@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/roboshop-go/roboshop/frontend/nginxtest"
 	"github.com/roboshop-go/roboshop/testkit"
 )
 
@@ -146,6 +148,40 @@ func TestLoginBurstIsRateLimited(t *testing.T) {
 		t.Fatalf("statuses %v: want some 401 then 429 for the burst", codes)
 	}
 	t.Logf("15 parallel logins: %v", codes)
+}
+
+// Behind a proxy, the login limit counts each shopper the proxy names in
+// X-Forwarded-For; without one, the header is the client's to forge and counts
+// for nothing.
+func TestForwardedForCountsOnlyFromTheProxy(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		proxy   string
+		want429 bool
+	}{
+		{name: "no proxy: a forged header changes nothing", proxy: "", want429: true},
+		{name: "behind a proxy on loopback: one limit per shopper", proxy: "127.0.0.0/8", want429: false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			base := nginxtest.StartBehind(t, sharedUpstreams(t), tc.proxy)
+			var mu sync.Mutex
+			codes := map[int]int{}
+			testkit.InParallel(15, func(i int) {
+				body := `{"email":"` + testkit.UniqueName("xff") + `@example.com","password":"wrong-password"}`
+				resp, _ := get(t, "POST", base+"/api/user/login", strings.NewReader(body),
+					map[string]string{"X-Forwarded-For": fmt.Sprintf("203.0.113.%d", i+1)})
+				mu.Lock()
+				codes[resp.StatusCode]++
+				mu.Unlock()
+			})
+			if got := codes[429] > 0; got != tc.want429 || codes[401]+codes[429] != 15 {
+				t.Fatalf("15 logins from 15 forwarded addresses: %v; want 429s: %v", codes, tc.want429)
+			}
+		})
+	}
 }
 
 func TestStaticFiles(t *testing.T) {

@@ -21,15 +21,22 @@ type Frontend struct {
 	Listen    string            // "80" or "127.0.0.1:8080"
 	Upstreams map[string]string // host:port of each service, by name
 	HTMLRoot  string            // the published UI (PublishUI)
+	// RealIPFrom is the proxy whose X-Forwarded-For nginx believes (an
+	// address or CIDR); empty is "unix:", no proxy.
+	RealIPFrom string
 }
 
 var placeholder = regexp.MustCompile(`\$\{[a-z_]+\}`)
 
-// RenderNginx fills template with f: ${listen_port}, ${html_root} and
-// ${<service>_upstream} for every service; a placeholder it does not know, or a
+// RenderNginx fills template with f: ${listen_port}, ${html_root},
+// ${real_ip_from} and ${<service>_upstream} for every service; a placeholder it does not know, or a
 // service without an upstream, is an error.
 func RenderNginx(template string, f Frontend) (string, error) {
-	pairs := []string{"${listen_port}", f.Listen, "${html_root}", f.HTMLRoot}
+	realIPFrom := f.RealIPFrom
+	if realIPFrom == "" {
+		realIPFrom = "unix:"
+	}
+	pairs := []string{"${listen_port}", f.Listen, "${html_root}", f.HTMLRoot, "${real_ip_from}", realIPFrom}
 	for _, svc := range Roboshop().Services {
 		up, ok := f.Upstreams[svc.Name]
 		if !ok {

@@ -47,6 +47,7 @@ locals {
     cart_upstream      = "cart.${local.zone}:8080"
     payment_upstream   = "payment.${local.zone}:8080"
     html_root          = "/var/www/roboshop"
+    real_ip_from       = "unix:" # shoppers reach nginx directly: no proxy to believe
   })
 
   user_data = merge(

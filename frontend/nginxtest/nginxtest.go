@@ -28,6 +28,13 @@ func Shared(t testing.TB) Upstreams {
 // alone (so rate limits do not leak between tests), and returns its base URL.
 func Start(t testing.TB, u Upstreams) string {
 	t.Helper()
+	return StartBehind(t, u, "")
+}
+
+// StartBehind is Start for an nginx behind a proxy at proxy (an address or
+// CIDR), whose X-Forwarded-For it believes; "" is none.
+func StartBehind(t testing.TB, u Upstreams, proxy string) string {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "roboshop-nginx-")
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +52,7 @@ func Start(t testing.TB, u Upstreams) string {
 	if err := topology.PublishUI(repo, html); err != nil {
 		t.Fatal(err)
 	}
-	conf, err := topology.WriteNginxConfig(repo, dir, topology.Frontend{Listen: addr, HTMLRoot: html,
+	conf, err := topology.WriteNginxConfig(repo, dir, topology.Frontend{Listen: addr, HTMLRoot: html, RealIPFrom: proxy,
 		Upstreams: map[string]string{"user": host(u.User), "catalogue": host(u.Catalogue), "cart": host(u.Cart), "payment": host(u.Payment)}})
 	if err != nil {
 		t.Fatal(err)
