@@ -11,6 +11,7 @@ import (
 
 	"github.com/roboshop-go/roboshop/testkit"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
@@ -117,6 +118,8 @@ func podOf(t *testing.T, o object) []byte {
 	switch w := o.obj.(type) {
 	case *appsv1.Deployment:
 		tmpl = w.Spec.Template
+	case *batchv1.Job:
+		tmpl = w.Spec.Template
 	case *appsv1.StatefulSet:
 		tmpl = *w.Spec.Template.DeepCopy()
 		// As the StatefulSet controller does: each claim template becomes
@@ -151,6 +154,7 @@ func TestEveryObjectPassesTheAPIServerUnderRestrictedPodSecurity(t *testing.T) {
 	}{
 		{"defaults", nil},
 		{"TLS for one host", []string{"ingress.tls[0].secretName=shop-tls", "ingress.tls[0].hosts[0]=shop.example.com", "ingress.host=shop.example.com"}},
+		{"the load generator", []string{"loadgen.enabled=true"}},
 		{"an external Redis, fixed replicas, no spread", []string{"datastores.cartRedis.external.uri=rediss://:pw@cache.example.com:6379/0",
 			"datastores.cartRedis.external.cidr=10.20.0.0/16", "services.cart.autoscaling.enabled=false", "topologySpread.enabled=false"}},
 	} {

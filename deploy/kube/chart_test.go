@@ -16,6 +16,7 @@ import (
 	"github.com/roboshop-go/roboshop/topology"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -79,7 +80,7 @@ func render(t *testing.T, set ...string) []byte {
 var decoder = func() runtime.Decoder {
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, appsv1.AddToScheme,
-		networkingv1.AddToScheme, autoscalingv2.AddToScheme, policyv1.AddToScheme} {
+		networkingv1.AddToScheme, autoscalingv2.AddToScheme, policyv1.AddToScheme, batchv1.AddToScheme} {
 		if err := add(scheme); err != nil {
 			panic(err)
 		}
@@ -194,6 +195,18 @@ func TestChartRenders(t *testing.T) {
 					if e.Name == "MYSQL_DSN" && (e.ValueFrom == nil || e.ValueFrom.SecretKeyRef.Name != "rds-dsn") {
 						t.Errorf("payment's MYSQL_DSN comes from %+v, want the Secret rds-dsn", e.ValueFrom)
 					}
+				}
+			}},
+		{name: "the load generator",
+			set:  []string{"loadgen.enabled=true", "frontend.service.port=8000"},
+			want: []string{"Job/loadgen"},
+			check: func(t *testing.T, objs []object) {
+				pod := find[*batchv1.Job](t, objs, "loadgen").Spec.Template
+				if pod.Labels[NameLabel] == "roboshop" {
+					t.Error("the load generator's pods carry the release's name label: the default-deny policy would cut them off")
+				}
+				if args := strings.Join(pod.Spec.Containers[0].Args, " "); !strings.Contains(args, "-target http://frontend:8000") {
+					t.Errorf("the load generator's arguments %q miss the frontend Service's port", args)
 				}
 			}},
 		{name: "a registry and a tag",
