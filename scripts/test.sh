@@ -2,10 +2,12 @@
 # Runs every check and test of the project on a Debian/Ubuntu machine, as root
 # (the lab test makes network namespaces and nftables rules).
 # scripts/deps.sh installs what is missing (Debian packages, pinned Go tools:
-# staticcheck, Terraform 1.5.7); then gofmt, go vet, staticcheck, a GOWORK=off
-# build of every module, and go test -race over every module in go.work: the
-# services against real datastores, the security-group loader and policy, the
-# Terraform checks, and the lab (up, reachability matrix, smoke, down); then,
+# staticcheck, Terraform 1.5.7, Helm, kube-apiserver); then gofmt, go vet,
+# staticcheck, a GOWORK=off build of every module, and go test -race over every
+# module in go.work: the services against real datastores, the security-group
+# loader and policy, the Terraform checks, the Helm chart (its NetworkPolicies'
+# reachability, a dry run through a real kube-apiserver), and the lab (up,
+# reachability matrix, smoke, down); then,
 # where a Docker engine runs, docker-compose.yml for real (scripts/compose-test.sh).
 # Every step says what it does and how long it took; the total comes last.
 set -euo pipefail
