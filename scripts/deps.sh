@@ -2,8 +2,8 @@
 # Installs what the tests, the lab and the local run need and the machine
 # lacks: Debian packages for the servers, the browser test (Chromium) and the
 # security-group picture (Graphviz), etcd for the chart's API server, started by
-# the tests and the lab
-# themselves, never as system services; and pinned Go tools under .cache/bin.
+# the tests and the lab themselves, never as system services; and pinned Go
+# tools under .cache/bin.
 # Idempotent; apt waits for its lock rather than failing.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
