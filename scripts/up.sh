@@ -6,8 +6,8 @@
 #  - A Docker engine answers: docker compose, the v2 plugin when installed,
 #    else v2.40.3 built from the Go module proxy into .cache/bin. The real
 #    images when a registry answers; stand-ins made here when none does
-#    (standins/README.md). A missing .env is made from .env.example with
-#    random passwords. Then `up --build --wait -d`.
+#    (standins/README.md). .env is made from .env.example with random
+#    secrets (or gains the keys it lacks). Then `up --build --wait -d`.
 #  - No Docker: the lab, every tier in its own network namespace behind the
 #    security groups (needs root).
 #
@@ -27,15 +27,27 @@ fi
 # registry_answers: Docker Hub takes a TCP connection within 5 s.
 registry_answers() { timeout 5 bash -c '</dev/tcp/registry-1.docker.io/443' 2>/dev/null; }
 
-# make_env: .env from .env.example, each change-me password replaced by a random one.
+# make_env: .env from .env.example, every secret left empty there (a
+# *_PASSWORD or *_SIGNING_KEY) given a random value; an existing .env keeps
+# its values and gains only the keys it lacks. Prints the keys it added.
 make_env() {
-	local line key value
-	while IFS= read -r line; do
-		key=${line%%=*} value=${line#*=}
-		case $value in change-me-*) value=$(head -c 18 /dev/urandom | base64 | tr -d '/+=') ;; esac
-		if [[ $line == \#* || $line != *=* ]]; then echo "$line"; else echo "$key=$value"; fi
-	done <.env.example >.env
+	local line key value added=()
+	if [ ! -f .env ]; then
+		echo "# Made by scripts/up.sh from .env.example: random secrets, kept across runs." >.env
+	fi
 	chmod 600 .env
+	while IFS= read -r line; do
+		[[ $line == \#* || $line != *=* ]] && continue
+		key=${line%%=*} value=${line#*=}
+		grep -q "^$key=" .env && continue
+		case $key in
+		*_SIGNING_KEY) [ -n "$value" ] || value=$(head -c 32 /dev/urandom | base64) ;;
+		*_PASSWORD) [ -n "$value" ] || value=$(head -c 18 /dev/urandom | base64 | tr -d '/+=') ;;
+		esac
+		echo "$key=$value" >>.env
+		added+=("$key")
+	done <.env.example
+	echo "${added[*]}"
 }
 
 case $mode in
@@ -53,9 +65,9 @@ compose)
 		log "no registry answers: the upstream images are made here (standins/images.sh)"
 		standins/images.sh
 	fi
-	if [ ! -f .env ]; then
-		log "no .env: made from .env.example with random passwords"
-		make_env
+	added=$(make_env)
+	if [ -n "$added" ]; then
+		log ".env: added from .env.example (secrets random): $added"
 	fi
 	log "docker compose up --build --wait -d (the first build takes about 7 minutes on 2 cores)"
 	progress "$WORK/up.log" "${compose[@]}" up --build --wait --wait-timeout 300 -d

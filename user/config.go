@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"log/slog"
 	"net"
@@ -25,6 +26,9 @@ type config struct {
 	// TrustedProxies may set X-Real-IP (the frontend's nginx); from any other
 	// peer the header is ignored and the peer's own address is the client's.
 	TrustedProxies []string
+	// SigningKey is the token signing key configuration gives (SIGNING_KEY or
+	// SIGNING_KEY_FILE); nil: the service keeps one in MongoDB.
+	SigningKey ed25519.PrivateKey
 }
 
 // loginPolicy bounds password guessing. Every attempt is counted before its
@@ -60,6 +64,7 @@ func loadConfig(getenv kit.Getenv) (config, error) {
 		TrustedProxies: strings.Split(env.String("TRUSTED_PROXIES",
 			"127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"), ","),
 	}
+	signingKey, signingFile := env.String("SIGNING_KEY", ""), env.String("SIGNING_KEY_FILE", "")
 	cs, err := connstring.ParseAndValidate(cfg.MongoURI)
 	if err := env.Err(); err != nil {
 		return config{}, err
@@ -78,6 +83,9 @@ func loadConfig(getenv kit.Getenv) (config, error) {
 	cfg.Database = cs.Database
 	if cfg.Database == "" {
 		cfg.Database = "users"
+	}
+	if cfg.SigningKey, err = configuredKey(signingKey, signingFile); err != nil {
+		return config{}, fmt.Errorf("invalid configuration: %w", err)
 	}
 	if err := validatePassword(cfg.DemoPassword); err != nil && cfg.SeedDemo {
 		return config{}, fmt.Errorf("invalid configuration: DEMO_PASSWORD: %s", err)

@@ -28,12 +28,17 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 		return err
 	}
 	keys := &keyring{}
+	if cfg.SigningKey != nil {
+		keys.use(cfg.SigningKey)
+	}
 	startup := kit.StartBackground(ctx, logger, "user store", func(ctx context.Context) error {
 		if err := store.EnsureIndexes(ctx); err != nil {
 			return err
 		}
-		if err := keys.load(ctx, store); err != nil {
-			return err
+		if cfg.SigningKey == nil {
+			if err := keys.load(ctx, store); err != nil {
+				return err
+			}
 		}
 		if cfg.SeedDemo {
 			return seedDemo(ctx, store, pw, cfg)

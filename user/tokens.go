@@ -1,11 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -63,6 +70,10 @@ func (k *keyring) load(ctx context.Context, st store) error {
 	return nil
 }
 
+// use makes key the signing key: one given by configuration, which is then
+// never read from or written to the datastore.
+func (k *keyring) use(key ed25519.PrivateKey) { k.current.Store(newSigner(key)) }
+
 func (k *keyring) signer() (*signer, error) {
 	if s := k.current.Load(); s != nil {
 		return s, nil
@@ -83,4 +94,65 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// configuredKey is the signing key configuration gives, if any: SIGNING_KEY
+// (value) or SIGNING_KEY_FILE (file), each either a PEM PKCS#8 Ed25519 key
+// (what `openssl genpkey -algorithm ed25519` writes) or the base64 of its
+// 32-byte seed. With a configured key the key need not live in MongoDB, where
+// anyone who can read the database could mint tokens; every instance given
+// the same key issues tokens the others accept. Errors never quote the key.
+func configuredKey(value, file string) (ed25519.PrivateKey, error) {
+	switch {
+	case value != "" && file != "":
+		return nil, errors.New("SIGNING_KEY and SIGNING_KEY_FILE are both set: set one")
+	case file != "":
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, fmt.Errorf("SIGNING_KEY_FILE: %w", err)
+		}
+		defer f.Close()
+		text, err := io.ReadAll(io.LimitReader(f, 16<<10))
+		if err != nil {
+			return nil, fmt.Errorf("SIGNING_KEY_FILE: %w", err)
+		}
+		key, err := parseSigningKey(text)
+		if err != nil {
+			return nil, fmt.Errorf("SIGNING_KEY_FILE %s: %w", file, err)
+		}
+		return key, nil
+	case value != "":
+		key, err := parseSigningKey([]byte(value))
+		if err != nil {
+			return nil, fmt.Errorf("SIGNING_KEY: %w", err)
+		}
+		return key, nil
+	}
+	return nil, nil
+}
+
+func parseSigningKey(text []byte) (ed25519.PrivateKey, error) {
+	text = bytes.TrimSpace(text)
+	if block, _ := pem.Decode(text); block != nil {
+		if block.Type != "PRIVATE KEY" {
+			return nil, fmt.Errorf("a PEM %q block, want PRIVATE KEY (PKCS#8 Ed25519)", block.Type)
+		}
+		parsed, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+		if err != nil {
+			return nil, errors.New("the PEM block is not a PKCS#8 private key")
+		}
+		key, ok := parsed.(ed25519.PrivateKey)
+		if !ok {
+			return nil, fmt.Errorf("a %T, want an Ed25519 key", parsed)
+		}
+		return key, nil
+	}
+	seed, err := base64.StdEncoding.DecodeString(string(text))
+	if err != nil {
+		return nil, errors.New("neither PEM nor base64")
+	}
+	if len(seed) != ed25519.SeedSize {
+		return nil, fmt.Errorf("the base64 value holds %d bytes, want an Ed25519 seed of %d", len(seed), ed25519.SeedSize)
+	}
+	return ed25519.NewKeyFromSeed(seed), nil
 }

@@ -18,9 +18,10 @@ import (
 )
 
 // Load reads a compose file the way `docker compose` does (variables from the
-// environment and .env beside it, defaults otherwise).
-func Load(ctx context.Context, path string) (*types.Project, error) {
-	opts, err := cli.NewProjectOptions([]string{path}, cli.WithOsEnv, cli.WithDotEnv, cli.WithName("roboshop"))
+// environment and .env beside it, defaults otherwise), with env (KEY=value)
+// over both.
+func Load(ctx context.Context, path string, env ...string) (*types.Project, error) {
+	opts, err := cli.NewProjectOptions([]string{path}, cli.WithOsEnv, cli.WithDotEnv, cli.WithEnv(env), cli.WithName("roboshop"))
 	if err != nil {
 		return nil, err
 	}

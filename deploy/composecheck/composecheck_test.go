@@ -17,7 +17,7 @@ func load(t *testing.T, composeText string) []string {
 	if err := os.WriteFile(path, []byte(composeText), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p, err := Load(context.Background(), path)
+	p, err := Load(context.Background(), path, testSecrets...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,6 +35,50 @@ func composeFile(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return string(raw)
+}
+
+// testSecrets are what .env gives compose (scripts/up.sh makes it).
+var testSecrets = []string{"USER_MONGO_PASSWORD=a", "CATALOGUE_MONGO_PASSWORD=b", "REDIS_PASSWORD=c",
+	"MYSQL_PASSWORD=d", "MYSQL_ROOT_PASSWORD=e", "USER_SIGNING_KEY=f"}
+
+// Without one of its secrets, or with it empty, compose refuses to start and
+// names it: no shop runs on a password that is in the repository.
+func TestComposeRefusesToStartWithoutItsSecrets(t *testing.T) {
+	path := "../../docker-compose.yml"
+	if _, err := Load(context.Background(), path, testSecrets...); err != nil {
+		t.Fatalf("with every secret: %v", err)
+	}
+	example, err := os.ReadFile("../../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range testSecrets {
+		name := strings.TrimSuffix(secret, secret[strings.Index(secret, "="):])
+		t.Run(name, func(t *testing.T) {
+			if !strings.Contains(string(example), "\n"+name+"=\n") {
+				t.Errorf(".env.example gives %s a value: scripts/up.sh generates secrets only where it is empty", name)
+			}
+			for _, env := range [][]string{without(testSecrets, secret), append(without(testSecrets, secret), name+"=")} {
+				_, err := Load(context.Background(), path, env...)
+				if err == nil || !strings.Contains(err.Error(), name) {
+					t.Errorf("compose loaded without %s (error %v)", name, err)
+				}
+			}
+		})
+	}
+	if raw, _ := os.ReadFile(path); strings.Contains(string(raw), "change-me") {
+		t.Error("docker-compose.yml still names a change-me password")
+	}
+}
+
+func without(list []string, drop string) []string {
+	var out []string
+	for _, s := range list {
+		if s != drop {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func TestComposeMirrorsSecurityGroups(t *testing.T) {

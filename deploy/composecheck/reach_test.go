@@ -8,7 +8,7 @@ import (
 )
 
 func TestReachesFollowTheGroups(t *testing.T) {
-	p, err := Load(context.Background(), "../../docker-compose.yml")
+	p, err := Load(context.Background(), "../../docker-compose.yml", testSecrets...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ locals {
   service_env = {
     user = {
       MONGO_URI = "mongodb://user-mongodb.${local.zone}:27017/users"
+      SEED_DEMO = tostring(var.seed_demo)
     }
     catalogue = {
       MONGO_URI = "mongodb://catalogue-mongodb.${local.zone}:27017/catalogue"

@@ -45,3 +45,9 @@ variable "dns_zone" {
   type        = string
   default     = "roboshop.internal"
 }
+
+variable "seed_demo" {
+  description = "Seed the demo account, whose password is in the README. Leave false for any shop others can reach."
+  type        = bool
+  default     = false
+}
