@@ -3,6 +3,7 @@ package kube
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -209,6 +210,16 @@ func TestChartRenders(t *testing.T) {
 					t.Errorf("the load generator's arguments %q miss the frontend Service's port", args)
 				}
 			}},
+		{name: "a signing key of one's own",
+			set:     []string{"signingKey.existingSecret=my-key"},
+			wantNot: []string{"Secret/user-signing-key"},
+			check: func(t *testing.T, objs []object) {
+				for _, e := range find[*appsv1.Deployment](t, objs, "user").Spec.Template.Spec.Containers[0].Env {
+					if e.Name == "SIGNING_KEY" && e.ValueFrom.SecretKeyRef.Name != "my-key" {
+						t.Errorf("SIGNING_KEY comes from %s, want my-key", e.ValueFrom.SecretKeyRef.Name)
+					}
+				}
+			}},
 		{name: "a registry and a tag",
 			set: []string{"image.registry=ghcr.io/you/", "image.tag=1.2.3"},
 			check: func(t *testing.T, objs []object) {
@@ -256,9 +267,21 @@ func TestChartRefusesAnExternalDatastoreWithoutItsAddresses(t *testing.T) {
 	}
 }
 
-// Generated passwords differ per datastore and are long; a given one is used.
+// Generated passwords differ per datastore and are long; the user service's
+// signing key is a fresh 32-byte seed, in a Secret it reads.
 func TestChartGeneratesEachPassword(t *testing.T) {
 	objs := decodeAll(t, render(t))
+	key := find[*corev1.Secret](t, objs, "user-signing-key").Data["signing-key"]
+	if seed, err := base64.StdEncoding.DecodeString(string(key)); err != nil || len(seed) != 32 {
+		t.Errorf("the signing key is %d bytes of base64 (%v), want a 32-byte seed", len(seed), err)
+	}
+	var fromSecret bool
+	for _, e := range find[*appsv1.Deployment](t, objs, "user").Spec.Template.Spec.Containers[0].Env {
+		fromSecret = fromSecret || (e.Name == "SIGNING_KEY" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef.Name == "user-signing-key")
+	}
+	if !fromSecret {
+		t.Error("the user service does not take SIGNING_KEY from the Secret user-signing-key: it would keep its key in MongoDB")
+	}
 	seen := map[string]string{}
 	for _, ds := range []string{"user-mongodb", "catalogue-mongodb", "cart-redis", "payment-mysql"} {
 		s := find[*corev1.Secret](t, objs, ds+"-credentials")
@@ -297,7 +320,8 @@ func TestChartWiresServicesAsTopologySays(t *testing.T) {
 				v := e.Value
 				if e.ValueFrom != nil {
 					v = "(secret)"
-					if ref := e.ValueFrom.SecretKeyRef; ref == nil || ref.Name != svc.Store+"-credentials" || ref.Key != "uri" {
+					ref := e.ValueFrom.SecretKeyRef
+					if e.Name == shop.Datastore(svc.Store).Engine.EnvVar() && (ref == nil || ref.Name != svc.Store+"-credentials" || ref.Key != "uri") {
 						t.Errorf("%s comes from %+v, want key uri of %s-credentials", e.Name, e.ValueFrom, svc.Store)
 					}
 				}
