@@ -29,26 +29,12 @@ type KubeAPI struct {
 	Client *http.Client
 }
 
-// KubeAPIServerBinary is kube-apiserver: $ROBOSHOP_KUBE_APISERVER (scripts/deps.sh
-// builds it from the Go module proxy into .cache/bin) or the one on PATH.
-func KubeAPIServerBinary(t testing.TB) string {
-	t.Helper()
-	if p := os.Getenv("ROBOSHOP_KUBE_APISERVER"); p != "" {
-		return p
-	}
-	p, err := exec.LookPath("kube-apiserver")
-	if err != nil {
-		t.Fatal("kube-apiserver not found: scripts/deps.sh builds it (deploy/kube/apiserver) and scripts/test.sh sets ROBOSHOP_KUBE_APISERVER")
-	}
-	return p
-}
-
 // StartKubeAPIServer starts etcd (Debian's etcd-server) and kube-apiserver on
 // free loopback ports with throwaway data for this test, and waits until the
 // API server reports ready.
 func StartKubeAPIServer(t testing.TB) *KubeAPI {
 	t.Helper()
-	apiserver := KubeAPIServerBinary(t)
+	apiserver := Tool(t, "ROBOSHOP_KUBE_APISERVER", "kube-apiserver", "scripts/deps.sh builds it (deploy/kube/apiserver)")
 	etcd, err := exec.LookPath("etcd")
 	if err != nil {
 		t.Fatal("etcd not found: scripts/deps.sh installs Debian's etcd-server")

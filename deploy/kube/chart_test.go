@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/roboshop-go/roboshop/testkit"
 	"github.com/roboshop-go/roboshop/topology"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -31,26 +32,12 @@ const (
 	release  = "shop"
 )
 
-// helm returns the Helm binary scripts/deps.sh built (ROBOSHOP_HELM), or the
-// one on PATH.
-func helm(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("ROBOSHOP_HELM"); p != "" {
-		return p
-	}
-	p, err := exec.LookPath("helm")
-	if err != nil {
-		t.Fatal("helm not found: scripts/deps.sh builds it (go install helm.sh/helm/v3/cmd/helm) and scripts/test.sh sets ROBOSHOP_HELM")
-	}
-	return p
-}
-
 // runHelm runs helm with its caches and configuration in a throwaway home,
 // so a developer's repositories and plugins play no part.
 func runHelm(t *testing.T, args ...string) ([]byte, error) {
 	t.Helper()
 	home := t.TempDir()
-	cmd := exec.Command(helm(t), args...)
+	cmd := exec.Command(testkit.Tool(t, "ROBOSHOP_HELM", "helm", "scripts/deps.sh builds it (helm.sh/helm/v3/cmd/helm)"), args...)
 	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home+"/cache", "HELM_CONFIG_HOME="+home+"/config",
 		"HELM_DATA_HOME="+home+"/data", "KUBECONFIG="+home+"/kubeconfig")
 	var stderr bytes.Buffer

@@ -4,10 +4,20 @@ variable "region" {
   default     = "eu-west-1"
 }
 
-variable "instance_type" {
-  description = "Instance type for every tier."
+variable "architecture" {
+  description = "CPU architecture of every instance: x86_64, or arm64 (Graviton: about 20% cheaper for the same size). Picks the Debian 12 AMI and the default instance type; the release holds binaries for both."
   type        = string
-  default     = "t3.micro"
+  default     = "x86_64"
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.architecture)
+    error_message = "architecture must be x86_64 or arm64."
+  }
+}
+
+variable "instance_type" {
+  description = "Instance type for every tier (null: t3.micro on x86_64, t4g.micro on arm64). It must match architecture."
+  type        = string
+  default     = null
 }
 
 variable "key_name" {
@@ -25,8 +35,17 @@ variable "admin_cidr" {
   }
 }
 
+variable "release_sums_sha256" {
+  description = "SHA-256 of the release's SHA256SUMS, as scripts/release.sh prints it: instances install only what it vouches for."
+  type        = string
+  validation {
+    condition     = can(regex("^[0-9a-f]{64}$", var.release_sums_sha256))
+    error_message = "release_sums_sha256 must be 64 lowercase hex digits (scripts/release.sh prints it)."
+  }
+}
+
 variable "release_url" {
-  description = "Base URL of the release holding the static service binaries (<release_url>/<service>-linux-amd64)."
+  description = "HTTPS base URL of a release made by scripts/release.sh (<release_url>/<service>-linux-<amd64|arm64>, SHA256SUMS)."
   type        = string
   validation {
     condition     = startswith(var.release_url, "https://")

@@ -1,4 +1,4 @@
-package sg
+package ec2
 
 import (
 	"encoding/json"
@@ -8,20 +8,16 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/roboshop-go/roboshop/deploy/sg"
+	"github.com/roboshop-go/roboshop/testkit"
 )
 
-// terraform returns the Terraform binary scripts/test.sh installed (1.5.7,
-// built from the Go module proxy), or the one on PATH.
+// terraform is the Terraform binary scripts/test.sh installed (1.5.7, built
+// from the Go module proxy), or the one on PATH.
 func terraform(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv("ROBOSHOP_TERRAFORM"); p != "" {
-		return p
-	}
-	p, err := exec.LookPath("terraform")
-	if err != nil {
-		t.Fatal("terraform not found: scripts/test.sh installs it (go install github.com/hashicorp/terraform@v1.5.7)")
-	}
-	return p
+	return testkit.Tool(t, "ROBOSHOP_TERRAFORM", "terraform", "scripts/deps.sh builds it (go install github.com/hashicorp/terraform@v1.5.7)")
 }
 
 func tf(t *testing.T, dataDir string, args ...string) []byte {
@@ -59,7 +55,7 @@ func TestTerraformRulesModuleMatchesLoader(t *testing.T) {
 		PlannedValues struct {
 			Outputs struct {
 				Rules struct {
-					Value map[string]FlatRule `json:"value"`
+					Value map[string]sg.FlatRule `json:"value"`
 				} `json:"rules"`
 				Groups struct {
 					Value map[string]struct {
@@ -73,11 +69,11 @@ func TestTerraformRulesModuleMatchesLoader(t *testing.T) {
 	if err := json.Unmarshal(raw, &shown); err != nil {
 		t.Fatalf("terraform show -json: %v", err)
 	}
-	set, err := Load(defsDir)
+	set, err := sg.Load("../security-groups")
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromGo := map[string]FlatRule{}
+	fromGo := map[string]sg.FlatRule{}
 	for _, r := range set.Flat() {
 		fromGo[r.Key] = r
 	}

@@ -1,0 +1,191 @@
+package ec2
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// userData plans the provider-free user-data module with these release
+// settings and returns each tier's user data, as an instance receives it.
+func userData(t *testing.T, releaseURL, sumsSHA256 string, secrets map[string]string) map[string]string {
+	t.Helper()
+	data := t.TempDir()
+	mod := "-chdir=../terraform/modules/userdata"
+	tf(t, data, mod, "init", "-backend=false", "-input=false", "-no-color")
+	tf(t, data, mod, "validate", "-no-color")
+	plan := filepath.Join(data, "plan.out")
+	args := []string{mod, "plan", "-input=false", "-no-color", "-out=" + plan,
+		"-var", "release_url=" + releaseURL, "-var", "release_sums_sha256=" + sumsSHA256,
+		"-var", "zone=roboshop.internal", "-var", "seed_demo=false"}
+	for k, v := range secrets {
+		args = append(args, "-var", k+"="+v)
+	}
+	tf(t, data, args...)
+	var shown struct {
+		PlannedValues struct {
+			Outputs struct {
+				UserData struct {
+					Value map[string]string `json:"value"`
+				} `json:"user_data"`
+			} `json:"outputs"`
+		} `json:"planned_values"`
+	}
+	if err := json.Unmarshal(tf(t, data, mod, "show", "-json", plan), &shown); err != nil {
+		t.Fatal(err)
+	}
+	return shown.PlannedValues.Outputs.UserData.Value
+}
+
+// release is a small stand-in release: files by name, and SHA256SUMS over them.
+type release map[string][]byte
+
+func (r release) sums() []byte {
+	var b strings.Builder
+	for _, name := range []string{"frontend-html.tar.gz", "user-linux-amd64", "user-linux-arm64"} {
+		sum := sha256.Sum256(r[name])
+		fmt.Fprintf(&b, "%s  %s\n", hex.EncodeToString(sum[:]), name)
+	}
+	return []byte(b.String())
+}
+
+func digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Every tier's user data is valid bash; the services and the frontend take
+// every file through fetch, for this machine's architecture; a secret reaches
+// only the tiers that use it.
+func TestUserDataOfEveryTier(t *testing.T) {
+	secrets := map[string]string{"redis_password": "redis-sentinel-1a2b", "mysql_password": "mysql-sentinel-3c4d"}
+	ud := userData(t, "https://releases.example.com/v1.0.0", strings.Repeat("ab", 32), secrets)
+	if len(ud) != 10 {
+		t.Fatalf("user data for %d tiers, want 10", len(ud))
+	}
+	holders := map[string][]string{"redis-sentinel-1a2b": {"cart", "cart-redis"}, "mysql-sentinel-3c4d": {"payment", "payment-mysql"}}
+	for tier, script := range ud {
+		t.Run(tier, func(t *testing.T) {
+			if out, err := exec.Command("bash", "-n", "-c", script).CombinedOutput(); err != nil {
+				t.Fatalf("not valid bash: %v\n%s", err, out)
+			}
+			var downloads []string
+			switch tier {
+			case "user", "catalogue", "cart", "payment":
+				downloads = []string{`fetch "` + tier + `-linux-$ARCH" /usr/local/bin/roboshop-` + tier}
+			case "frontend":
+				downloads = []string{"fetch frontend-html.tar.gz "}
+			}
+			for _, d := range downloads {
+				if !strings.Contains(script, d) || !strings.Contains(script, strings.Repeat("ab", 32)) {
+					t.Errorf("does not fetch through the checked download: want %q and the SHA256SUMS digest", d)
+				}
+			}
+			if n := strings.Count(script, "curl "); len(downloads) > 0 && n != 2 {
+				t.Errorf("%d curl calls; every download from the release must be fetch's two (SHA256SUMS, then the file)", n)
+			}
+			if strings.Contains(script, "linux-amd64") {
+				t.Error("names an amd64 file: the architecture is the instance's ($ARCH)")
+			}
+			for secret, tiers := range holders {
+				if strings.Contains(script, secret) && !contains(tiers, tier) {
+					t.Errorf("holds a secret only %v need", tiers)
+				}
+			}
+		})
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// fetch, as the user data holds it, run for real against a release served
+// over HTTPS: it installs a file only when SHA256SUMS is the one Terraform
+// named and the file matches it; otherwise it fails and installs nothing.
+func TestFetchInstallsOnlyWhatTheReleaseVouchesFor(t *testing.T) {
+	good := release{"user-linux-amd64": []byte("the user service, amd64"), "user-linux-arm64": []byte("the user service, arm64"),
+		"frontend-html.tar.gz": []byte("the web UI")}
+	sums := good.sums()
+	cases := []struct {
+		name    string
+		serve   release // what the server answers; SHA256SUMS included
+		file    string
+		wantErr string // "" for an install
+	}{
+		{name: "the release as made", serve: with(good, "SHA256SUMS", sums), file: "user-linux-amd64"},
+		{name: "a swapped binary", serve: with(with(good, "SHA256SUMS", sums), "user-linux-amd64", []byte("a backdoor")),
+			file: "user-linux-amd64", wantErr: "user-linux-amd64 does not match SHA256SUMS"},
+		{name: "a swapped binary with SHA256SUMS to match", file: "user-linux-amd64", wantErr: "is not the release Terraform names",
+			serve: func() release {
+				bad := with(good, "user-linux-amd64", []byte("a backdoor"))
+				return with(bad, "SHA256SUMS", bad.sums())
+			}()},
+		{name: "a file SHA256SUMS does not list", serve: with(with(good, "SHA256SUMS", sums), "extra", []byte("x")),
+			file: "extra", wantErr: "extra does not match SHA256SUMS"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body, ok := tc.serve[strings.TrimPrefix(r.URL.Path, "/v1.0.0/")]
+				if !ok {
+					http.NotFound(w, r)
+					return
+				}
+				_, _ = w.Write(body)
+			}))
+			defer srv.Close()
+			dir := t.TempDir()
+			ca := filepath.Join(dir, "ca.pem")
+			if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ud := userData(t, srv.URL+"/v1.0.0", digest(sums), map[string]string{"redis_password": "r", "mysql_password": "m"})
+			script := ud["user"]
+			start, end := strings.Index(script, "fetch() {"), strings.Index(script, "esac")
+			if start < 0 || end < start {
+				t.Fatal("the user service's user data has no fetch function")
+			}
+			dest := filepath.Join(dir, "installed")
+			cmd := exec.Command("bash", "-c", "set -euo pipefail\n"+script[start:end+len("esac")]+"\nfetch \"$1\" \"$2\"", "fetch", tc.file, dest)
+			cmd.Env = append(os.Environ(), "CURL_CA_BUNDLE="+ca)
+			out, err := cmd.CombinedOutput()
+			_, statErr := os.Stat(dest)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("fetch failed: %v\n%s", err, out)
+			case tc.wantErr == "":
+				if got, _ := os.ReadFile(dest); string(got) != string(good[tc.file]) {
+					t.Fatalf("installed %q, want the release's", got)
+				}
+			case err == nil || !strings.Contains(string(out), tc.wantErr):
+				t.Fatalf("fetch = %v, %s; want a failure saying %q", err, out, tc.wantErr)
+			case statErr == nil:
+				t.Fatal("fetch refused the file but installed it anyway")
+			}
+		})
+	}
+}
+
+func with(r release, name string, body []byte) release {
+	out := release{}
+	for k, v := range r {
+		out[k] = v
+	}
+	out[name] = body
+	return out
+}

@@ -1,0 +1,93 @@
+# The user data each tier boots with, rendered from ../templates without any
+# provider, so `terraform plan` of this module alone (deploy/ec2's tests) shows
+# exactly what an instance receives.
+
+variable "release_url" {
+  description = "HTTPS base URL of the release (scripts/release.sh makes it)."
+  type        = string
+}
+
+variable "release_sums_sha256" {
+  description = "SHA-256 of the release's SHA256SUMS, as scripts/release.sh prints it."
+  type        = string
+}
+
+variable "zone" {
+  description = "Private DNS zone in which tiers find each other."
+  type        = string
+}
+
+variable "seed_demo" {
+  description = "Seed the demo account."
+  type        = bool
+}
+
+variable "redis_password" {
+  description = "The cart's Redis password."
+  type        = string
+  sensitive   = true
+}
+
+variable "mysql_password" {
+  description = "Payment's MySQL password."
+  type        = string
+  sensitive   = true
+}
+
+locals {
+  zone = var.zone
+  # Environment of each service, as in docs/architecture.md; peers are found by private DNS name.
+  service_env = {
+    user = {
+      MONGO_URI = "mongodb://user-mongodb.${local.zone}:27017/users"
+      SEED_DEMO = tostring(var.seed_demo)
+    }
+    catalogue = {
+      MONGO_URI = "mongodb://catalogue-mongodb.${local.zone}:27017/catalogue"
+    }
+    cart = {
+      REDIS_URL     = "redis://:${var.redis_password}@cart-redis.${local.zone}:6379/0"
+      USER_URL      = "http://user.${local.zone}:8080"
+      CATALOGUE_URL = "http://catalogue.${local.zone}:8080"
+    }
+    payment = {
+      MYSQL_DSN     = "roboshop:${var.mysql_password}@tcp(payment-mysql.${local.zone}:3306)/payment?parseTime=true"
+      USER_URL      = "http://user.${local.zone}:8080"
+      CATALOGUE_URL = "http://catalogue.${local.zone}:8080"
+      CART_URL      = "http://cart.${local.zone}:8080"
+    }
+  }
+
+  nginx_conf = templatefile("${path.module}/../../../../frontend/nginx.conf.template", {
+    listen_port        = 80
+    user_upstream      = "user.${local.zone}:8080"
+    catalogue_upstream = "catalogue.${local.zone}:8080"
+    cart_upstream      = "cart.${local.zone}:8080"
+    payment_upstream   = "payment.${local.zone}:8080"
+    html_root          = "/var/www/roboshop"
+    real_ip_from       = "unix:" # shoppers reach nginx directly: no proxy to believe
+  })
+
+  # Every download from the release goes through fetch (templates/fetch.sh.tftpl).
+  fetch = templatefile("${path.module}/templates/fetch.sh.tftpl", {
+    release_url = var.release_url, release_sums_sha256 = var.release_sums_sha256
+  })
+}
+
+output "user_data" {
+  description = "The user data of each tier, by security-group name."
+  sensitive   = true
+  value = merge(
+    { for name, env in local.service_env : name => templatefile("${path.module}/templates/service.sh.tftpl", {
+      name = name, fetch = local.fetch, env = env
+    }) },
+    {
+      "user-mongodb"      = templatefile("${path.module}/templates/mongodb.sh.tftpl", {})
+      "catalogue-mongodb" = templatefile("${path.module}/templates/mongodb.sh.tftpl", {})
+      "cart-redis"        = templatefile("${path.module}/templates/redis.sh.tftpl", { password = var.redis_password })
+      "payment-mysql"     = templatefile("${path.module}/templates/mysql.sh.tftpl", { password = var.mysql_password })
+      frontend            = templatefile("${path.module}/templates/frontend.sh.tftpl", { nginx_conf = local.nginx_conf, fetch = local.fetch })
+      bastion             = templatefile("${path.module}/templates/bastion.sh.tftpl", {})
+    }
+  )
+}
