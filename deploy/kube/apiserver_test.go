@@ -11,7 +11,6 @@ import (
 
 	"github.com/roboshop-go/roboshop/testkit"
 	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
@@ -114,22 +113,18 @@ func (c *apiClient) restrictedNamespace(t *testing.T, ns string) {
 // mode, which judges pods (for a workload it only warns).
 func podOf(t *testing.T, o object) []byte {
 	t.Helper()
-	var tmpl corev1.PodTemplateSpec
-	switch w := o.obj.(type) {
-	case *appsv1.Deployment:
-		tmpl = w.Spec.Template
-	case *batchv1.Job:
-		tmpl = w.Spec.Template
-	case *appsv1.StatefulSet:
-		tmpl = *w.Spec.Template.DeepCopy()
+	tmpl, ok := podTemplate(o.obj)
+	if !ok {
+		return nil
+	}
+	tmpl = *tmpl.DeepCopy()
+	if w, ok := o.obj.(*appsv1.StatefulSet); ok {
 		// As the StatefulSet controller does: each claim template becomes
 		// the pod's volume of that name.
 		for _, claim := range w.Spec.VolumeClaimTemplates {
 			tmpl.Spec.Volumes = append(tmpl.Spec.Volumes, corev1.Volume{Name: claim.Name, VolumeSource: corev1.VolumeSource{
 				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim.Name + "-" + w.Name + "-0"}}})
 		}
-	default:
-		return nil
 	}
 	pod := corev1.Pod{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 		ObjectMeta: metav1.ObjectMeta{Name: o.name + "-pod", Labels: tmpl.Labels}, Spec: tmpl.Spec}

@@ -119,6 +119,19 @@ func stripComments(doc []byte) []byte {
 	return bytes.Join(keep, []byte("\n"))
 }
 
+// podTemplate is a workload's pod template, and false for any other object.
+func podTemplate(obj runtime.Object) (corev1.PodTemplateSpec, bool) {
+	switch w := obj.(type) {
+	case *appsv1.Deployment:
+		return w.Spec.Template, true
+	case *appsv1.StatefulSet:
+		return w.Spec.Template, true
+	case *batchv1.Job:
+		return w.Spec.Template, true
+	}
+	return corev1.PodTemplateSpec{}, false
+}
+
 func kinds(objs []object) []string {
 	var out []string
 	for _, o := range objs {

@@ -197,7 +197,7 @@ changing a group, run: cd deploy && ROBOSHOP_WRITE_POLICIES=1 go test ./kube
 Rules with no pod equivalent:
 `)
 	for _, d := range dropped {
-		fmt.Fprintf(&b, "  %s %s %s port %d %s: %s\n", d.Group, d.Direction, peerWord(d), d.Rule.Port, peerName(d.Rule), d.Why)
+		fmt.Fprintf(&b, "  %s %s %s port %d %s: %s\n", d.Group, d.Direction, peerWord(d), d.Rule.Port, d.Rule.Peer(), d.Why)
 	}
 	b.WriteString("*/}}\n{{- if .Values.networkPolicy.enabled }}\n")
 	for _, p := range policies {
@@ -277,15 +277,4 @@ func peerWord(d Dropped) string {
 		return "from"
 	}
 	return "to"
-}
-
-func peerName(r sg.Rule) string {
-	switch {
-	case r.Group != "":
-		return r.Group
-	case r.CIDR != "":
-		return r.CIDR
-	default:
-		return "var." + r.CIDRVariable
-	}
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/roboshop-go/roboshop/deploy/sg"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -217,13 +216,8 @@ func world(t *testing.T, objs []object) (ours, others []endpoint) {
 	t.Helper()
 	ns := map[string]string{"kubernetes.io/metadata.name": release}
 	for i, o := range objs {
-		var tmpl corev1.PodTemplateSpec
-		switch w := o.obj.(type) {
-		case *appsv1.Deployment:
-			tmpl = w.Spec.Template
-		case *appsv1.StatefulSet:
-			tmpl = w.Spec.Template
-		default:
+		tmpl, ok := podTemplate(o.obj)
+		if !ok || o.kind == "Job" {
 			continue
 		}
 		ports := map[string]int32{}

@@ -141,14 +141,15 @@ func (r *Rule) normalize() {
 
 // where names a rule for error messages: "cart.yaml: egress[2] (port 8080 to user)".
 func (g *Group) where(direction string, i int, r Rule) string {
-	peer, prep := r.peer(), "from"
+	peer, prep := r.Peer(), "from"
 	if direction == Egress {
 		prep = "to"
 	}
 	return fmt.Sprintf("%s: %s[%d] (port %s %s %s)", g.file, direction, i, r.ports(), prep, peer)
 }
 
-func (r Rule) peer() string {
+// Peer names the rule's peer: a group, a CIDR, or var.<cidr_variable>.
+func (r Rule) Peer() string {
 	switch {
 	case r.Group != "":
 		return r.Group
@@ -219,7 +220,7 @@ func (s *Set) validate() error {
 				if r.Port < 1 || r.Port > 65535 || r.ToPort < r.Port || r.ToPort > 65535 {
 					errs = append(errs, fmt.Errorf("%s: port out of range 1-65535", at))
 				}
-				key := r.Protocol + "/" + r.ports() + "/" + r.peer()
+				key := r.Protocol + "/" + r.ports() + "/" + r.Peer()
 				if j, dup := seen[key]; dup {
 					errs = append(errs, fmt.Errorf("%s: duplicate of %s[%d]", at, dir, j))
 				}
