@@ -21,7 +21,7 @@ import (
 // environment and .env beside it, defaults otherwise), with env (KEY=value)
 // over both.
 func Load(ctx context.Context, path string, env ...string) (*types.Project, error) {
-	opts, err := cli.NewProjectOptions([]string{path}, cli.WithOsEnv, cli.WithDotEnv, cli.WithEnv(env), cli.WithName("roboshop"))
+	opts, err := cli.NewProjectOptions([]string{path}, cli.WithOsEnv, cli.WithEnvFiles(), cli.WithDotEnv, cli.WithEnv(env), cli.WithName("roboshop"))
 	if err != nil {
 		return nil, err
 	}

@@ -44,7 +44,12 @@ var testSecrets = []string{"USER_MONGO_PASSWORD=a", "CATALOGUE_MONGO_PASSWORD=b"
 // Without one of its secrets, or with it empty, compose refuses to start and
 // names it: no shop runs on a password that is in the repository.
 func TestComposeRefusesToStartWithoutItsSecrets(t *testing.T) {
-	path := "../../docker-compose.yml"
+	// A copy in a directory of its own: a developer's .env must not answer.
+	dir := t.TempDir()
+	path := filepath.Join(dir, "docker-compose.yml")
+	if err := os.WriteFile(path, []byte(composeFile(t)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Load(context.Background(), path, testSecrets...); err != nil {
 		t.Fatalf("with every secret: %v", err)
 	}
@@ -66,8 +71,16 @@ func TestComposeRefusesToStartWithoutItsSecrets(t *testing.T) {
 			}
 		})
 	}
-	if raw, _ := os.ReadFile(path); strings.Contains(string(raw), "change-me") {
+	if strings.Contains(composeFile(t), "change-me") {
 		t.Error("docker-compose.yml still names a change-me password")
+	}
+	// As docker compose does (and composeverify relies on): the secrets come
+	// from the .env beside the file.
+	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte(strings.Join(testSecrets, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(context.Background(), path); err != nil {
+		t.Errorf("with the secrets in .env beside the file: %v", err)
 	}
 }
 
