@@ -21,6 +21,8 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v chromium >/dev/null || need+=(chromium fonts-dejavu-core)
 command -v dot >/dev/null || need+=(graphviz)
 command -v etcd >/dev/null || need+=(etcd-server)
+command -v systemd-analyze >/dev/null || need+=(systemd) # the EC2 units' check
+command -v unshare >/dev/null || need+=(util-linux)
 if ((${#need[@]})); then
 	log "installing Debian packages: ${need[*]} (about 2 minutes the first time)"
 	retry progress "$CACHE/apt.log" apt_install "${need[@]}"

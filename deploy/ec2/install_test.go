@@ -1,0 +1,102 @@
+package ec2
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// heredoc returns the body of the heredoc in script that writes to target
+// (`cat > target <<'END'` ... `END`).
+func heredoc(t *testing.T, script, target string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(script, "cat > "+target+" <<'")
+	if !ok {
+		t.Fatalf("the user data writes no %s", target)
+	}
+	end, body, _ := strings.Cut(rest, "'\n")
+	body, _, ok = strings.Cut(body, "\n"+end+"\n")
+	if !ok {
+		t.Fatalf("the heredoc for %s has no end", target)
+	}
+	return body + "\n"
+}
+
+// inMountNamespace runs script with bash in a mount namespace of its own, so
+// it can lay files over system paths for this test alone.
+func inMountNamespace(t *testing.T, script string, args ...string) (string, error) {
+	t.Helper()
+	out, err := exec.Command("unshare", append([]string{"--mount", "--propagation", "private", "bash", "-euo", "pipefail", "-c", script, "sh"}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+// Each service's systemd unit, as its user data writes it, passes
+// `systemd-analyze verify` with no complaint (its binary in place); a unit
+// with a bad setting does not.
+func TestServiceUnitsPassSystemdAnalyze(t *testing.T) {
+	ud := userData(t, "https://releases.example.com/v1.0.0", strings.Repeat("ab", 32), map[string]string{"redis_password": "r", "mysql_password": "m"})
+	type unitCase struct {
+		name, unit string
+		wantOK     bool
+	}
+	var cases []unitCase
+	for _, svc := range []string{"user", "catalogue", "cart", "payment"} {
+		cases = append(cases, unitCase{svc, heredoc(t, ud[svc], "/etc/systemd/system/roboshop-"+svc+".service"), true})
+	}
+	cases = append(cases, unitCase{"a unit with a bad setting (planted)",
+		strings.Replace(cases[0].unit, "ProtectHome=yes", "ProtectHome=bogus", 1), false})
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			unit := filepath.Join(t.TempDir(), "roboshop-under-test.service")
+			if err := os.WriteFile(unit, []byte(tc.unit), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := inMountNamespace(t, `mount -t tmpfs roboshop-test /usr/local/bin
+cp /bin/true "/usr/local/bin/$(sed -n 's|^ExecStart=/usr/local/bin/||p' "$1")"
+systemd-analyze verify --man=no --generators=no "$1"`, unit)
+			ok := err == nil && strings.TrimSpace(out) == ""
+			if ok != tc.wantOK {
+				t.Fatalf("systemd-analyze verify: %v\n%s(want clean: %v)", err, out, tc.wantOK)
+			}
+		})
+	}
+}
+
+// The frontend's nginx configuration, as its user data renders it, passes
+// `nginx -t` (the tiers' names resolving as the private zone would resolve
+// them); a planted error does not.
+func TestFrontendConfigPassesNginxTest(t *testing.T) {
+	ud := userData(t, "https://releases.example.com/v1.0.0", strings.Repeat("ab", 32), map[string]string{"redis_password": "r", "mysql_password": "m"})
+	site := heredoc(t, ud["frontend"], "/etc/nginx/conf.d/roboshop.conf")
+	for _, tc := range []struct {
+		name   string
+		site   string
+		wantOK bool
+	}{
+		{"as rendered", site, true},
+		{"with a directive nginx does not know (planted)", strings.Replace(site, "server_tokens off;", "server_tokens off;\nroboshop_unknown on;", 1), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			files := map[string]string{
+				"roboshop.conf": tc.site,
+				"nginx.conf": "pid " + dir + "/nginx.pid;\nevents { worker_connections 4096; }\nhttp {\n  include /etc/nginx/mime.types;\n" +
+					"  access_log off;\n  include " + dir + "/roboshop.conf;\n}\n",
+				"hosts": "127.0.0.1 localhost\n10.40.1.11 user.roboshop.internal\n10.40.1.12 catalogue.roboshop.internal\n" +
+					"10.40.1.13 cart.roboshop.internal\n10.40.1.14 payment.roboshop.internal\n",
+			}
+			for name, body := range files {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, err := inMountNamespace(t, `mount --bind "$1/hosts" /etc/hosts
+nginx -t -q -e stderr -p "$1" -c "$1/nginx.conf"`, dir)
+			if (err == nil) != tc.wantOK {
+				t.Fatalf("nginx -t: %v\n%s(want success: %v)", err, out, tc.wantOK)
+			}
+		})
+	}
+}
