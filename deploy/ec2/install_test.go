@@ -36,7 +36,7 @@ func inMountNamespace(t *testing.T, script string, args ...string) (string, erro
 // `systemd-analyze verify` with no complaint (its binary in place); a unit
 // with a bad setting does not.
 func TestServiceUnitsPassSystemdAnalyze(t *testing.T) {
-	ud := userData(t, "https://releases.example.com/v1.0.0", strings.Repeat("ab", 32), map[string]string{"redis_password": "r", "mysql_password": "m"})
+	ud := userData(t, "https://releases.example.com/v1.0.0", strings.Repeat("ab", 32))
 	type unitCase struct {
 		name, unit string
 		wantOK     bool
@@ -68,7 +68,7 @@ systemd-analyze verify --man=no --generators=no "$1"`, unit)
 // `nginx -t` (the tiers' names resolving as the private zone would resolve
 // them); a planted error does not.
 func TestFrontendConfigPassesNginxTest(t *testing.T) {
-	ud := userData(t, "https://releases.example.com/v1.0.0", strings.Repeat("ab", 32), map[string]string{"redis_password": "r", "mysql_password": "m"})
+	ud := userData(t, "https://releases.example.com/v1.0.0", strings.Repeat("ab", 32))
 	site := heredoc(t, ud["frontend"], "/etc/nginx/conf.d/roboshop.conf")
 	for _, tc := range []struct {
 		name   string

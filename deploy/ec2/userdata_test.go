@@ -11,13 +11,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
 
 // userData plans the provider-free user-data module with these release
 // settings and returns each tier's user data, as an instance receives it.
-func userData(t *testing.T, releaseURL, sumsSHA256 string, secrets map[string]string) map[string]string {
+func userData(t *testing.T, releaseURL, sumsSHA256 string) map[string]string {
 	t.Helper()
 	data := t.TempDir()
 	mod := "-chdir=../terraform/modules/userdata"
@@ -26,10 +28,7 @@ func userData(t *testing.T, releaseURL, sumsSHA256 string, secrets map[string]st
 	plan := filepath.Join(data, "plan.out")
 	args := []string{mod, "plan", "-input=false", "-no-color", "-out=" + plan,
 		"-var", "release_url=" + releaseURL, "-var", "release_sums_sha256=" + sumsSHA256,
-		"-var", "zone=roboshop.internal", "-var", "seed_demo=false"}
-	for k, v := range secrets {
-		args = append(args, "-var", k+"="+v)
-	}
+		"-var", "zone=roboshop.internal", "-var", "seed_demo=false", "-var", "region=eu-west-1"}
 	tf(t, data, args...)
 	var shown struct {
 		PlannedValues struct {
@@ -64,15 +63,15 @@ func digest(b []byte) string {
 }
 
 // Every tier's user data is valid bash; the services and the frontend take
-// every file through fetch, for this machine's architecture; a secret reaches
-// only the tiers that use it.
+// every file through fetch, for this machine's architecture; and every secret
+// a tier needs is read at boot from its own SSM path, never written into it.
 func TestUserDataOfEveryTier(t *testing.T) {
-	secrets := map[string]string{"redis_password": "redis-sentinel-1a2b", "mysql_password": "mysql-sentinel-3c4d"}
-	ud := userData(t, "https://releases.example.com/v1.0.0", strings.Repeat("ab", 32), secrets)
+	ud := userData(t, "https://releases.example.com/v1.0.0", strings.Repeat("ab", 32))
 	if len(ud) != 10 {
 		t.Fatalf("user data for %d tiers, want 10", len(ud))
 	}
-	holders := map[string][]string{"redis-sentinel-1a2b": {"cart", "cart-redis"}, "mysql-sentinel-3c4d": {"payment", "payment-mysql"}}
+	secrets := map[string][]string{"user": {"SIGNING_KEY"}, "cart": {"REDIS_URL"}, "payment": {"MYSQL_DSN"},
+		"cart-redis": {"REDIS_PASSWORD"}, "payment-mysql": {"MYSQL_PASSWORD"}}
 	for tier, script := range ud {
 		t.Run(tier, func(t *testing.T) {
 			if out, err := exec.Command("bash", "-n", "-c", script).CombinedOutput(); err != nil {
@@ -96,22 +95,58 @@ func TestUserDataOfEveryTier(t *testing.T) {
 			if strings.Contains(script, "linux-amd64") {
 				t.Error("names an amd64 file: the architecture is the instance's ($ARCH)")
 			}
-			for secret, tiers := range holders {
-				if strings.Contains(script, secret) && !contains(tiers, tier) {
-					t.Errorf("holds a secret only %v need", tiers)
-				}
+			if strings.Contains(script, "redis://") || strings.Contains(script, "@tcp(") {
+				t.Error("holds a connection string: its password would be in user data")
+			}
+			var reads []string
+			for _, m := range regexp.MustCompile(`\$\(secret ([A-Z_]+)\)`).FindAllStringSubmatch(script, -1) {
+				reads = append(reads, m[1])
+			}
+			if want := secrets[tier]; !slices.Equal(reads, want) {
+				t.Errorf("reads the secrets %v, want %v", reads, want)
+			}
+			if len(reads) > 0 && !strings.Contains(script, `--name "/roboshop/`+tier+`/$1"`) {
+				t.Errorf("reads its secrets from outside /roboshop/%s/", tier)
+			}
+			// Only as an assignment does a failed read stop the script (set -e).
+			if n := len(regexp.MustCompile(`(?m)^[a-z]+=\$\(secret [A-Z_]+\)$`).FindAllString(script, -1)); n != len(reads) {
+				t.Errorf("%d of %d secret reads are plain assignments: a failed read would go unnoticed", n, len(reads))
 			}
 		})
 	}
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
+// secret, as a tier's user data holds it, asks SSM for that tier's own
+// parameter, decrypted, in the module's region (a stand-in aws on PATH
+// records the call).
+func TestSecretReadsOnlyTheTiersOwnParameter(t *testing.T) {
+	ud := userData(t, "https://releases.example.com/v1.0.0", strings.Repeat("ab", 32))
+	for tier, name := range map[string]string{"cart": "REDIS_URL", "payment-mysql": "MYSQL_PASSWORD", "user": "SIGNING_KEY"} {
+		t.Run(tier, func(t *testing.T) {
+			script := ud[tier]
+			start := strings.Index(script, "command -v aws")
+			end := strings.Index(script[start:], "\n}\n")
+			if start < 0 || end < 0 {
+				t.Fatal("no secret function in the user data")
+			}
+			bin := t.TempDir()
+			fake := "#!/bin/sh\necho \"$*\" >> " + bin + "/calls\necho the-value\n"
+			if err := os.WriteFile(filepath.Join(bin, "aws"), []byte(fake), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("bash", "-euo", "pipefail", "-c", script[start:start+end+3]+"\nsecret "+name)
+			cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+			out, err := cmd.CombinedOutput()
+			if err != nil || strings.TrimSpace(string(out)) != "the-value" {
+				t.Fatalf("secret %s: %v %q", name, err, out)
+			}
+			calls, _ := os.ReadFile(filepath.Join(bin, "calls"))
+			want := "ssm get-parameter --region eu-west-1 --with-decryption --name /roboshop/" + tier + "/" + name + " --query Parameter.Value --output text"
+			if strings.TrimSpace(string(calls)) != want {
+				t.Fatalf("aws was called as\n  %s\nwant\n  %s", calls, want)
+			}
+		})
 	}
-	return false
 }
 
 // fetch, as the user data holds it, run for real against a release served
@@ -154,7 +189,7 @@ func TestFetchInstallsOnlyWhatTheReleaseVouchesFor(t *testing.T) {
 			if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			ud := userData(t, srv.URL+"/v1.0.0", digest(sums), map[string]string{"redis_password": "r", "mysql_password": "m"})
+			ud := userData(t, srv.URL+"/v1.0.0", digest(sums))
 			script := ud["user"]
 			start, end := strings.Index(script, "fetch() {"), strings.Index(script, "esac")
 			if start < 0 || end < start {

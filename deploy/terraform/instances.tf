@@ -11,24 +11,13 @@ data "aws_ami" "debian" {
   }
 }
 
-resource "random_password" "redis" {
-  length  = 32
-  special = false
-}
-
-resource "random_password" "mysql" {
-  length  = 32
-  special = false
-}
-
 module "userdata" {
   source              = "./modules/userdata"
   release_url         = var.release_url
   release_sums_sha256 = var.release_sums_sha256
   zone                = var.dns_zone
   seed_demo           = var.seed_demo
-  redis_password      = random_password.redis.result
-  mysql_password      = random_password.mysql.result
+  region              = var.region
 }
 
 locals {
@@ -45,6 +34,7 @@ resource "aws_instance" "tier" {
   subnet_id                   = contains(local.public_tiers, each.key) ? aws_subnet.public.id : aws_subnet.private.id
   associate_public_ip_address = contains(local.public_tiers, each.key)
   vpc_security_group_ids      = [aws_security_group.group[each.key].id]
+  iam_instance_profile        = aws_iam_instance_profile.tier[each.key].name
   user_data                   = module.userdata.user_data[each.key]
   user_data_replace_on_change = true
 

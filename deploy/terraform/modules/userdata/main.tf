@@ -1,4 +1,4 @@
-# The user data each tier boots with, rendered from ../templates without any
+# The user data each tier boots with, rendered from ./templates without any
 # provider, so `terraform plan` of this module alone (deploy/ec2's tests) shows
 # exactly what an instance receives.
 
@@ -22,16 +22,9 @@ variable "seed_demo" {
   type        = bool
 }
 
-variable "redis_password" {
-  description = "The cart's Redis password."
+variable "region" {
+  description = "AWS region of the SSM parameters the instances read their secrets from."
   type        = string
-  sensitive   = true
-}
-
-variable "mysql_password" {
-  description = "Payment's MySQL password."
-  type        = string
-  sensitive   = true
 }
 
 locals {
@@ -46,12 +39,10 @@ locals {
       MONGO_URI = "mongodb://catalogue-mongodb.${local.zone}:27017/catalogue"
     }
     cart = {
-      REDIS_URL     = "redis://:${var.redis_password}@cart-redis.${local.zone}:6379/0"
       USER_URL      = "http://user.${local.zone}:8080"
       CATALOGUE_URL = "http://catalogue.${local.zone}:8080"
     }
     payment = {
-      MYSQL_DSN     = "roboshop:${var.mysql_password}@tcp(payment-mysql.${local.zone}:3306)/payment?parseTime=true"
       USER_URL      = "http://user.${local.zone}:8080"
       CATALOGUE_URL = "http://catalogue.${local.zone}:8080"
       CART_URL      = "http://cart.${local.zone}:8080"
@@ -68,6 +59,21 @@ locals {
     real_ip_from       = "unix:" # shoppers reach nginx directly: no proxy to believe
   })
 
+  # The secrets each tier reads at boot from SSM Parameter Store, at
+  # /roboshop/<tier>/<NAME>: never in user data. The root module creates
+  # exactly these parameters (secret_parameters) and lets each instance's
+  # role read its own tier's path only.
+  secrets = {
+    user            = ["SIGNING_KEY"]
+    cart            = ["REDIS_URL"]
+    payment         = ["MYSQL_DSN"]
+    "cart-redis"    = ["REDIS_PASSWORD"]
+    "payment-mysql" = ["MYSQL_PASSWORD"]
+  }
+  secret_reader = { for tier, names in local.secrets : tier => templatefile("${path.module}/templates/secret.sh.tftpl", {
+    tier = tier, region = var.region
+  }) }
+
   # Every download from the release goes through fetch (templates/fetch.sh.tftpl).
   fetch = templatefile("${path.module}/templates/fetch.sh.tftpl", {
     release_url = var.release_url, release_sums_sha256 = var.release_sums_sha256
@@ -79,15 +85,20 @@ output "user_data" {
   sensitive   = true
   value = merge(
     { for name, env in local.service_env : name => templatefile("${path.module}/templates/service.sh.tftpl", {
-      name = name, fetch = local.fetch, env = env
+      name = name, fetch = local.fetch, env = env, secrets = lookup(local.secrets, name, []), secret_reader = lookup(local.secret_reader, name, "")
     }) },
     {
       "user-mongodb"      = templatefile("${path.module}/templates/mongodb.sh.tftpl", {})
       "catalogue-mongodb" = templatefile("${path.module}/templates/mongodb.sh.tftpl", {})
-      "cart-redis"        = templatefile("${path.module}/templates/redis.sh.tftpl", { password = var.redis_password })
-      "payment-mysql"     = templatefile("${path.module}/templates/mysql.sh.tftpl", { password = var.mysql_password })
+      "cart-redis"        = templatefile("${path.module}/templates/redis.sh.tftpl", { secret_reader = local.secret_reader["cart-redis"] })
+      "payment-mysql"     = templatefile("${path.module}/templates/mysql.sh.tftpl", { secret_reader = local.secret_reader["payment-mysql"] })
       frontend            = templatefile("${path.module}/templates/frontend.sh.tftpl", { nginx_conf = local.nginx_conf, fetch = local.fetch })
       bastion             = templatefile("${path.module}/templates/bastion.sh.tftpl", {})
     }
   )
+}
+
+output "secret_parameters" {
+  description = "The SSM parameters the instances read, as <tier>/<NAME> (under /roboshop/)."
+  value       = toset(flatten([for tier, names in local.secrets : [for n in names : "${tier}/${n}"]]))
 }

@@ -1,0 +1,79 @@
+# Every secret is generated here and kept in SSM Parameter Store as a
+# SecureString at /roboshop/<tier>/<NAME> (the default aws/ssm key); each
+# instance's role may read its own tier's path and nothing else, and its user
+# data fetches them at boot (modules/userdata: the parameters it reads are
+# exactly the ones created here). No secret is in user data, the console or a
+# plan's user_data. Terraform's state still holds them: keep the state in an
+# encrypted remote backend (deploy/README.md).
+
+resource "random_password" "redis" {
+  length  = 32
+  special = false
+}
+
+resource "random_password" "mysql" {
+  length  = 32
+  special = false
+}
+
+# The user service's token signing key: the base64 of a 32-byte Ed25519 seed,
+# so it never lives in MongoDB.
+resource "random_bytes" "signing_key" {
+  length = 32
+}
+
+locals {
+  secret_values = {
+    "user/SIGNING_KEY"             = random_bytes.signing_key.base64
+    "cart/REDIS_URL"               = "redis://:${random_password.redis.result}@cart-redis.${var.dns_zone}:6379/0"
+    "cart-redis/REDIS_PASSWORD"    = random_password.redis.result
+    "payment/MYSQL_DSN"            = "roboshop:${random_password.mysql.result}@tcp(payment-mysql.${var.dns_zone}:3306)/payment?parseTime=true"
+    "payment-mysql/MYSQL_PASSWORD" = random_password.mysql.result
+  }
+}
+
+resource "aws_ssm_parameter" "secret" {
+  # What user data reads: a secret it reads without a value here fails the plan.
+  for_each    = module.userdata.secret_parameters
+  name        = "/roboshop/${each.key}"
+  description = "Roboshop: ${each.key}, read at boot by the ${split("/", each.key)[0]} instance"
+  type        = "SecureString"
+  value       = local.secret_values[each.key]
+}
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+# One role per tier; it may read /roboshop/<tier>/* and nothing else.
+resource "aws_iam_role" "tier" {
+  for_each    = module.rules.groups
+  name_prefix = "roboshop-${each.key}-"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "ec2.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "own_parameters" {
+  for_each = module.rules.groups
+  name     = "read-own-parameters"
+  role     = aws_iam_role.tier[each.key].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = ["ssm:GetParameter"]
+      Resource = "arn:${data.aws_partition.current.partition}:ssm:${var.region}:${data.aws_caller_identity.current.account_id}:parameter/roboshop/${each.key}/*"
+    }]
+  })
+}
+
+resource "aws_iam_instance_profile" "tier" {
+  for_each    = module.rules.groups
+  name_prefix = "roboshop-${each.key}-"
+  role        = aws_iam_role.tier[each.key].name
+}
