@@ -70,7 +70,8 @@ func TestUserDataOfEveryTier(t *testing.T) {
 	if len(ud) != 10 {
 		t.Fatalf("user data for %d tiers, want 10", len(ud))
 	}
-	secrets := map[string][]string{"user": {"SIGNING_KEY"}, "cart": {"REDIS_URL"}, "payment": {"MYSQL_DSN"},
+	secrets := map[string][]string{"user": {"MONGO_URI", "SIGNING_KEY"}, "catalogue": {"MONGO_URI"}, "cart": {"REDIS_URL"},
+		"payment": {"MYSQL_DSN"}, "user-mongodb": {"MONGO_PASSWORD"}, "catalogue-mongodb": {"MONGO_PASSWORD"},
 		"cart-redis": {"REDIS_PASSWORD"}, "payment-mysql": {"MYSQL_PASSWORD"}}
 	for tier, script := range ud {
 		t.Run(tier, func(t *testing.T) {
@@ -95,7 +96,7 @@ func TestUserDataOfEveryTier(t *testing.T) {
 			if strings.Contains(script, "linux-amd64") {
 				t.Error("names an amd64 file: the architecture is the instance's ($ARCH)")
 			}
-			if strings.Contains(script, "redis://") || strings.Contains(script, "@tcp(") {
+			if strings.Contains(script, "redis://") || strings.Contains(script, "@tcp(") || strings.Contains(script, "mongodb://") {
 				t.Error("holds a connection string: its password would be in user data")
 			}
 			var reads []string

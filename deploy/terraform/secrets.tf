@@ -16,6 +16,12 @@ resource "random_password" "mysql" {
   special = false
 }
 
+resource "random_password" "mongodb" {
+  for_each = toset(["user", "catalogue"])
+  length   = 32
+  special  = false
+}
+
 # The user service's token signing key: the base64 of a 32-byte Ed25519 seed,
 # so it never lives in MongoDB.
 resource "random_bytes" "signing_key" {
@@ -24,11 +30,15 @@ resource "random_bytes" "signing_key" {
 
 locals {
   secret_values = {
-    "user/SIGNING_KEY"             = random_bytes.signing_key.base64
-    "cart/REDIS_URL"               = "redis://:${random_password.redis.result}@cart-redis.${var.dns_zone}:6379/0"
-    "cart-redis/REDIS_PASSWORD"    = random_password.redis.result
-    "payment/MYSQL_DSN"            = "roboshop:${random_password.mysql.result}@tcp(payment-mysql.${var.dns_zone}:3306)/payment?parseTime=true"
-    "payment-mysql/MYSQL_PASSWORD" = random_password.mysql.result
+    "user/SIGNING_KEY"                 = random_bytes.signing_key.base64
+    "user/MONGO_URI"                   = "mongodb://user:${random_password.mongodb["user"].result}@user-mongodb.${var.dns_zone}:27017/users?authSource=users"
+    "user-mongodb/MONGO_PASSWORD"      = random_password.mongodb["user"].result
+    "catalogue/MONGO_URI"              = "mongodb://catalogue:${random_password.mongodb["catalogue"].result}@catalogue-mongodb.${var.dns_zone}:27017/catalogue?authSource=catalogue"
+    "catalogue-mongodb/MONGO_PASSWORD" = random_password.mongodb["catalogue"].result
+    "cart/REDIS_URL"                   = "redis://:${random_password.redis.result}@cart-redis.${var.dns_zone}:6379/0"
+    "cart-redis/REDIS_PASSWORD"        = random_password.redis.result
+    "payment/MYSQL_DSN"                = "roboshop:${random_password.mysql.result}@tcp(payment-mysql.${var.dns_zone}:3306)/payment?parseTime=true"
+    "payment-mysql/MYSQL_PASSWORD"     = random_password.mysql.result
   }
 }
 

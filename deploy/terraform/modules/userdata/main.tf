@@ -32,12 +32,9 @@ locals {
   # Environment of each service, as in docs/architecture.md; peers are found by private DNS name.
   service_env = {
     user = {
-      MONGO_URI = "mongodb://user-mongodb.${local.zone}:27017/users"
       SEED_DEMO = tostring(var.seed_demo)
     }
-    catalogue = {
-      MONGO_URI = "mongodb://catalogue-mongodb.${local.zone}:27017/catalogue"
-    }
+    catalogue = {}
     cart = {
       USER_URL      = "http://user.${local.zone}:8080"
       CATALOGUE_URL = "http://catalogue.${local.zone}:8080"
@@ -64,11 +61,14 @@ locals {
   # exactly these parameters (secret_parameters) and lets each instance's
   # role read its own tier's path only.
   secrets = {
-    user            = ["SIGNING_KEY"]
-    cart            = ["REDIS_URL"]
-    payment         = ["MYSQL_DSN"]
-    "cart-redis"    = ["REDIS_PASSWORD"]
-    "payment-mysql" = ["MYSQL_PASSWORD"]
+    user                = ["MONGO_URI", "SIGNING_KEY"]
+    catalogue           = ["MONGO_URI"]
+    cart                = ["REDIS_URL"]
+    payment             = ["MYSQL_DSN"]
+    "user-mongodb"      = ["MONGO_PASSWORD"]
+    "catalogue-mongodb" = ["MONGO_PASSWORD"]
+    "cart-redis"        = ["REDIS_PASSWORD"]
+    "payment-mysql"     = ["MYSQL_PASSWORD"]
   }
   secret_reader = { for tier, names in local.secrets : tier => templatefile("${path.module}/templates/secret.sh.tftpl", {
     tier = tier, region = var.region
@@ -88,12 +88,16 @@ output "user_data" {
       name = name, fetch = local.fetch, env = env, secrets = lookup(local.secrets, name, []), secret_reader = lookup(local.secret_reader, name, "")
     }) },
     {
-      "user-mongodb"      = templatefile("${path.module}/templates/mongodb.sh.tftpl", {})
-      "catalogue-mongodb" = templatefile("${path.module}/templates/mongodb.sh.tftpl", {})
-      "cart-redis"        = templatefile("${path.module}/templates/redis.sh.tftpl", { secret_reader = local.secret_reader["cart-redis"] })
-      "payment-mysql"     = templatefile("${path.module}/templates/mysql.sh.tftpl", { secret_reader = local.secret_reader["payment-mysql"] })
-      frontend            = templatefile("${path.module}/templates/frontend.sh.tftpl", { nginx_conf = local.nginx_conf, fetch = local.fetch })
-      bastion             = templatefile("${path.module}/templates/bastion.sh.tftpl", {})
+      "user-mongodb" = templatefile("${path.module}/templates/mongodb.sh.tftpl", {
+        secret_reader = local.secret_reader["user-mongodb"], database = "users", username = "user"
+      })
+      "catalogue-mongodb" = templatefile("${path.module}/templates/mongodb.sh.tftpl", {
+        secret_reader = local.secret_reader["catalogue-mongodb"], database = "catalogue", username = "catalogue"
+      })
+      "cart-redis"    = templatefile("${path.module}/templates/redis.sh.tftpl", { secret_reader = local.secret_reader["cart-redis"] })
+      "payment-mysql" = templatefile("${path.module}/templates/mysql.sh.tftpl", { secret_reader = local.secret_reader["payment-mysql"] })
+      frontend        = templatefile("${path.module}/templates/frontend.sh.tftpl", { nginx_conf = local.nginx_conf, fetch = local.fetch })
+      bastion         = templatefile("${path.module}/templates/bastion.sh.tftpl", {})
     }
   )
 }
