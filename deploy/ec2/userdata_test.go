@@ -90,8 +90,8 @@ func TestUserDataOfEveryTier(t *testing.T) {
 					t.Errorf("does not fetch through the checked download: want %q and the SHA256SUMS digest", d)
 				}
 			}
-			if n := strings.Count(script, "curl "); len(downloads) > 0 && n != 2 {
-				t.Errorf("%d curl calls; every download from the release must be fetch's two (SHA256SUMS, then the file)", n)
+			if n := strings.Count(script, "curl "); len(downloads) > 0 && n != 1 {
+				t.Errorf("%d curl calls; every download from the release must be fetch's", n)
 			}
 			if strings.Contains(script, "linux-amd64") {
 				t.Error("names an amd64 file: the architecture is the instance's ($ARCH)")
@@ -151,15 +151,16 @@ func TestSecretReadsOnlyTheTiersOwnParameter(t *testing.T) {
 }
 
 // fetch, as the user data holds it, run for real against a release served
-// over HTTPS: it installs a file only when SHA256SUMS is the one Terraform
-// named and the file matches it; otherwise it fails and installs nothing.
+// over HTTPS and one in S3 (a stand-in aws copying from a directory): it
+// installs a file only when SHA256SUMS is the one Terraform named and the
+// file matches it; otherwise it fails and installs nothing.
 func TestFetchInstallsOnlyWhatTheReleaseVouchesFor(t *testing.T) {
 	good := release{"user-linux-amd64": []byte("the user service, amd64"), "user-linux-arm64": []byte("the user service, arm64"),
 		"frontend-html.tar.gz": []byte("the web UI")}
 	sums := good.sums()
 	cases := []struct {
 		name    string
-		serve   release // what the server answers; SHA256SUMS included
+		serve   release // what the release holds; SHA256SUMS included
 		file    string
 		wantErr string // "" for an install
 	}{
@@ -174,46 +175,68 @@ func TestFetchInstallsOnlyWhatTheReleaseVouchesFor(t *testing.T) {
 		{name: "a file SHA256SUMS does not list", serve: with(with(good, "SHA256SUMS", sums), "extra", []byte("x")),
 			file: "extra", wantErr: "extra does not match SHA256SUMS"},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				body, ok := tc.serve[strings.TrimPrefix(r.URL.Path, "/v1.0.0/")]
+	// Each transport: the release's URL and the environment fetch runs in.
+	transports := map[string]func(t *testing.T, r release) (url string, env []string){
+		"https": func(t *testing.T, r release) (string, []string) {
+			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				body, ok := r[strings.TrimPrefix(req.URL.Path, "/v1.0.0/")]
 				if !ok {
-					http.NotFound(w, r)
+					http.NotFound(w, req)
 					return
 				}
 				_, _ = w.Write(body)
 			}))
-			defer srv.Close()
-			dir := t.TempDir()
-			ca := filepath.Join(dir, "ca.pem")
+			t.Cleanup(srv.Close)
+			ca := filepath.Join(t.TempDir(), "ca.pem")
 			if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			ud := userData(t, srv.URL+"/v1.0.0", digest(sums))
-			script := ud["user"]
-			start, end := strings.Index(script, "fetch() {"), strings.Index(script, "esac")
-			if start < 0 || end < start {
-				t.Fatal("the user service's user data has no fetch function")
-			}
-			dest := filepath.Join(dir, "installed")
-			cmd := exec.Command("bash", "-c", "set -euo pipefail\n"+script[start:end+len("esac")]+"\nfetch \"$1\" \"$2\"", "fetch", tc.file, dest)
-			cmd.Env = append(os.Environ(), "CURL_CA_BUNDLE="+ca)
-			out, err := cmd.CombinedOutput()
-			_, statErr := os.Stat(dest)
-			switch {
-			case tc.wantErr == "" && err != nil:
-				t.Fatalf("fetch failed: %v\n%s", err, out)
-			case tc.wantErr == "":
-				if got, _ := os.ReadFile(dest); string(got) != string(good[tc.file]) {
-					t.Fatalf("installed %q, want the release's", got)
+			return srv.URL + "/v1.0.0", []string{"CURL_CA_BUNDLE=" + ca}
+		},
+		"s3": func(t *testing.T, r release) (string, []string) {
+			bucket, bin := t.TempDir(), t.TempDir()
+			for name, body := range r {
+				if err := os.WriteFile(filepath.Join(bucket, name), body, 0o644); err != nil {
+					t.Fatal(err)
 				}
-			case err == nil || !strings.Contains(string(out), tc.wantErr):
-				t.Fatalf("fetch = %v, %s; want a failure saying %q", err, out, tc.wantErr)
-			case statErr == nil:
-				t.Fatal("fetch refused the file but installed it anyway")
 			}
-		})
+			// aws s3 cp --region R --only-show-errors s3://roboshop-release-test/NAME DEST
+			fake := "#!/bin/sh\n[ \"$1 $2 $3 $4 $5\" = \"s3 cp --region eu-west-1 --only-show-errors\" ] || exit 2\n" +
+				"cp \"" + bucket + "/${6#s3://roboshop-release-test/}\" \"$7\"\n"
+			if err := os.WriteFile(filepath.Join(bin, "aws"), []byte(fake), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			return "s3://roboshop-release-test", []string{"PATH=" + bin + ":" + os.Getenv("PATH")}
+		},
+	}
+	for transport, serve := range transports {
+		for _, tc := range cases {
+			t.Run(transport+"/"+tc.name, func(t *testing.T) {
+				url, env := serve(t, tc.serve)
+				script := userData(t, url, digest(sums))["user"]
+				start, end := strings.Index(script, "# fetch NAME DEST"), strings.Index(script, "esac")
+				if start < 0 || end < start {
+					t.Fatal("the user service's user data has no fetch function")
+				}
+				dest := filepath.Join(t.TempDir(), "installed")
+				cmd := exec.Command("bash", "-c", "set -euo pipefail\n"+script[start:end+len("esac")]+"\nfetch \"$1\" \"$2\"", "fetch", tc.file, dest)
+				cmd.Env = append(os.Environ(), env...)
+				out, err := cmd.CombinedOutput()
+				_, statErr := os.Stat(dest)
+				switch {
+				case tc.wantErr == "" && err != nil:
+					t.Fatalf("fetch failed: %v\n%s", err, out)
+				case tc.wantErr == "":
+					if got, _ := os.ReadFile(dest); string(got) != string(good[tc.file]) {
+						t.Fatalf("installed %q, want the release's", got)
+					}
+				case err == nil || !strings.Contains(string(out), tc.wantErr):
+					t.Fatalf("fetch = %v, %s; want a failure saying %q", err, out, tc.wantErr)
+				case statErr == nil:
+					t.Fatal("fetch refused the file but installed it anyway")
+				}
+			})
+		}
 	}
 }
 

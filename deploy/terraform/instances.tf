@@ -13,8 +13,8 @@ data "aws_ami" "debian" {
 
 module "userdata" {
   source              = "./modules/userdata"
-  release_url         = var.release_url
-  release_sums_sha256 = var.release_sums_sha256
+  release_url         = local.release_location
+  release_sums_sha256 = local.release_sums_sha256
   zone                = var.dns_zone
   seed_demo           = var.seed_demo
   region              = var.region
@@ -51,4 +51,8 @@ resource "aws_instance" "tier" {
   }
 
   tags = { Name = "roboshop-${each.key}", Tier = each.key }
+
+  # User data reads these at first boot: they must exist before it runs.
+  depends_on = [aws_ssm_parameter.secret, aws_iam_role_policy.own_parameters, aws_s3_object.release,
+  aws_iam_role_policy.own_release_files, aws_vpc_endpoint.s3]
 }

@@ -35,21 +35,29 @@ variable "admin_cidr" {
   }
 }
 
-variable "release_sums_sha256" {
-  description = "SHA-256 of the release's SHA256SUMS, as scripts/release.sh prints it: instances install only what it vouches for."
+variable "release_dir" {
+  description = "A release directory made by scripts/release.sh (dist/<version>): Terraform uploads it to a private S3 bucket it creates, and each instance reads only its own files from it through its role and the VPC's S3 gateway endpoint. Set this or release_url."
   type        = string
-  validation {
-    condition     = can(regex("^[0-9a-f]{64}$", var.release_sums_sha256))
-    error_message = "release_sums_sha256 must be 64 lowercase hex digits (scripts/release.sh prints it)."
-  }
+  default     = null
 }
 
 variable "release_url" {
-  description = "HTTPS base URL of a release made by scripts/release.sh (<release_url>/<service>-linux-<amd64|arm64>, SHA256SUMS)."
+  description = "HTTPS base URL of a release made by scripts/release.sh (<release_url>/<service>-linux-<amd64|arm64>, SHA256SUMS), for a release you host yourself. Set this or release_dir."
   type        = string
+  default     = null
   validation {
-    condition     = startswith(var.release_url, "https://")
+    condition     = var.release_url == null || startswith(coalesce(var.release_url, "https://"), "https://")
     error_message = "release_url must be an https:// URL."
+  }
+}
+
+variable "release_sums_sha256" {
+  description = "SHA-256 of the release's SHA256SUMS, as scripts/release.sh prints it: instances install only what it vouches for. Required with release_url; with release_dir it defaults to the digest of the local SHA256SUMS."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.release_sums_sha256 == null || can(regex("^[0-9a-f]{64}$", coalesce(var.release_sums_sha256, "x")))
+    error_message = "release_sums_sha256 must be 64 lowercase hex digits (scripts/release.sh prints it)."
   }
 }
 

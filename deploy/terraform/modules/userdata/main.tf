@@ -3,7 +3,7 @@
 # exactly what an instance receives.
 
 variable "release_url" {
-  description = "HTTPS base URL of the release (scripts/release.sh makes it)."
+  description = "Base URL of the release scripts/release.sh made: https://... (hosted by the user) or s3://<bucket> (the deployment's bucket)."
   type        = string
 }
 
@@ -76,7 +76,7 @@ locals {
 
   # Every download from the release goes through fetch (templates/fetch.sh.tftpl).
   fetch = templatefile("${path.module}/templates/fetch.sh.tftpl", {
-    release_url = var.release_url, release_sums_sha256 = var.release_sums_sha256
+    release_url = var.release_url, release_sums_sha256 = var.release_sums_sha256, region = var.region
   })
 }
 

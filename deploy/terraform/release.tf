@@ -1,0 +1,116 @@
+# Where instances get the release: a URL you host (release_url), or a private
+# S3 bucket made here from a local release directory (release_dir). Either
+# way every file is checked against SHA256SUMS and its digest before it is
+# installed (modules/userdata/templates/fetch.sh.tftpl).
+
+locals {
+  release_in_s3    = var.release_dir != null
+  release_location = local.release_in_s3 ? "s3://${aws_s3_bucket.release[0].bucket}" : var.release_url
+  release_sums_sha256 = (var.release_sums_sha256 != null ? var.release_sums_sha256 :
+  local.release_in_s3 ? filesha256("${var.release_dir}/SHA256SUMS") : "")
+  # The files each tier may read: its own binaries, or the UI; and SHA256SUMS.
+  release_files = {
+    user      = ["user-linux-*"]
+    catalogue = ["catalogue-linux-*"]
+    cart      = ["cart-linux-*"]
+    payment   = ["payment-linux-*"]
+    frontend  = ["frontend-html.tar.gz"]
+  }
+}
+
+resource "terraform_data" "release_check" {
+  lifecycle {
+    precondition {
+      condition     = (var.release_dir == null) != (var.release_url == null)
+      error_message = "Set exactly one of release_dir (Terraform uploads it to S3) and release_url (you host it)."
+    }
+    precondition {
+      condition     = local.release_sums_sha256 != ""
+      error_message = "release_url needs release_sums_sha256: the digest scripts/release.sh printed."
+    }
+  }
+}
+
+resource "aws_s3_bucket" "release" {
+  count         = local.release_in_s3 ? 1 : 0
+  bucket_prefix = "roboshop-release-"
+  force_destroy = true # it holds only what release_dir does
+}
+
+resource "aws_s3_bucket_public_access_block" "release" {
+  count                   = local.release_in_s3 ? 1 : 0
+  bucket                  = aws_s3_bucket.release[0].id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_ownership_controls" "release" {
+  count  = local.release_in_s3 ? 1 : 0
+  bucket = aws_s3_bucket.release[0].id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "release" {
+  count  = local.release_in_s3 ? 1 : 0
+  bucket = aws_s3_bucket.release[0].id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "AES256"
+    }
+  }
+}
+
+# TLS only.
+resource "aws_s3_bucket_policy" "release" {
+  count  = local.release_in_s3 ? 1 : 0
+  bucket = aws_s3_bucket.release[0].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "TLSOnly"
+      Effect    = "Deny"
+      Principal = "*"
+      Action    = "s3:*"
+      Resource  = [aws_s3_bucket.release[0].arn, "${aws_s3_bucket.release[0].arn}/*"]
+      Condition = { Bool = { "aws:SecureTransport" = "false" } }
+    }]
+  })
+  depends_on = [aws_s3_bucket_public_access_block.release]
+}
+
+resource "aws_s3_object" "release" {
+  for_each    = local.release_in_s3 ? fileset(var.release_dir, "*") : toset([])
+  bucket      = aws_s3_bucket.release[0].id
+  key         = each.value
+  source      = "${var.release_dir}/${each.value}"
+  source_hash = filemd5("${var.release_dir}/${each.value}")
+}
+
+# Instances in the private subnet reach S3 through this, not the NAT gateway.
+resource "aws_vpc_endpoint" "s3" {
+  count             = local.release_in_s3 ? 1 : 0
+  vpc_id            = aws_vpc.main.id
+  service_name      = "com.amazonaws.${var.region}.s3"
+  vpc_endpoint_type = "Gateway"
+  route_table_ids   = [aws_route_table.private.id, aws_route_table.public.id]
+}
+
+# Each tier that installs from the release may read its own files and
+# SHA256SUMS, nothing else in the bucket.
+resource "aws_iam_role_policy" "own_release_files" {
+  for_each = local.release_in_s3 ? local.release_files : {}
+  name     = "read-own-release-files"
+  role     = aws_iam_role.tier[each.key].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = ["s3:GetObject"]
+      Resource = [for f in concat(each.value, ["SHA256SUMS"]) : "${aws_s3_bucket.release[0].arn}/${f}"]
+    }]
+  })
+}
