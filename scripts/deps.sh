@@ -58,4 +58,5 @@ if ! [ -x "$BIN/kube-apiserver-$KUBE_VERSION" ]; then
 		go build -trimpath -ldflags '-s -w' -o '$CACHE/build/kube-apiserver' k8s.io/kubernetes/cmd/kube-apiserver"
 	mv "$CACHE/build/kube-apiserver" "$BIN/kube-apiserver-$KUBE_VERSION"
 fi
+build_cyclonedx
 log_end

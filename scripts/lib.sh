@@ -15,6 +15,9 @@ BASE=roboshop-standin/debian:bookworm # the stand-in Debian base image
 # version): helm for the chart, and kube-apiserver at the k8s.io/kubernetes
 # version deploy/kube/apiserver/go.mod requires, for the chart's dry run.
 HELM_VERSION=v3.19.5
+# The release's SBOMs (scripts/release.sh): CycloneDX's Go module tool.
+CYCLONEDX_VERSION=v1.10.0
+CYCLONEDX="$BIN/cyclonedx-gomod-$CYCLONEDX_VERSION"
 KUBE_VERSION=$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ {print $2}' deploy/kube/apiserver/go.mod)
 
 now() { date +%s.%N; }
@@ -88,4 +91,13 @@ get_local() {
 serves_shop() {
 	local page
 	page=$(get_local "$1" /) && grep -q '/assets/app\.[0-9a-f]\{10\}\.js' <<<"$page"
+}
+
+# build_cyclonedx: cyclonedx-gomod at its pinned version into $CYCLONEDX, once.
+build_cyclonedx() {
+	[ -x "$CYCLONEDX" ] && return
+	log "building cyclonedx-gomod $CYCLONEDX_VERSION from the Go module proxy (about a minute, once)"
+	retry progress "$CACHE/cyclonedx-build.log" env GOBIN="$CACHE/build/cyclonedx" CGO_ENABLED=0 \
+		go install -trimpath -ldflags "-s -w" "github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@$CYCLONEDX_VERSION"
+	mv "$CACHE/build/cyclonedx/cyclonedx-gomod" "$CYCLONEDX"
 }

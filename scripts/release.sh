@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes a release directory for EC2: each service as a static binary for
-# linux/amd64 and linux/arm64 (Graviton), the web UI as frontend-html.tar.gz,
-# and SHA256SUMS over them. Reproducible: the same commit and Go version give
+# linux/amd64 and linux/arm64 (Graviton) with its CycloneDX SBOM
+# (<binary>.cdx.json: the modules linked into it), the web UI as
+# frontend-html.tar.gz, and SHA256SUMS over them. Reproducible: the same commit and Go version give
 # the same bytes. It prints the SHA-256 of SHA256SUMS, which Terraform takes
 # (release_sums_sha256): an instance installs only files whose sums match a
 # SHA256SUMS with that digest, so a swapped release is refused.
@@ -19,11 +20,16 @@ mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 start=$(now)
 
+build_cyclonedx
 for arch in amd64 arm64; do
-	log "the services for linux/$arch (static, trimmed, no build id)"
+	log "the services for linux/$arch (static, trimmed, no build id) and their SBOMs"
 	for svc in user catalogue cart payment; do
 		(cd "$svc" && GOWORK=off CGO_ENABLED=0 GOOS=linux GOARCH=$arch \
 			go build -tags nomsgpack -trimpath -ldflags="-s -w -buildid=" -o "$dir/$svc-linux-$arch" .)
+		# The same build settings, so it lists what the binary links; no
+		# serial or timestamp, so it is reproducible too.
+		(cd "$svc" && GOWORK=off CGO_ENABLED=0 GOOS=linux GOARCH=$arch GOFLAGS="$GOFLAGS -tags=nomsgpack" \
+			"$CYCLONEDX" app -json -std -noserial -notimestamp -output "$dir/$svc-linux-$arch.cdx.json" . 2>/dev/null)
 	done
 done
 
@@ -40,9 +46,11 @@ log_end
 cat <<MSG
 
 Release $version in $(since "$start" | cut -d. -f1) s: $dir
-$(cd "$dir" && ls -l --time-style=+ | tail -n +2 | awk '{printf "  %-26s %9d bytes\n", $NF, $5}')
+$(cd "$dir" && ls -l --time-style=+ | tail -n +2 | awk '{printf "  %-32s %9d bytes\n", $NF, $5}')
 SHA-256 of SHA256SUMS: $digest
 
-Put the files where instances can fetch them over HTTPS, then:
+Deploy it (deploy/README.md): Terraform uploads it to a private bucket,
+  terraform apply -var release_dir=$dir ...
+or host the files yourself over HTTPS:
   terraform apply -var release_url=https://<where>/$version -var release_sums_sha256=$digest ...
 MSG

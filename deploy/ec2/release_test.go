@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"debug/elf"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
@@ -49,7 +50,7 @@ func TestReleaseIsStaticSummedAndReproducible(t *testing.T) {
 	want := []string{"frontend-html.tar.gz"}
 	for _, svc := range []string{"user", "catalogue", "cart", "payment"} {
 		for arch := range machines {
-			want = append(want, svc+"-linux-"+arch)
+			want = append(want, svc+"-linux-"+arch, svc+"-linux-"+arch+".cdx.json")
 		}
 	}
 	slices.Sort(want)
@@ -75,7 +76,11 @@ func TestReleaseIsStaticSummedAndReproducible(t *testing.T) {
 	}
 
 	for _, name := range want {
-		_, arch, isBinary := strings.Cut(name, "-linux-")
+		svc, arch, isBinary := strings.Cut(name, "-linux-")
+		if sbom, ok := strings.CutSuffix(name, ".cdx.json"); ok {
+			checkSBOM(t, filepath.Join(first, name), "github.com/roboshop-go/roboshop/"+svc, strings.TrimPrefix(sbom, svc+"-linux-"))
+			continue
+		}
 		if !isBinary {
 			continue
 		}
@@ -119,5 +124,47 @@ func TestReleaseIsStaticSummedAndReproducible(t *testing.T) {
 		return strings.HasPrefix(f, "assets/app.") && strings.HasSuffix(f, ".js") && f != "assets/app.js"
 	}) {
 		t.Errorf("the UI tarball holds %v: want index.html and the content-named assets", files)
+	}
+}
+
+// checkSBOM: a CycloneDX document for module, built for linux/arch, listing
+// what the binary links (gin and the standard library; not gin's msgpack
+// codec, which the nomsgpack tag leaves out).
+func checkSBOM(t *testing.T, path, module, arch string) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bom struct {
+		BOMFormat string `json:"bomFormat"`
+		Metadata  struct {
+			Component struct {
+				Name       string `json:"name"`
+				Properties []struct{ Name, Value string }
+			} `json:"component"`
+		} `json:"metadata"`
+		Components []struct{ Name string } `json:"components"`
+	}
+	if err := json.Unmarshal(raw, &bom); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	var names []string
+	for _, c := range bom.Components {
+		names = append(names, c.Name)
+	}
+	var props []string
+	for _, p := range bom.Metadata.Component.Properties {
+		props = append(props, p.Name+"="+p.Value)
+	}
+	switch {
+	case bom.BOMFormat != "CycloneDX" || bom.Metadata.Component.Name != module:
+		t.Errorf("%s: a %q document for %q, want CycloneDX for %s", path, bom.BOMFormat, bom.Metadata.Component.Name, module)
+	case !slices.Contains(names, "github.com/gin-gonic/gin") || !slices.Contains(names, "std"):
+		t.Errorf("%s lists %v: want gin and the standard library", path, names)
+	case slices.Contains(names, "github.com/ugorji/go/codec"):
+		t.Errorf("%s lists gin's msgpack codec, which the binary leaves out (nomsgpack)", path)
+	case !slices.Contains(props, "cdx:gomod:build:env:GOARCH="+arch) || !slices.Contains(props, "cdx:gomod:build:tag=nomsgpack"):
+		t.Errorf("%s was not made with the binary's build settings: %v", path, props)
 	}
 }
