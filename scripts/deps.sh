@@ -53,7 +53,7 @@ if [ -z "$KUBE_VERSION" ]; then
 	exit 1
 fi
 if ! [ -x "$BIN/kube-apiserver-$KUBE_VERSION" ]; then
-	log "building kube-apiserver $KUBE_VERSION from the Go module proxy (about 8 minutes on 2 cores, once)"
+	log "building kube-apiserver $KUBE_VERSION from the Go module proxy (about 4 minutes on 2 cores, once)"
 	retry progress "$CACHE/kube-apiserver-build.log" bash -c "cd deploy/kube/apiserver && GOWORK=off CGO_ENABLED=0 \
 		go build -trimpath -ldflags '-s -w' -o '$CACHE/build/kube-apiserver' k8s.io/kubernetes/cmd/kube-apiserver"
 	mv "$CACHE/build/kube-apiserver" "$BIN/kube-apiserver-$KUBE_VERSION"
