@@ -63,8 +63,14 @@ type Dropped struct {
 	Why       string
 }
 
+// LoadBalancer is the group of the cloud load balancer in front of the
+// frontend. It has no pod: on a cluster the Ingress controller (or a
+// LoadBalancer Service) takes its place, from addresses the chart cannot know.
+const LoadBalancer = "alb"
+
 // Why a rule has no pod equivalent.
 const (
+	WhyLB       = "the load balancer is not a pod; on a cluster the Ingress controller takes its place, and what it may reach, the frontend accepts from any source"
 	WhyAdmin    = "the bastion is an EC2 host; on a cluster, kubectl exec through the API server (and RBAC) takes its place"
 	WhySSH      = "pods run no SSH server; kubectl exec replaces it"
 	WhyDownload = "first-boot downloads: the kubelet pulls images, the pod itself needs no internet"
@@ -81,12 +87,12 @@ func NetworkPolicies(set *sg.Set) ([]networkingv1.NetworkPolicy, []Dropped) {
 	policies := []networkingv1.NetworkPolicy{defaultPolicy()}
 	for _, name := range set.Names() {
 		g := set.Groups[name]
-		if g.Tier == sg.TierAdmin {
+		if why := map[bool]string{g.Tier == sg.TierAdmin: WhyAdmin, name == LoadBalancer: WhyLB}[true]; why != "" {
 			for _, r := range g.Ingress {
-				drop(g, sg.Ingress, r, WhyAdmin)
+				drop(g, sg.Ingress, r, why)
 			}
 			for _, r := range g.Egress {
-				drop(g, sg.Egress, r, WhyAdmin)
+				drop(g, sg.Egress, r, why)
 			}
 			continue
 		}
@@ -98,14 +104,14 @@ func NetworkPolicies(set *sg.Set) ([]networkingv1.NetworkPolicy, []Dropped) {
 				drop(g, sg.Ingress, r, WhySSH)
 			case r.Group != "" && set.Groups[r.Group].Tier == sg.TierAdmin:
 				drop(g, sg.Ingress, r, WhyAdmin)
-			case r.Group != "":
+			case r.Group != "" && r.Group != LoadBalancer:
 				p.Spec.Ingress = appendIngress(p.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{
 					From: []networkingv1.NetworkPolicyPeer{{PodSelector: selector(r.Group)}}, Ports: ports(name, r)})
 			default:
-				// The internet (the policy check allows it only on the web
-				// tier's 80 and 443): any source, since on a cluster it
-				// arrives through an Ingress controller or a load balancer
-				// whose addresses the chart cannot know.
+				// The load balancer, or the internet (the policy check allows
+				// it only on the web tier's 80 and 443): any source, since on
+				// a cluster both arrive through an Ingress controller or a
+				// LoadBalancer Service whose addresses the chart cannot know.
 				p.Spec.Ingress = appendIngress(p.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{Ports: ports(name, r)})
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -15,8 +16,10 @@ import (
 )
 
 // forward accepts connections on the host's loopback and relays each to the
-// frontend's port 80 from the internet namespace, so the host reaches the shop
-// the way a browser on the internet would, through the frontend's rules.
+// frontend's port 80 from the alb namespace, as the load balancer does on
+// AWS: the host stands for the shopper on the internet, the relay for the
+// ALB, and the frontend's rules admit it as they admit the ALB. (A lab whose
+// groups have no alb relays from the internet namespace.)
 func forward(ctx context.Context, cfg config) error {
 	l, err := loadLayout(cfg)
 	if err != nil {
@@ -32,6 +35,10 @@ func forward(ctx context.Context, cfg config) error {
 func (l *layout) serveForward(ctx context.Context, ln net.Listener) error {
 	go func() { <-ctx.Done(); ln.Close() }()
 	target := l.hostPort("frontend", 80)
+	from := internet
+	if slices.Contains(l.groups, loadBalancer) {
+		from = loadBalancer
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
@@ -46,7 +53,7 @@ func (l *layout) serveForward(ctx context.Context, ln net.Listener) error {
 		go func() {
 			defer wg.Done()
 			defer client.Close()
-			upstream, err := l.dialFrom(ctx, internet, target, 3*time.Second)
+			upstream, err := l.dialFrom(ctx, from, target, 3*time.Second)
 			if err != nil {
 				return
 			}

@@ -80,8 +80,9 @@ func TestLab(t *testing.T) {
 		if os.Getenv("ROBOSHOP_WRITE_GRAPH") != "" { // how deploy/security-groups.svg is made
 			_ = os.WriteFile("../security-groups.svg", svg, 0o644)
 		}
-		if !strings.Contains(out.String(), "internet           bastion 22  frontend 80\n") {
-			t.Fatal("the internet must reach exactly bastion:22 and frontend:80")
+		if !strings.Contains(out.String(), "internet           alb 80,443  bastion 22\n") ||
+			!strings.Contains(out.String(), "alb                frontend 80\n") {
+			t.Fatal("the internet must reach exactly alb:80,443 and bastion:22, and the alb exactly frontend:80")
 		}
 	})
 

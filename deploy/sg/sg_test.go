@@ -39,7 +39,7 @@ func TestDefinitionsLoadAndPassPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"bastion", "cart", "cart-redis", "catalogue", "catalogue-mongodb", "frontend",
+	want := []string{"alb", "bastion", "cart", "cart-redis", "catalogue", "catalogue-mongodb", "frontend",
 		"payment", "payment-mysql", "user", "user-mongodb"}
 	if got := s.Names(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("groups %v, want %v", got, want)
@@ -57,8 +57,8 @@ func TestLoadRejects(t *testing.T) {
 		{"unknown group", "cart.yaml", "group: cart-redis", "group: cart-rediss", []string{"cart.yaml", "egress[0]", `unknown group "cart-rediss"`}},
 		{"duplicate rule", "user.yaml", "group: cart\n", "group: frontend\n", []string{"user.yaml", "ingress[1]", "duplicate of ingress[0]"}},
 		{"port out of range", "payment.yaml", "port: 3306", "port: 70000", []string{"payment.yaml", "egress[0]", "port out of range"}},
-		{"malformed cidr", "frontend.yaml", "cidr: 0.0.0.0/0", "cidr: 0.0.0.300/0", []string{"frontend.yaml", "ingress[0]", "malformed CIDR"}},
-		{"cidr with host bits", "frontend.yaml", "cidr: 0.0.0.0/0", "cidr: 10.0.0.1/8", []string{"frontend.yaml", "malformed CIDR"}},
+		{"malformed cidr", "alb.yaml", "cidr: 0.0.0.0/0", "cidr: 0.0.0.300/0", []string{"alb.yaml", "ingress[0]", "malformed CIDR"}},
+		{"cidr with host bits", "alb.yaml", "cidr: 0.0.0.0/0", "cidr: 10.0.0.1/8", []string{"alb.yaml", "malformed CIDR"}},
 		{"two peers", "cart.yaml", "group: cart-redis", "group: cart-redis\n    cidr: 10.0.0.0/8", []string{"cart.yaml", "egress[0]", "exactly one of"}},
 		{"unknown field", "cart.yaml", "tier: service", "tier: service\nports: [1]", []string{"cart.yaml", "field ports not found"}},
 		{"name differs from file", "cart.yaml", "name: cart", "name: basket", []string{"cart.yaml", "must match the file name"}},
@@ -86,13 +86,13 @@ func TestPolicyRejects(t *testing.T) {
 		want                 []string
 	}{
 		{"ssh from the world", "frontend.yaml", "port: 22\n    group: bastion", "port: 22\n    cidr: 0.0.0.0/0",
-			[]string{"frontend.yaml: ingress[2] (port 22 from 0.0.0.0/0)", "SSH"}},
+			[]string{"frontend.yaml: ingress[1] (port 22 from 0.0.0.0/0)", "SSH"}},
 		{"api open to the world", "user.yaml", "group: frontend", "cidr: 0.0.0.0/0",
 			[]string{"user.yaml: ingress[0]", "only the web tier"}},
 		{"redis open to the world over ipv6", "cart-redis.yaml", "group: cart\n", "cidr: ::/0\n",
 			[]string{"cart-redis.yaml: ingress[0]", "Redis"}},
-		{"world on a non-web port", "frontend.yaml", "port: 80\n    cidr: ::/0", "port: 8443\n    cidr: ::/0",
-			[]string{"frontend.yaml: ingress[1]", "only ports 80 and 443"}},
+		{"world on a non-web port", "alb.yaml", "port: 443\n    cidr: ::/0", "port: 8443\n    cidr: ::/0",
+			[]string{"alb.yaml: ingress[1]", "only ports 80 and 443"}},
 		{"datastore used by another service", "user-mongodb.yaml", "group: user\n", "group: catalogue\n",
 			[]string{"user-mongodb.yaml: ingress[0]", "only its own service (user)"}},
 		{"cidr between tiers", "cart.yaml", "group: payment", "cidr: 10.0.0.0/16",
@@ -158,7 +158,11 @@ func TestAllows(t *testing.T) {
 		port     int
 		want     bool
 	}{
-		{"internet", "frontend", 80, true},
+		{"internet", "alb", 443, true},
+		{"internet", "alb", 80, true},
+		{"internet", "frontend", 80, false}, // only through the load balancer
+		{"alb", "frontend", 80, true},
+		{"alb", "user", 8080, false},
 		{"internet", "frontend", 22, false},
 		{"internet", "user", 8080, false},
 		{"internet", "bastion", 22, false},
@@ -175,7 +179,8 @@ func TestAllows(t *testing.T) {
 		{"user", "catalogue-mongodb", 27017, false},
 		{"bastion", "payment-mysql", 22, true},
 		{"bastion", "payment-mysql", 3306, false},
-		{"cart-redis", "frontend", 80, true}, // egress 80 to 0.0.0.0/0 for packages meets the public port
+		{"cart-redis", "alb", 80, true}, // egress 80 to 0.0.0.0/0 for packages meets the public port
+		{"cart-redis", "frontend", 80, false},
 	}
 	for _, tc := range tests {
 		if got := s.Allows(tc.src, tc.dst, tc.port, admin, addrOf); got != tc.want {
