@@ -97,6 +97,32 @@ func TestSecurityHeadersOnEveryStatus(t *testing.T) {
 	}
 }
 
+// Strict-Transport-Security goes out exactly when the request reached the
+// load balancer over HTTPS, on pages and on assets alike.
+func TestHSTSOnlyOverHTTPS(t *testing.T) {
+	t.Parallel()
+	base := startNginx(t, sharedUpstreams(t))
+	for _, tc := range []struct {
+		name, path, proto, want string
+	}{
+		{"page over https", "/", "https", "max-age=31536000"},
+		{"asset over https", "/assets/nope.js", "https", "max-age=31536000"},
+		{"page over http", "/", "http", ""},
+		{"page, no proxy", "/", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			headers := map[string]string{}
+			if tc.proto != "" {
+				headers["X-Forwarded-Proto"] = tc.proto
+			}
+			resp, _ := get(t, "GET", base+tc.path, nil, headers)
+			if got := resp.Header.Get("Strict-Transport-Security"); got != tc.want {
+				t.Fatalf("Strict-Transport-Security %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestInternalPathsAreNotExposed(t *testing.T) {
 	t.Parallel()
 	base := startNginx(t, sharedUpstreams(t))

@@ -70,6 +70,11 @@ systemd-analyze verify --man=no --generators=no "$1"`, unit)
 func TestFrontendConfigPassesNginxTest(t *testing.T) {
 	ud := userData(t, "https://releases.example.com/v1.0.0", strings.Repeat("ab", 32))
 	site := heredoc(t, ud["frontend"], "/etc/nginx/conf.d/roboshop.conf")
+	// Behind the ALB, nginx counts its limits per shopper: it believes the
+	// X-Forwarded-For of the ALB's nodes, which are in the VPC.
+	if !strings.Contains(site, "set_real_ip_from 10.40.0.0/16;") {
+		t.Error("the frontend's nginx does not take the shopper's address from the load balancer (set_real_ip_from the VPC)")
+	}
 	for _, tc := range []struct {
 		name   string
 		site   string

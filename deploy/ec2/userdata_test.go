@@ -28,7 +28,7 @@ func userData(t *testing.T, releaseURL, sumsSHA256 string) map[string]string {
 	plan := filepath.Join(data, "plan.out")
 	args := []string{mod, "plan", "-input=false", "-no-color", "-out=" + plan,
 		"-var", "release_url=" + releaseURL, "-var", "release_sums_sha256=" + sumsSHA256,
-		"-var", "zone=roboshop.internal", "-var", "seed_demo=false", "-var", "region=eu-west-1"}
+		"-var", "zone=roboshop.internal", "-var", "seed_demo=false", "-var", "region=eu-west-1", "-var", "vpc_cidr=10.40.0.0/16"}
 	tf(t, data, args...)
 	var shown struct {
 		PlannedValues struct {

@@ -16,18 +16,22 @@ module "userdata" {
   release_url         = local.release_location
   release_sums_sha256 = local.release_sums_sha256
   zone                = var.dns_zone
+  vpc_cidr            = var.vpc_cidr
   seed_demo           = var.seed_demo
   region              = var.region
 }
 
 locals {
   instance_type = coalesce(var.instance_type, var.architecture == "arm64" ? "t4g.micro" : "t3.micro")
-  public_tiers  = toset(["frontend", "bastion"])
+  # Every group but the load balancer's is an instance; only the bastion has
+  # a public address (the frontend sits behind the ALB, in the private subnet).
+  instance_tiers = { for name, g in module.rules.groups : name => g if name != "alb" }
+  public_tiers   = toset(["bastion"])
 }
 
 # One instance per tier, each in its own security group.
 resource "aws_instance" "tier" {
-  for_each                    = module.rules.groups
+  for_each                    = local.instance_tiers
   ami                         = data.aws_ami.debian.id
   instance_type               = local.instance_type
   key_name                    = var.key_name

@@ -20,6 +20,14 @@ resource "aws_subnet" "public" {
   tags              = { Name = "roboshop-public" }
 }
 
+# A load balancer needs subnets in two zones: this one holds only its nodes.
+resource "aws_subnet" "public_b" {
+  vpc_id            = aws_vpc.main.id
+  cidr_block        = cidrsubnet(var.vpc_cidr, 8, 1)
+  availability_zone = data.aws_availability_zones.available.names[1]
+  tags              = { Name = "roboshop-public-b" }
+}
+
 resource "aws_subnet" "private" {
   vpc_id            = aws_vpc.main.id
   cidr_block        = cidrsubnet(var.vpc_cidr, 8, 10)
@@ -56,6 +64,11 @@ resource "aws_route_table" "private" {
 
 resource "aws_route_table_association" "public" {
   subnet_id      = aws_subnet.public.id
+  route_table_id = aws_route_table.public.id
+}
+
+resource "aws_route_table_association" "public_b" {
+  subnet_id      = aws_subnet.public_b.id
   route_table_id = aws_route_table.public.id
 }
 

@@ -1,6 +1,15 @@
 output "frontend_url" {
   description = "Open this in a browser."
-  value       = "http://${aws_instance.tier["frontend"].public_ip}/"
+  value       = local.https ? "https://${var.domain_name}/" : "http://${aws_lb.shop.dns_name}/"
+}
+
+output "warning" {
+  description = "What is unsafe about this deployment, if anything."
+  value       = local.https ? "none" : <<-EOT
+    WARNING: no domain_name, so the shop is served over plain HTTP: passwords,
+    tokens and card numbers cross the internet in clear. Set domain_name and
+    route53_zone (a Route 53 public zone you own) for HTTPS.
+  EOT
 }
 
 output "bastion_address" {

@@ -18,11 +18,15 @@ locals {
   }
 }
 
-resource "terraform_data" "release_check" {
+resource "terraform_data" "input_checks" {
   lifecycle {
     precondition {
       condition     = (var.release_dir == null) != (var.release_url == null)
       error_message = "Set exactly one of release_dir (Terraform uploads it to S3) and release_url (you host it)."
+    }
+    precondition {
+      condition     = (var.domain_name == null) == (var.route53_zone == null)
+      error_message = "domain_name and route53_zone go together: the certificate is validated in that zone."
     }
     precondition {
       condition     = local.release_sums_sha256 != ""

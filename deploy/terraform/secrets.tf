@@ -56,7 +56,7 @@ data "aws_partition" "current" {}
 
 # One role per tier; it may read /roboshop/<tier>/* and nothing else.
 resource "aws_iam_role" "tier" {
-  for_each    = module.rules.groups
+  for_each    = local.instance_tiers
   name_prefix = "roboshop-${each.key}-"
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
@@ -69,7 +69,7 @@ resource "aws_iam_role" "tier" {
 }
 
 resource "aws_iam_role_policy" "own_parameters" {
-  for_each = module.rules.groups
+  for_each = local.instance_tiers
   name     = "read-own-parameters"
   role     = aws_iam_role.tier[each.key].id
   policy = jsonencode({
@@ -83,7 +83,7 @@ resource "aws_iam_role_policy" "own_parameters" {
 }
 
 resource "aws_iam_instance_profile" "tier" {
-  for_each    = module.rules.groups
+  for_each    = local.instance_tiers
   name_prefix = "roboshop-${each.key}-"
   role        = aws_iam_role.tier[each.key].name
 }

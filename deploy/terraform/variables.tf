@@ -78,3 +78,15 @@ variable "seed_demo" {
   type        = bool
   default     = false
 }
+
+variable "domain_name" {
+  description = "The shop's name (shop.example.com): the ALB serves HTTPS with an ACM certificate for it, validated through route53_zone. Null: plain HTTP only, with a warning."
+  type        = string
+  default     = null
+}
+
+variable "route53_zone" {
+  description = "The Route 53 public hosted zone you own that holds domain_name (example.com): the certificate's validation and the shop's alias records go there."
+  type        = string
+  default     = null
+}

@@ -17,6 +17,11 @@ variable "zone" {
   type        = string
 }
 
+variable "vpc_cidr" {
+  description = "The VPC's address range: the load balancer's nodes, whose X-Forwarded-For nginx believes."
+  type        = string
+}
+
 variable "seed_demo" {
   description = "Seed the demo account."
   type        = bool
@@ -53,7 +58,7 @@ locals {
     cart_upstream      = "cart.${local.zone}:8080"
     payment_upstream   = "payment.${local.zone}:8080"
     html_root          = "/var/www/roboshop"
-    real_ip_from       = "unix:" # shoppers reach nginx directly: no proxy to believe
+    real_ip_from       = var.vpc_cidr # the ALB's nodes: nginx counts its limits per shopper, not per node
   })
 
   # The secrets each tier reads at boot from SSM Parameter Store, at
