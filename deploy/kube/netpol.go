@@ -66,7 +66,7 @@ type Dropped struct {
 // LoadBalancer is the group of the cloud load balancer in front of the
 // frontend. It has no pod: on a cluster the Ingress controller (or a
 // LoadBalancer Service) takes its place, from addresses the chart cannot know.
-const LoadBalancer = "alb"
+const LoadBalancer = sg.LoadBalancer
 
 // Why a rule has no pod equivalent.
 const (

@@ -26,7 +26,7 @@ const internet = "internet"
 
 // loadBalancer is the group of the load balancer in front of the frontend;
 // the lab's forwarder relays from its namespace (forward.go).
-const loadBalancer = "alb"
+const loadBalancer = sg.LoadBalancer
 
 // layout is where every instance of the lab lives.
 type layout struct {

@@ -42,8 +42,8 @@ func (s *Set) Check() []string {
 							break
 						}
 					}
-					if g.Tier != TierWeb {
-						fail(at, "only the web tier (frontend) may accept traffic from the internet")
+					if g.Name != LoadBalancer {
+						fail(at, "only the load balancer (%s) may accept traffic from the internet", LoadBalancer)
 					} else if r.Port != r.ToPort || !publicWebPorts[r.Port] {
 						fail(at, "the internet may reach only ports 80 and 443")
 					}

@@ -31,6 +31,13 @@ const (
 	TierDatastore = "datastore"
 )
 
+// LoadBalancer is the group of the public load balancer in front of the
+// frontend: the only group the internet may reach (besides the bastion's SSH
+// from the admin network). Renderings without a load balancer stand something
+// in for it: compose the published port, the lab a relay, a cluster the
+// Ingress controller.
+const LoadBalancer = "alb"
+
 // AdminCIDRVariable is the one CIDR variable: the operators' network.
 const AdminCIDRVariable = "admin_cidr"
 
