@@ -63,11 +63,6 @@ type Dropped struct {
 	Why       string
 }
 
-// LoadBalancer is the group of the cloud load balancer in front of the
-// frontend. It has no pod: on a cluster the Ingress controller (or a
-// LoadBalancer Service) takes its place, from addresses the chart cannot know.
-const LoadBalancer = sg.LoadBalancer
-
 // Why a rule has no pod equivalent.
 const (
 	WhyLB       = "the load balancer is not a pod; on a cluster the Ingress controller takes its place, and what it may reach, the frontend accepts from any source"
@@ -77,8 +72,8 @@ const (
 )
 
 // NetworkPolicies renders set: the default policy first, then one per group
-// that has pods (every tier but admin), and the rules that have no pod
-// equivalent.
+// that has pods (all but the bastion and the load balancer), and the rules
+// that have no pod equivalent.
 func NetworkPolicies(set *sg.Set) ([]networkingv1.NetworkPolicy, []Dropped) {
 	var dropped []Dropped
 	drop := func(g *sg.Group, dir string, r sg.Rule, why string) {
@@ -87,7 +82,7 @@ func NetworkPolicies(set *sg.Set) ([]networkingv1.NetworkPolicy, []Dropped) {
 	policies := []networkingv1.NetworkPolicy{defaultPolicy()}
 	for _, name := range set.Names() {
 		g := set.Groups[name]
-		if why := map[bool]string{g.Tier == sg.TierAdmin: WhyAdmin, name == LoadBalancer: WhyLB}[true]; why != "" {
+		if why := withoutPods(g); why != "" {
 			for _, r := range g.Ingress {
 				drop(g, sg.Ingress, r, why)
 			}
@@ -104,14 +99,14 @@ func NetworkPolicies(set *sg.Set) ([]networkingv1.NetworkPolicy, []Dropped) {
 				drop(g, sg.Ingress, r, WhySSH)
 			case r.Group != "" && set.Groups[r.Group].Tier == sg.TierAdmin:
 				drop(g, sg.Ingress, r, WhyAdmin)
-			case r.Group != "" && r.Group != LoadBalancer:
+			case r.Group != "" && r.Group != sg.LoadBalancer:
 				p.Spec.Ingress = appendIngress(p.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{
 					From: []networkingv1.NetworkPolicyPeer{{PodSelector: selector(r.Group)}}, Ports: ports(name, r)})
 			default:
-				// The load balancer, or the internet (the policy check allows
-				// it only on the web tier's 80 and 443): any source, since on
-				// a cluster both arrive through an Ingress controller or a
-				// LoadBalancer Service whose addresses the chart cannot know.
+				// The load balancer (or the internet, which the policy check
+				// lets reach only the load balancer): any source, since on a
+				// cluster the Ingress controller or a LoadBalancer Service
+				// takes its place, from addresses the chart cannot know.
 				p.Spec.Ingress = appendIngress(p.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{Ports: ports(name, r)})
 			}
 		}
@@ -129,6 +124,19 @@ func NetworkPolicies(set *sg.Set) ([]networkingv1.NetworkPolicy, []Dropped) {
 		policies = append(policies, p)
 	}
 	return policies, dropped
+}
+
+// withoutPods is why group g has no pods on a cluster, or "" when it has:
+// the bastion is an EC2 host, and the load balancer (sg.LoadBalancer) is the
+// Ingress controller's place.
+func withoutPods(g *sg.Group) string {
+	switch {
+	case g.Tier == sg.TierAdmin:
+		return WhyAdmin
+	case g.Name == sg.LoadBalancer:
+		return WhyLB
+	}
+	return ""
 }
 
 // appendIngress adds rule unless an equal one is there (0.0.0.0/0 and ::/0

@@ -57,7 +57,7 @@ func TestOnlyRulesWithNoPodEquivalentAreLeftOut(t *testing.T) {
 		var fits bool
 		switch d.Why {
 		case WhyLB:
-			fits = d.Group == LoadBalancer
+			fits = d.Group == sg.LoadBalancer
 		case WhyAdmin:
 			fits = g.Tier == sg.TierAdmin || (d.Rule.Group != "" && set.Groups[d.Rule.Group].Tier == sg.TierAdmin)
 		case WhySSH:
@@ -80,7 +80,7 @@ func TestOnlyRulesWithNoPodEquivalentAreLeftOut(t *testing.T) {
 	all, world := 0, 0
 	for _, f := range set.Flat() {
 		all++
-		if f.Direction == sg.Ingress && f.CIDR != "" && f.Group != "bastion" && f.Group != LoadBalancer {
+		if f.Direction == sg.Ingress && f.CIDR != "" && f.Group != "bastion" && f.Group != sg.LoadBalancer {
 			world++
 		}
 	}
@@ -286,7 +286,7 @@ func mismatches(t *testing.T, set *sg.Set, policies []networkingv1.NetworkPolicy
 			// rules, left out of the policies, still say what it may reach).
 			for _, src := range others {
 				check(src, dst, int32(port), corev1.ProtocolTCP, groups.Allows(internet, dst.group, sgPort, admin, addrOf) ||
-					set.Allows(LoadBalancer, dst.group, sgPort, admin, addrOf))
+					set.Allows(sg.LoadBalancer, dst.group, sgPort, admin, addrOf))
 			}
 		}
 	}

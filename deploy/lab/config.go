@@ -24,10 +24,6 @@ func defaultConfig() config {
 // operators' admin network): the host reaches the frontend through it.
 const internet = "internet"
 
-// loadBalancer is the group of the load balancer in front of the frontend;
-// the lab's forwarder relays from its namespace (forward.go).
-const loadBalancer = sg.LoadBalancer
-
 // layout is where every instance of the lab lives.
 type layout struct {
 	cfg    config

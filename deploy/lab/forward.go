@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/roboshop-go/roboshop/deploy/sg"
 )
 
 // forward accepts connections on the host's loopback and relays each to the
@@ -36,8 +38,8 @@ func (l *layout) serveForward(ctx context.Context, ln net.Listener) error {
 	go func() { <-ctx.Done(); ln.Close() }()
 	target := l.hostPort("frontend", 80)
 	from := internet
-	if slices.Contains(l.groups, loadBalancer) {
-		from = loadBalancer
+	if slices.Contains(l.groups, sg.LoadBalancer) {
+		from = sg.LoadBalancer
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
