@@ -5,6 +5,7 @@ package testkit
 // included, to judge objects in a dry run.
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
@@ -19,14 +20,28 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/roboshop-go/roboshop/topology"
 )
 
-// KubeAPI is a running kube-apiserver: its base URL, a token with every
-// right, and a client that trusts its self-signed certificate.
+// KubeAPI is a running kube-apiserver: its base URL, and a client that
+// trusts its self-signed certificate and sends a token with every right.
 type KubeAPI struct {
 	URL    string
-	Token  string
 	Client *http.Client
+}
+
+// bearer adds the token to every request (the API server takes no anonymous
+// ones under AlwaysAllow).
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(req)
 }
 
 // StartKubeAPIServer starts etcd (Debian's etcd-server) and kube-apiserver on
@@ -90,35 +105,15 @@ func StartKubeAPIServer(t testing.TB) *KubeAPI {
 	if err != nil || !pool.AppendCertsFromPEM(certPEM) {
 		t.Fatalf("kube-apiserver's certificate: %v", err)
 	}
-	api := &KubeAPI{URL: fmt.Sprintf("https://127.0.0.1:%d", port), Token: token, Client: &http.Client{
-		Timeout:   30 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}},
+	api := &KubeAPI{URL: fmt.Sprintf("https://127.0.0.1:%d", port), Client: &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: bearer{token: token, next: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}},
 	}}
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		status, err := api.get("/readyz")
-		if err == nil && status == http.StatusOK {
-			return api
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("kube-apiserver not ready within 90 s (last: %d %v)", status, err)
-		}
-		time.Sleep(200 * time.Millisecond)
+	if err := topology.WaitHTTPWith(context.Background(), api.Client, api.URL+"/readyz", 90*time.Second); err != nil {
+		t.Fatal(err)
 	}
-}
-
-func (k *KubeAPI) get(path string) (int, error) {
-	req, err := http.NewRequest(http.MethodGet, k.URL+path, nil)
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Authorization", "Bearer "+k.Token)
-	resp, err := k.Client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	resp.Body.Close()
-	return resp.StatusCode, nil
+	return api
 }
 
 func randomHex(t testing.TB) string {

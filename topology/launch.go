@@ -125,7 +125,12 @@ func Retry(ctx context.Context, within time.Duration, f func() error) error {
 
 // WaitHTTP polls url until it answers 200, for at most within.
 func WaitHTTP(ctx context.Context, url string, within time.Duration) error {
-	client := &http.Client{Timeout: 2 * time.Second}
+	return WaitHTTPWith(ctx, &http.Client{Timeout: 2 * time.Second}, url, within)
+}
+
+// WaitHTTPWith is WaitHTTP through client (one that trusts a server's own
+// certificate, say).
+func WaitHTTPWith(ctx context.Context, client *http.Client, url string, within time.Duration) error {
 	var last error
 	err := Retry(ctx, within, func() error {
 		resp, err := client.Get(url)

@@ -35,7 +35,6 @@ func (c *apiClient) do(t *testing.T, method, path string, body []byte) apiAnswer
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.Client.Do(req)
 	if err != nil {
