@@ -28,14 +28,7 @@ func TestRunServesAndSurvivesMongoOutage(t *testing.T) {
 	svc := testkit.RunService(t, run, map[string]string{"MONGO_URI": uri, "BCRYPT_COST": "10"})
 
 	svc.WaitStatus(t, "/readyz", http.StatusOK)
-	code, body := svc.Do(t, "POST", "/register", `{"email":"run@example.com","name":"Run","password":"password1"}`, "")
-	if code != http.StatusCreated {
-		t.Fatalf("register: %d %s", code, body)
-	}
-	var reg authBody
-	if err := json.Unmarshal(body, &reg); err != nil {
-		t.Fatal(err)
-	}
+	reg := registerThrough(t, svc, "run@example.com")
 	if code, body := svc.Do(t, "GET", "/me", "", reg.Token); code != http.StatusOK {
 		t.Fatalf("me: %d %s", code, body)
 	}
@@ -60,6 +53,21 @@ func TestRunServesAndSurvivesMongoOutage(t *testing.T) {
 	if !strings.Contains(logs, `"route":"/register"`) || !strings.Contains(logs, `"request_id"`) {
 		t.Fatalf("request log lines missing:\n%s", logs)
 	}
+}
+
+// registerThrough registers email (password "password1") with a running
+// service and returns its answer.
+func registerThrough(t *testing.T, svc *testkit.RunningService, email string) authBody {
+	t.Helper()
+	code, body := svc.Do(t, "POST", "/register", `{"email":"`+email+`","name":"Run","password":"password1"}`, "")
+	if code != http.StatusCreated {
+		t.Fatalf("register: %d %s", code, body)
+	}
+	var reg authBody
+	if err := json.Unmarshal(body, &reg); err != nil {
+		t.Fatal(err)
+	}
+	return reg
 }
 
 func TestRunRejectsBadConfig(t *testing.T) {
@@ -130,14 +138,7 @@ func TestRunSignsWithTheConfiguredKey(t *testing.T) {
 	first.WaitStatus(t, "/readyz", http.StatusOK)
 	second.WaitStatus(t, "/readyz", http.StatusOK)
 
-	code, body := first.Do(t, "POST", "/register", `{"email":"keyed@example.com","name":"Keyed","password":"password1"}`, "")
-	if code != http.StatusCreated {
-		t.Fatalf("register: %d %s", code, body)
-	}
-	var reg authBody
-	if err := json.Unmarshal(body, &reg); err != nil {
-		t.Fatal(err)
-	}
+	reg := registerThrough(t, first, "keyed@example.com")
 	if _, err := jwt.Parse(reg.Token, func(*jwt.Token) (any, error) { return pub, nil }, jwt.WithValidMethods([]string{"EdDSA"})); err != nil {
 		t.Fatalf("the token does not verify with the configured key's public half: %v", err)
 	}
