@@ -57,6 +57,5 @@ resource "aws_instance" "tier" {
   tags = { Name = "roboshop-${each.key}", Tier = each.key }
 
   # User data reads these at first boot: they must exist before it runs.
-  depends_on = [aws_ssm_parameter.secret, aws_iam_role_policy.own_parameters, aws_s3_object.release,
-  aws_iam_role_policy.own_release_files, aws_vpc_endpoint.s3]
+  depends_on = [aws_ssm_parameter.secret, aws_iam_role_policy.tier, aws_s3_object.release, aws_vpc_endpoint.s3]
 }

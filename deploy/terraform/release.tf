@@ -8,7 +8,8 @@ locals {
   release_location = local.release_in_s3 ? "s3://${aws_s3_bucket.release[0].bucket}" : var.release_url
   release_sums_sha256 = (var.release_sums_sha256 != null ? var.release_sums_sha256 :
   local.release_in_s3 ? filesha256("${var.release_dir}/SHA256SUMS") : "")
-  # The files each tier may read: its own binaries, or the UI; and SHA256SUMS.
+  # The release files each tier may read besides SHA256SUMS (its role's
+  # policy, secrets.tf): its own binaries, or the UI.
   release_files = {
     user      = ["user-linux-*"]
     catalogue = ["catalogue-linux-*"]
@@ -101,20 +102,4 @@ resource "aws_vpc_endpoint" "s3" {
   service_name      = "com.amazonaws.${var.region}.s3"
   vpc_endpoint_type = "Gateway"
   route_table_ids   = [aws_route_table.private.id, aws_route_table.public.id]
-}
-
-# Each tier that installs from the release may read its own files and
-# SHA256SUMS, nothing else in the bucket.
-resource "aws_iam_role_policy" "own_release_files" {
-  for_each = local.release_in_s3 ? local.release_files : {}
-  name     = "read-own-release-files"
-  role     = aws_iam_role.tier[each.key].id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect   = "Allow"
-      Action   = ["s3:GetObject"]
-      Resource = [for f in concat(each.value, ["SHA256SUMS"]) : "${aws_s3_bucket.release[0].arn}/${f}"]
-    }]
-  })
 }

@@ -54,7 +54,9 @@ resource "aws_ssm_parameter" "secret" {
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
-# One role per tier; it may read /roboshop/<tier>/* and nothing else.
+# One role per tier. It may read its own secrets, /roboshop/<tier>/*, and,
+# where the release is in the deployment's bucket (release.tf), its own
+# release files and SHA256SUMS: nothing else.
 resource "aws_iam_role" "tier" {
   for_each    = local.instance_tiers
   name_prefix = "roboshop-${each.key}-"
@@ -68,17 +70,21 @@ resource "aws_iam_role" "tier" {
   })
 }
 
-resource "aws_iam_role_policy" "own_parameters" {
+resource "aws_iam_role_policy" "tier" {
   for_each = local.instance_tiers
-  name     = "read-own-parameters"
+  name     = "read-own-secrets-and-release"
   role     = aws_iam_role.tier[each.key].id
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
+    Statement = concat([{
       Effect   = "Allow"
       Action   = ["ssm:GetParameter"]
       Resource = "arn:${data.aws_partition.current.partition}:ssm:${var.region}:${data.aws_caller_identity.current.account_id}:parameter/roboshop/${each.key}/*"
-    }]
+      }], local.release_in_s3 && contains(keys(local.release_files), each.key) ? [{
+      Effect   = "Allow"
+      Action   = ["s3:GetObject"]
+      Resource = [for f in concat(local.release_files[each.key], ["SHA256SUMS"]) : "${aws_s3_bucket.release[0].arn}/${f}"]
+    }] : [])
   })
 }
 
