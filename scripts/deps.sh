@@ -44,9 +44,8 @@ if ! "$BIN/helm-$HELM_VERSION" version --short 2>/dev/null | grep -q "^$HELM_VER
 		helm_k8s+=" -X helm.sh/helm/v3/$pkg.k8sVersionMajor=1 -X helm.sh/helm/v3/$pkg.k8sVersionMinor=34"
 	done
 	log "building helm $HELM_VERSION from the Go module proxy (about 3 minutes on 2 cores, once)"
-	retry progress "$CACHE/helm-build.log" env GOBIN="$CACHE/build/helm" CGO_ENABLED=0 go install -trimpath \
-		-ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION $helm_k8s" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
-	mv "$CACHE/build/helm/helm" "$BIN/helm-$HELM_VERSION"
+	go_install_as "$BIN/helm-$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" \
+		"-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION $helm_k8s"
 fi
 if [ -z "$KUBE_VERSION" ]; then
 	echo "deploy/kube/apiserver/go.mod names no k8s.io/kubernetes version" >&2

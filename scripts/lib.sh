@@ -93,11 +93,20 @@ serves_shop() {
 	page=$(get_local "$1" /) && grep -q '/assets/app\.[0-9a-f]\{10\}\.js' <<<"$page"
 }
 
+# go_install_as DEST PACKAGE@VERSION [LDFLAGS]: `go install` of a pinned tool,
+# static and trimmed, kept as DEST (whose name carries the version, so a new
+# pin builds anew); the build's output goes to .cache/<name>-build.log.
+go_install_as() {
+	local dest=$1 pkg=$2 name
+	name=$(basename "$dest")
+	retry progress "$CACHE/$name-build.log" env GOBIN="$CACHE/build/$name" CGO_ENABLED=0 \
+		go install -trimpath -ldflags "-s -w ${3:-}" "$pkg"
+	mv "$CACHE/build/$name/$(basename "${pkg%@*}")" "$dest"
+}
+
 # build_cyclonedx: cyclonedx-gomod at its pinned version into $CYCLONEDX, once.
 build_cyclonedx() {
 	[ -x "$CYCLONEDX" ] && return
 	log "building cyclonedx-gomod $CYCLONEDX_VERSION from the Go module proxy (about a minute, once)"
-	retry progress "$CACHE/cyclonedx-build.log" env GOBIN="$CACHE/build/cyclonedx" CGO_ENABLED=0 \
-		go install -trimpath -ldflags "-s -w" "github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@$CYCLONEDX_VERSION"
-	mv "$CACHE/build/cyclonedx/cyclonedx-gomod" "$CYCLONEDX"
+	go_install_as "$CYCLONEDX" "github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@$CYCLONEDX_VERSION"
 }
