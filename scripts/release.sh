@@ -2,8 +2,9 @@
 # Makes a release directory for EC2: each service as a static binary for
 # linux/amd64 and linux/arm64 (Graviton) with its CycloneDX SBOM
 # (<binary>.cdx.json: the modules linked into it), the web UI as
-# frontend-html.tar.gz, and SHA256SUMS over them. Reproducible: the same commit and Go version give
-# the same bytes. It prints the SHA-256 of SHA256SUMS, which Terraform takes
+# frontend-html.tar.gz, and SHA256SUMS over them. Reproducible: the same
+# commit and Go version give the same bytes. It prints the SHA-256 of
+# SHA256SUMS, which Terraform takes
 # (release_sums_sha256): an instance installs only files whose sums match a
 # SHA256SUMS with that digest, so a swapped release is refused.
 #   scripts/release.sh VERSION [DIR]     (DIR defaults to dist/VERSION)
@@ -24,12 +25,12 @@ build_cyclonedx
 for arch in amd64 arm64; do
 	log "the services for linux/$arch (static, trimmed, no build id) and their SBOMs"
 	for svc in user catalogue cart payment; do
-		(cd "$svc" && GOWORK=off CGO_ENABLED=0 GOOS=linux GOARCH=$arch \
-			go build -tags nomsgpack -trimpath -ldflags="-s -w -buildid=" -o "$dir/$svc-linux-$arch" .)
-		# The same build settings, so it lists what the binary links; no
-		# serial or timestamp, so it is reproducible too.
-		(cd "$svc" && GOWORK=off CGO_ENABLED=0 GOOS=linux GOARCH=$arch GOFLAGS="$GOFLAGS -tags=nomsgpack" \
-			"$CYCLONEDX" app -json -std -noserial -notimestamp -output "$dir/$svc-linux-$arch.cdx.json" . 2>/dev/null)
+		# The SBOM under the binary's own build settings, so it lists what the
+		# binary links; no serial or timestamp, so it is reproducible too.
+		(cd "$svc" && export GOWORK=off CGO_ENABLED=0 GOOS=linux GOARCH=$arch &&
+			go build -tags nomsgpack -trimpath -ldflags="-s -w -buildid=" -o "$dir/$svc-linux-$arch" . &&
+			GOFLAGS="$GOFLAGS -tags=nomsgpack" "$CYCLONEDX" app -json -std -noserial -notimestamp \
+				-output "$dir/$svc-linux-$arch.cdx.json" .)
 	done
 done
 
