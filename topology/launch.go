@@ -30,6 +30,10 @@ type Plan struct {
 	Dir  string // everything the shop writes: data/<part>, nginx/, html/
 	// Addr is where part (a datastore, service or FrontendPart) listens.
 	Addr func(part string) (host string, port int)
+	// Reach is host:port where callers (nginx, other services) find a
+	// service, when that is not where it listens: a load balancer in front of
+	// it (the lab's internal-alb). Nil: at Addr.
+	Reach func(service string) string
 	Bins map[string]string // from Build: the services, and mongostandin where there is no mongod
 	Secrets
 	Throwaway bool
@@ -44,6 +48,14 @@ type Plan struct {
 func (p Plan) HostPort(part string) string {
 	host, port := p.Addr(part)
 	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// calledAt is where callers find service.
+func (p Plan) calledAt(service string) string {
+	if p.Reach != nil {
+		return p.Reach(service)
+	}
+	return p.HostPort(service)
 }
 
 // Start starts the datastores (waiting until each is set up), then the
@@ -75,7 +87,7 @@ func Start(ctx context.Context, p Plan, r Runner) error {
 	for _, svc := range shop.Services {
 		store := shop.Datastore(svc.Store)
 		env := svc.Env(shop, p.HostPort(svc.Name), store.URL(p.HostPort(store.Name), p.Secrets),
-			func(name string) string { return "http://" + p.HostPort(name) })
+			func(name string) string { return "http://" + p.calledAt(name) })
 		if p.ServiceEnv != nil {
 			for k, v := range p.ServiceEnv(svc.Name) {
 				env[k] = v
@@ -97,7 +109,7 @@ func Start(ctx context.Context, p Plan, r Runner) error {
 	}
 	f := Frontend{Listen: p.HostPort(FrontendPart), HTMLRoot: html, Upstreams: map[string]string{}}
 	for _, svc := range shop.Services {
-		f.Upstreams[svc.Name] = p.HostPort(svc.Name)
+		f.Upstreams[svc.Name] = p.calledAt(svc.Name)
 	}
 	conf, err := WriteNginxConfig(p.Repo, nginxDir, f)
 	if err != nil {

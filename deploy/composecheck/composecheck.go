@@ -29,9 +29,15 @@ func Load(ctx context.Context, path string, env ...string) (*types.Project, erro
 }
 
 // Check returns one message per problem, naming the service or network.
+// Compose has no load balancer between the services: its DNS takes the
+// internal balancer's place, so the networks mirror set.Direct().
 func Check(p *types.Project, set *sg.Set) []string {
 	var out []string
 	fail := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	set, err := set.Direct()
+	if err != nil {
+		return []string{err.Error()}
+	}
 
 	names := make([]string, 0, len(p.Services))
 	for name := range p.Services {

@@ -20,8 +20,13 @@ type Reach struct {
 
 // Reaches lists, for every ordered pair of services in p, each port the target
 // listens on: the ports of the group rules that admit another compose service,
-// and for the web tier the ports its container publishes.
-func Reaches(p *types.Project, set *sg.Set) []Reach {
+// and for the web tier the ports its container publishes. As in Check, the
+// services reach each other directly (set.Direct()).
+func Reaches(p *types.Project, set *sg.Set) ([]Reach, error) {
+	set, err := set.Direct()
+	if err != nil {
+		return nil, err
+	}
 	names := make([]string, 0, len(p.Services))
 	for name := range p.Services {
 		names = append(names, name)
@@ -77,5 +82,5 @@ func Reaches(p *types.Project, set *sg.Set) []Reach {
 			}
 		}
 	}
-	return out
+	return out, nil
 }

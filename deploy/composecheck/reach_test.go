@@ -18,7 +18,11 @@ func TestReachesFollowTheGroups(t *testing.T) {
 	}
 	got := map[Reach]bool{}
 	sources := map[string]bool{}
-	for _, r := range Reaches(p, set) {
+	reaches, err := Reaches(p, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range reaches {
 		got[r] = true
 		sources[r.From] = true
 	}

@@ -1,6 +1,7 @@
 package ec2
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -104,4 +105,91 @@ nginx -t -q -e stderr -p "$1" -c "$1/nginx.conf"`, dir)
 			}
 		})
 	}
+}
+
+// The frontend follows the internal load balancer's addresses: its timer and
+// service pass `systemd-analyze verify`, and its script, run for real with
+// the names resolving through /etc/hosts and a stand-in systemctl, reloads
+// nginx only when an address changes, and never on a failed lookup.
+func TestFrontendFollowsTheBalancersAddresses(t *testing.T) {
+	ud := userData(t, "https://releases.example.com/v1.0.0", strings.Repeat("ab", 32))["frontend"]
+	dir := t.TempDir()
+	files := map[string]string{
+		"roboshop-follow-dns.service": heredoc(t, ud, "/etc/systemd/system/roboshop-follow-dns.service"),
+		"roboshop-follow-dns.timer":   heredoc(t, ud, "/etc/systemd/system/roboshop-follow-dns.timer"),
+		"follow":                      heredoc(t, ud, "/usr/local/sbin/roboshop-follow-dns"),
+		"bin/systemctl":               "#!/bin/sh\necho \"$*\" >> \"$CALLS\"\n",
+		"hosts":                       "",
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range files {
+		mode := os.FileMode(0o644)
+		if name == "follow" || name == "bin/systemctl" {
+			mode = 0o755
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("units verify", func(t *testing.T) {
+		out, err := inMountNamespace(t, `mount -t tmpfs roboshop-test /usr/local/sbin
+cp "$1/follow" /usr/local/sbin/roboshop-follow-dns
+systemd-analyze verify --man=no --generators=no "$1/roboshop-follow-dns.service" "$1/roboshop-follow-dns.timer"`, dir)
+		if err != nil || strings.TrimSpace(out) != "" {
+			t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+		}
+	})
+	t.Run("reloads only on a change", func(t *testing.T) {
+		names := func(user string) string {
+			return "127.0.0.1 localhost\n" + user + " user.roboshop.internal\n10.40.10.5 catalogue.roboshop.internal\n" +
+				"10.40.10.5 cart.roboshop.internal\n10.40.10.5 payment.roboshop.internal\n"
+		}
+		steps := []struct {
+			name, hosts string
+			wantFail    bool
+			wantCalls   string
+		}{
+			{"first look records", names("10.40.10.5"), false, ""},
+			{"same addresses", names("10.40.10.5"), false, ""},
+			{"a balancer node replaced", names("10.40.11.9"), false, "reload nginx\n"},
+			{"same again", names("10.40.11.9"), false, "reload nginx\n"},
+			{"a name that does not resolve", strings.Replace(names("10.40.11.9"), "cart.roboshop.internal", "other.example", 1), true, "reload nginx\n"},
+		}
+		script := `mount --bind "$1/hosts" /etc/hosts
+mount -t tmpfs roboshop-test /run
+export CALLS="$1/calls" PATH="$1/bin:$PATH"
+: > "$CALLS"
+for step in "$1"/step-*; do
+  cat "$step" > "$1/hosts"
+  if bash "$1/follow"; then echo "ok"; else echo "failed"; fi
+  echo "calls: $(tr '\n' '|' < "$CALLS")"
+done`
+		for i, s := range steps {
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("step-%d", i)), []byte(s.hosts), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out, err := inMountNamespace(t, script, dir)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		var lines []string
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			if strings.HasPrefix(l, "ok") || strings.HasPrefix(l, "failed") || strings.HasPrefix(l, "calls:") {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) != 2*len(steps) {
+			t.Fatalf("output:\n%s", out)
+		}
+		for i, s := range steps {
+			failed := lines[2*i] == "failed"
+			calls := strings.TrimPrefix(lines[2*i+1], "calls: ")
+			if failed != s.wantFail || calls != strings.ReplaceAll(s.wantCalls, "\n", "|") {
+				t.Errorf("%s: failed %v, systemctl calls %q; want failed %v, calls %q", s.name, failed, calls, s.wantFail, s.wantCalls)
+			}
+		}
+	})
 }

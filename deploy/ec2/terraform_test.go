@@ -63,6 +63,13 @@ func TestTerraformRulesModuleMatchesLoader(t *testing.T) {
 						Tier        string `json:"tier"`
 					} `json:"value"`
 				} `json:"groups"`
+				Listeners struct {
+					Value map[string]struct {
+						Balancer   string `json:"balancer"`
+						Port       int    `json:"port"`
+						TargetPort int    `json:"target_port"`
+					} `json:"value"`
+				} `json:"listeners"`
 			} `json:"outputs"`
 		} `json:"planned_values"`
 	}
@@ -97,6 +104,18 @@ func TestTerraformRulesModuleMatchesLoader(t *testing.T) {
 		if tg := shown.PlannedValues.Outputs.Groups.Value[name]; tg.Tier != g.Tier || tg.Description != g.Description {
 			t.Errorf("group %s: terraform %+v, go tier %q", name, tg, g.Tier)
 		}
+	}
+	// The internal load balancer's listeners (scaling.tf makes one per entry).
+	listeners := shown.PlannedValues.Outputs.Listeners.Value
+	for _, name := range set.Names() {
+		lb, port, ok := set.ListenerOf(name)
+		got, inTF := listeners[name]
+		if ok != inTF || got.Balancer != lb || got.Port != port || (ok && got.TargetPort != 8080) {
+			t.Errorf("listener of %s: terraform %+v (%v), go %s:%d (%v)", name, got, inTF, lb, port, ok)
+		}
+	}
+	if len(listeners) != 4 {
+		t.Errorf("terraform lists %d listeners, want the four services'", len(listeners))
 	}
 	t.Logf("%d rules in %d groups agree", len(fromTF), len(set.Groups))
 }

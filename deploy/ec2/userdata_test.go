@@ -93,6 +93,21 @@ func TestUserDataOfEveryTier(t *testing.T) {
 			if n := strings.Count(script, "curl "); len(downloads) > 0 && n != 1 {
 				t.Errorf("%d curl calls; every download from the release must be fetch's", n)
 			}
+			// Services are found at their listeners on the internal load
+			// balancer (deploy/security-groups/internal-alb.yaml).
+			wantURLs := map[string][]string{
+				"cart":     {"USER_URL=http://user.roboshop.internal:8081", "CATALOGUE_URL=http://catalogue.roboshop.internal:8082"},
+				"payment":  {"USER_URL=http://user.roboshop.internal:8081", "CATALOGUE_URL=http://catalogue.roboshop.internal:8082", "CART_URL=http://cart.roboshop.internal:8083"},
+				"frontend": {"server user.roboshop.internal:8081;", "server catalogue.roboshop.internal:8082;", "server cart.roboshop.internal:8083;", "server payment.roboshop.internal:8084;"},
+			}
+			for _, u := range wantURLs[tier] {
+				if !strings.Contains(script, u) {
+					t.Errorf("does not find a service through its listener: no %q", u)
+				}
+			}
+			if strings.Contains(script, ".roboshop.internal:8080") {
+				t.Error("calls a service directly on 8080: its group admits only the internal load balancer")
+			}
 			if strings.Contains(script, "linux-amd64") {
 				t.Error("names an amd64 file: the architecture is the instance's ($ARCH)")
 			}

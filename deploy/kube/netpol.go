@@ -71,9 +71,10 @@ const (
 	WhyDownload = "first-boot downloads: the kubelet pulls images, the pod itself needs no internet"
 )
 
-// NetworkPolicies renders set: the default policy first, then one per group
-// that has pods (all but the bastion and the load balancer), and the rules
-// that have no pod equivalent.
+// NetworkPolicies renders set, as sg.Set.Direct returns it (Services take
+// the internal balancer's place): the default policy first, then one per
+// group that has pods (all but the bastion and the load balancer), and the
+// rules that have no pod equivalent.
 func NetworkPolicies(set *sg.Set) ([]networkingv1.NetworkPolicy, []Dropped) {
 	var dropped []Dropped
 	drop := func(g *sg.Group, dir string, r sg.Rule, why string) {
@@ -203,13 +204,25 @@ func ports(group string, r sg.Rule) []networkingv1.NetworkPolicyPort {
 // networkPolicy.enabled, and for a datastore the chart points at an external
 // server, its owner's egress to external.cidr.
 func Render(set *sg.Set) ([]byte, error) {
+	balancers := []string{}
+	for _, name := range set.Names() {
+		if set.Groups[name].IsBalancer() {
+			balancers = append(balancers, name)
+		}
+	}
+	set, err := set.Direct()
+	if err != nil {
+		return nil, err
+	}
 	policies, dropped := NetworkPolicies(set)
 	var b bytes.Buffer
-	b.WriteString(`{{- /*
+	fmt.Fprintf(&b, `{{- /*
 Generated from deploy/security-groups by deploy/kube: do not edit. After
 changing a group, run: cd deploy && ROBOSHOP_WRITE_POLICIES=1 go test ./kube
+Not pods: %s. Services take their place, so each caller a listener admits
+reaches that listener's pods directly, on the port it forwards to.
 Rules with no pod equivalent:
-`)
+`, strings.Join(balancers, ", "))
 	for _, d := range dropped {
 		fmt.Fprintf(&b, "  %s %s %s port %d %s: %s\n", d.Group, d.Direction, peerWord(d), d.Rule.Port, d.Rule.Peer(), d.Why)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -21,7 +22,8 @@ import (
 // frontend's port 80 from the alb namespace, as the load balancer does on
 // AWS: the host stands for the shopper on the internet, the relay for the
 // ALB, and the frontend's rules admit it as they admit the ALB. (A lab whose
-// groups have no alb relays from the internet namespace.)
+// groups have no alb relays from the internet namespace.) It also serves the
+// internal balancers' listeners (startBalancers).
 func forward(ctx context.Context, cfg config) error {
 	l, err := loadLayout(cfg)
 	if err != nil {
@@ -31,16 +33,81 @@ func forward(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	return l.serveForward(ctx, ln)
+	balancers, err := l.startBalancers(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	err = l.serveForward(ctx, ln)
+	return errors.Join(err, <-balancers)
 }
 
 func (l *layout) serveForward(ctx context.Context, ln net.Listener) error {
-	go func() { <-ctx.Done(); ln.Close() }()
 	target := l.hostPort("frontend", 80)
 	from := internet
 	if slices.Contains(l.groups, sg.LoadBalancer) {
 		from = sg.LoadBalancer
 	}
+	return relay(ctx, ln, func() (net.Conn, error) { return l.dialFrom(ctx, from, target, 3*time.Second) })
+}
+
+// listener is one listener of an internal balancer: where it listens, inside
+// the balancer's namespace, and the address it forwards to from there.
+type listener struct {
+	balancer, listen, target string
+}
+
+// listeners lists every listener of every balancer group (sg.Group.IsBalancer).
+func (l *layout) listeners() []listener {
+	var out []listener
+	for _, name := range l.groups {
+		for _, r := range l.set.Groups[name].Egress {
+			if r.Listener != 0 {
+				out = append(out, listener{name, l.hostPort(name, r.Listener), l.hostPort(r.Group, r.Port)})
+			}
+		}
+	}
+	return out
+}
+
+// startBalancers binds every balancer listener inside its balancer's
+// namespace, then relays each connection to the listener's target from that
+// namespace, as an internal ALB does: the target's rules see the balancer,
+// never the caller. It returns once all are bound; the channel yields the
+// serving error after ctx ends.
+func (l *layout) startBalancers(ctx context.Context) (<-chan error, error) {
+	var lns []net.Listener
+	for _, b := range l.listeners() {
+		ln, err := l.listenIn(b.balancer, b.listen)
+		if err != nil {
+			for _, open := range lns {
+				open.Close()
+			}
+			return nil, fmt.Errorf("balancer %s listener %s: %w", b.balancer, b.listen, err)
+		}
+		lns = append(lns, ln)
+	}
+	errs := make(chan error, len(lns))
+	for i, b := range l.listeners() {
+		go func() {
+			errs <- relay(ctx, lns[i], func() (net.Conn, error) { return l.dialFrom(ctx, b.balancer, b.target, 3*time.Second) })
+		}()
+	}
+	done := make(chan error, 1)
+	go func() {
+		var all []error
+		for range lns {
+			all = append(all, <-errs)
+		}
+		done <- errors.Join(all...)
+	}()
+	return done, nil
+}
+
+// relay accepts on ln until ctx ends and pipes each connection to one that
+// dial opens, half-closing each way as the other side does.
+func relay(ctx context.Context, ln net.Listener, dial func() (net.Conn, error)) error {
+	go func() { <-ctx.Done(); ln.Close() }()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
@@ -55,21 +122,21 @@ func (l *layout) serveForward(ctx context.Context, ln net.Listener) error {
 		go func() {
 			defer wg.Done()
 			defer client.Close()
-			upstream, err := l.dialFrom(ctx, from, target, 3*time.Second)
+			upstream, err := dial()
 			if err != nil {
 				return
 			}
 			defer upstream.Close()
 			done := make(chan struct{}, 2)
-			relay := func(dst, src net.Conn) {
+			pipe := func(dst, src net.Conn) {
 				_, _ = io.Copy(dst, src)
 				if tc, ok := dst.(*net.TCPConn); ok {
 					_ = tc.CloseWrite()
 				}
 				done <- struct{}{}
 			}
-			go relay(upstream, client)
-			go relay(client, upstream)
+			go pipe(upstream, client)
+			go pipe(client, upstream)
 			<-done
 			<-done
 		}()

@@ -84,6 +84,16 @@ func TestLab(t *testing.T) {
 			!strings.Contains(out.String(), "alb                frontend 80\n") {
 			t.Fatal("the internet must reach exactly alb:80,443 and bastion:22, and the alb exactly frontend:80")
 		}
+		// The services are reached only through the internal balancer's
+		// listeners, each caller only the listeners of what it calls.
+		for _, row := range []string{
+			"internal-alb       cart 8080  catalogue 8080  payment 8080  user 8080\n",
+			"cart               alb 80,443  cart-redis 6379  internal-alb 8081,8082\n",
+		} {
+			if !strings.Contains(out.String(), row) {
+				t.Errorf("the matrix lacks the row %q", row)
+			}
+		}
 	})
 
 	t.Run("smoke through the frontend", func(t *testing.T) {

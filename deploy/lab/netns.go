@@ -126,31 +126,45 @@ func (l *layout) namespaces() []string {
 	return found
 }
 
-// dialFrom opens a TCP connection from inside instance's namespace: the socket
-// is created by a thread that joined the namespace, and that thread is never
-// reused (it is not unlocked, so it exits with its goroutine).
+// dialFrom opens a TCP connection from inside instance's namespace.
 func (l *layout) dialFrom(ctx context.Context, instance, addr string, timeout time.Duration) (net.Conn, error) {
+	return inNamespace(l.ns(instance), func() (net.Conn, error) {
+		d := net.Dialer{Timeout: timeout}
+		return d.DialContext(ctx, "tcp", addr)
+	})
+}
+
+// listenIn listens on addr inside instance's namespace; the socket stays
+// there whichever thread accepts on it.
+func (l *layout) listenIn(instance, addr string) (net.Listener, error) {
+	return inNamespace(l.ns(instance), func() (net.Listener, error) { return net.Listen("tcp", addr) })
+}
+
+// inNamespace runs open on a thread that joined network namespace ns, so the
+// socket it makes lives there; that thread is never reused (it is not
+// unlocked, so it exits with its goroutine).
+func inNamespace[T any](ns string, open func() (T, error)) (T, error) {
 	type result struct {
-		conn net.Conn
-		err  error
+		v   T
+		err error
 	}
 	ch := make(chan result, 1)
 	go func() {
 		runtime.LockOSThread()
-		f, err := os.Open("/var/run/netns/" + l.ns(instance))
+		var zero T
+		f, err := os.Open("/var/run/netns/" + ns)
 		if err != nil {
-			ch <- result{nil, err}
+			ch <- result{zero, err}
 			return
 		}
 		defer f.Close()
 		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- result{nil, fmt.Errorf("setns %s: %w", instance, err)}
+			ch <- result{zero, fmt.Errorf("setns %s: %w", ns, err)}
 			return
 		}
-		d := net.Dialer{Timeout: timeout}
-		c, err := d.DialContext(ctx, "tcp", addr)
-		ch <- result{c, err}
+		v, err := open()
+		ch <- result{v, err}
 	}()
 	r := <-ch
-	return r.conn, r.err
+	return r.v, r.err
 }

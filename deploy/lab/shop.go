@@ -27,6 +27,9 @@ func up(ctx context.Context, cfg config, out io.Writer) error {
 	return upWith(ctx, cfg, out, true)
 }
 
+// upWith with detachForwarder false leaves the host forwarder to the caller
+// (serveForward) and serves the internal balancers from this process until
+// ctx ends.
 func upWith(ctx context.Context, cfg config, out io.Writer, detachForwarder bool) error {
 	l, err := loadLayout(cfg)
 	if err != nil {
@@ -69,6 +72,14 @@ func upWith(ctx context.Context, cfg config, out io.Writer, detachForwarder bool
 				port = shop.Datastore(part).Port
 			}
 			return l.addr(part).String(), port
+		},
+		// As on EC2, callers find a service at its listener on the internal
+		// balancer, whose relay (startBalancers) runs beside the forwarder.
+		Reach: func(service string) string {
+			if lb, port, ok := l.set.ListenerOf(service); ok {
+				return l.hostPort(lb, port)
+			}
+			return l.hostPort(service, topology.ServicePort)
 		}}
 	if err := topology.Start(ctx, plan, l); err != nil {
 		return fmt.Errorf("%w (logs in %s/logs)", err, cfg.StateDir)
@@ -77,6 +88,8 @@ func upWith(ctx context.Context, cfg config, out io.Writer, detachForwarder bool
 		if err := startForwarder(cfg); err != nil {
 			return err
 		}
+	} else if _, err := l.startBalancers(ctx); err != nil { // in this process, until ctx ends
+		return err
 	}
 	if err := topology.WaitHTTP(ctx, "http://"+cfg.Listen+"/api/catalogue/products?limit=1", 90*time.Second); err != nil {
 		return fmt.Errorf("the shop did not answer through the frontend: %w (logs in %s/logs)", err, cfg.StateDir)

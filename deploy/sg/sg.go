@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -51,6 +52,9 @@ type Rule struct {
 	Port         int    `yaml:"port" json:"from_port"`
 	ToPort       int    `yaml:"to_port,omitempty" json:"to_port"`
 	Description  string `yaml:"description" json:"description"`
+	// Listener is set only on a balancer's egress: the port of the listener
+	// whose requests this rule forwards to its group (see Direct).
+	Listener int `yaml:"listener,omitempty" json:"listener"`
 }
 
 // Group is one security group, as in its file.
@@ -84,6 +88,7 @@ type FlatRule struct {
 	CIDR         string `json:"cidr"`
 	CIDRVariable string `json:"cidr_variable"`
 	Description  string `json:"description"`
+	Listener     int    `json:"listener"`
 }
 
 // Load reads every *.yaml file in dir and validates the set. Every error names
@@ -235,7 +240,131 @@ func (s *Set) validate() error {
 			}
 		}
 	}
+	for _, name := range s.Names() {
+		errs = append(errs, s.Groups[name].validateListeners()...)
+	}
 	return errors.Join(errs...)
+}
+
+// IsBalancer reports whether g is a load balancer that forwards by listener
+// port: its egress rules name listeners.
+func (g *Group) IsBalancer() bool {
+	return slices.ContainsFunc(g.Egress, func(r Rule) bool { return r.Listener != 0 })
+}
+
+// ListenerOf is where callers find group target: the balancer and listener
+// port that forward to it, or ok false when callers reach it directly.
+func (s *Set) ListenerOf(target string) (balancer string, port int, ok bool) {
+	for _, name := range s.Names() {
+		for _, r := range s.Groups[name].Egress {
+			if r.Listener != 0 && r.Group == target {
+				return name, r.Listener, true
+			}
+		}
+	}
+	return "", 0, false
+}
+
+// validateListeners: a balancer only forwards, each listener to one group,
+// and every port it accepts is a listener; no other group names listeners.
+func (g *Group) validateListeners() []error {
+	var errs []error
+	for i, r := range g.Ingress {
+		if r.Listener != 0 {
+			errs = append(errs, fmt.Errorf("%s: listener is only for a balancer's egress", g.where(Ingress, i, r)))
+		}
+	}
+	if !g.IsBalancer() {
+		return errs
+	}
+	accepted := map[int]bool{}
+	for _, r := range g.Ingress {
+		if r.Port != r.ToPort {
+			errs = append(errs, fmt.Errorf("%s: a balancer accepts single listener ports, not ranges", g.file))
+		}
+		accepted[r.Port] = true
+	}
+	forwarded := map[int]int{}
+	for i, r := range g.Egress {
+		at := g.where(Egress, i, r)
+		switch {
+		case r.Listener == 0 || r.Group == "":
+			errs = append(errs, fmt.Errorf("%s: a balancer's every egress forwards a listener to a group", at))
+		case !accepted[r.Listener]:
+			errs = append(errs, fmt.Errorf("%s: listener %d accepts no ingress", at, r.Listener))
+		}
+		if j, dup := forwarded[r.Listener]; dup && r.Listener != 0 {
+			errs = append(errs, fmt.Errorf("%s: listener %d is forwarded by egress[%d] too", at, r.Listener, j))
+		}
+		forwarded[r.Listener] = i
+	}
+	for port := range accepted {
+		if _, ok := forwarded[port]; !ok {
+			errs = append(errs, fmt.Errorf("%s: port %d is accepted but forwarded nowhere (no egress with listener: %d)", g.file, port, port))
+		}
+	}
+	return errs
+}
+
+// Direct returns the set as seen where the platform's own service discovery
+// takes the balancers' place (compose's DNS, Kubernetes Services): every
+// balancer is removed, and each caller its listener admitted reaches the
+// listener's group directly on the forwarded port. Rules are kept in order;
+// the new ones take the place of the rules they replace, with the caller's
+// description. The result is validated like a loaded set.
+func (s *Set) Direct() (*Set, error) {
+	out := &Set{Groups: map[string]*Group{}}
+	type hop struct {
+		target string
+		port   int
+	}
+	through := map[string]map[int]hop{} // balancer -> listener -> forward
+	for name, g := range s.Groups {
+		if !g.IsBalancer() {
+			continue
+		}
+		through[name] = map[int]hop{}
+		for _, r := range g.Egress {
+			through[name][r.Listener] = hop{r.Group, r.Port}
+		}
+	}
+	for name, g := range s.Groups {
+		if through[name] != nil {
+			continue
+		}
+		c := *g
+		c.Ingress, c.Egress = nil, nil
+		for _, r := range g.Ingress {
+			lb, ok := through[r.Group]
+			if !ok {
+				c.Ingress = append(c.Ingress, r)
+				continue
+			}
+			// Callers arrive through the balancer: admit each of them, in the
+			// balancer's order, with the caller's own description of the call.
+			for _, in := range s.Groups[r.Group].Ingress {
+				if h := lb[in.Port]; h.target == name && h.port >= r.Port && h.port <= r.ToPort {
+					c.Ingress = append(c.Ingress, Rule{Group: in.Group, Protocol: r.Protocol, Port: h.port, ToPort: h.port,
+						Description: in.Description})
+				}
+			}
+		}
+		for _, r := range g.Egress {
+			lb, ok := through[r.Group]
+			if !ok {
+				c.Egress = append(c.Egress, r)
+				continue
+			}
+			h := lb[r.Port]
+			c.Egress = append(c.Egress, Rule{Group: h.target, Protocol: r.Protocol, Port: h.port, ToPort: h.port,
+				Description: r.Description})
+		}
+		out.Groups[name] = &c
+	}
+	if err := out.validate(); err != nil {
+		return nil, fmt.Errorf("without the balancers: %w", err)
+	}
+	return out, nil
 }
 
 func (g *Group) rules(direction string) []Rule {
@@ -267,6 +396,7 @@ func (s *Set) Flat() []FlatRule {
 					Key:   fmt.Sprintf("%s/%s/%d", name, dir, i),
 					Group: name, Direction: dir, Protocol: r.Protocol, FromPort: r.Port, ToPort: r.ToPort,
 					PeerGroup: r.Group, CIDR: r.CIDR, CIDRVariable: r.CIDRVariable, Description: r.Description,
+					Listener: r.Listener,
 				})
 			}
 		}

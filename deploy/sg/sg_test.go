@@ -40,7 +40,7 @@ func TestDefinitionsLoadAndPassPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"alb", "bastion", "cart", "cart-redis", "catalogue", "catalogue-mongodb", "frontend",
-		"payment", "payment-mysql", "user", "user-mongodb"}
+		"internal-alb", "payment", "payment-mysql", "user", "user-mongodb"}
 	if got := s.Names(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("groups %v, want %v", got, want)
 	}
@@ -55,7 +55,7 @@ func TestLoadRejects(t *testing.T) {
 		want                 []string
 	}{
 		{"unknown group", "cart.yaml", "group: cart-redis", "group: cart-rediss", []string{"cart.yaml", "egress[0]", `unknown group "cart-rediss"`}},
-		{"duplicate rule", "user.yaml", "group: cart\n", "group: frontend\n", []string{"user.yaml", "ingress[1]", "duplicate of ingress[0]"}},
+		{"duplicate rule", "payment.yaml", "port: 8083\n", "port: 8082\n", []string{"payment.yaml", "egress[3]", "duplicate of egress[2]"}},
 		{"port out of range", "payment.yaml", "port: 3306", "port: 70000", []string{"payment.yaml", "egress[0]", "port out of range"}},
 		{"malformed cidr", "alb.yaml", "cidr: 0.0.0.0/0", "cidr: 0.0.0.300/0", []string{"alb.yaml", "ingress[0]", "malformed CIDR"}},
 		{"cidr with host bits", "alb.yaml", "cidr: 0.0.0.0/0", "cidr: 10.0.0.1/8", []string{"alb.yaml", "malformed CIDR"}},
@@ -64,6 +64,14 @@ func TestLoadRejects(t *testing.T) {
 		{"name differs from file", "cart.yaml", "name: cart", "name: basket", []string{"cart.yaml", "must match the file name"}},
 		{"bad protocol", "cart.yaml", "    port: 6379", "    port: 6379\n    protocol: icmp", []string{"cart.yaml", "egress[0]", "protocol"}},
 		{"unknown owner", "cart-redis.yaml", "owner: cart", "owner: basket", []string{"cart-redis.yaml", `owner "basket"`}},
+		{"listener on ingress", "user.yaml", "group: internal-alb\n", "group: internal-alb\n    listener: 8081\n",
+			[]string{"user.yaml: ingress[0]", "only for a balancer's egress"}},
+		{"listener nobody may call", "internal-alb.yaml", "listener: 8084", "listener: 8085",
+			[]string{"internal-alb.yaml: egress[3]", "listener 8085 accepts no ingress", "port 8084 is accepted but forwarded nowhere"}},
+		{"listener forwarded twice", "internal-alb.yaml", "listener: 8084", "listener: 8083",
+			[]string{"internal-alb.yaml: egress[3]", "listener 8083 is forwarded by egress[2] too"}},
+		{"balancer egress without a listener", "internal-alb.yaml", "    listener: 8084\n", "",
+			[]string{"internal-alb.yaml: egress[3]", "forwards a listener to a group"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -87,7 +95,7 @@ func TestPolicyRejects(t *testing.T) {
 	}{
 		{"ssh from the world", "frontend.yaml", "port: 22\n    group: bastion", "port: 22\n    cidr: 0.0.0.0/0",
 			[]string{"frontend.yaml: ingress[1] (port 22 from 0.0.0.0/0)", "SSH"}},
-		{"api open to the world", "user.yaml", "group: frontend", "cidr: 0.0.0.0/0",
+		{"api open to the world", "user.yaml", "group: internal-alb", "cidr: 0.0.0.0/0",
 			[]string{"user.yaml: ingress[0]", "only the load balancer (alb)"}},
 		{"frontend open to the world again", "frontend.yaml", "port: 80\n    group: alb", "port: 80\n    cidr: 0.0.0.0/0",
 			[]string{"frontend.yaml: ingress[0]", "only the load balancer (alb)"}},
@@ -97,8 +105,8 @@ func TestPolicyRejects(t *testing.T) {
 			[]string{"alb.yaml: ingress[1]", "only ports 80 and 443"}},
 		{"datastore used by another service", "user-mongodb.yaml", "group: user\n", "group: catalogue\n",
 			[]string{"user-mongodb.yaml: ingress[0]", "only its own service (user)"}},
-		{"cidr between tiers", "cart.yaml", "group: payment", "cidr: 10.0.0.0/16",
-			[]string{"cart.yaml: ingress[1]", "tiers reference groups"}},
+		{"cidr between tiers", "cart.yaml", "port: 8080\n    group: internal-alb", "port: 8080\n    cidr: 10.0.0.0/16",
+			[]string{"cart.yaml: ingress[0]", "tiers reference groups"}},
 		{"egress to a private cidr", "payment.yaml", "group: payment-mysql", "cidr: 10.0.0.0/16",
 			[]string{"payment.yaml: egress[0]", "egress to CIDRs is only for downloads"}},
 		{"missing description", "cart.yaml", `description: "its own datastore"`, `description: ""`,
@@ -169,14 +177,18 @@ func TestAllows(t *testing.T) {
 		{"internet", "user", 8080, false},
 		{"internet", "bastion", 22, false},
 		{"admin", "bastion", 22, true},
-		{"frontend", "user", 8080, true},
+		{"frontend", "user", 8080, false}, // services are reached through the internal load balancer
+		{"frontend", "internal-alb", 8081, true},
+		{"internal-alb", "user", 8080, true},
 		{"frontend", "user-mongodb", 27017, false},
-		{"frontend", "payment", 8080, true},
+		{"frontend", "internal-alb", 8084, true},
 		{"cart", "cart-redis", 6379, true},
 		{"payment", "cart-redis", 6379, false},
-		{"payment", "cart", 8080, true},
-		{"cart", "payment", 8080, false},
-		{"user", "catalogue", 8080, false},
+		{"payment", "internal-alb", 8083, true},
+		{"cart", "internal-alb", 8084, false}, // cart never calls payment
+		{"cart", "internal-alb", 8082, true},
+		{"user", "internal-alb", 8082, false},
+		{"internal-alb", "user-mongodb", 27017, false},
 		{"catalogue", "catalogue-mongodb", 27017, true},
 		{"user", "catalogue-mongodb", 27017, false},
 		{"bastion", "payment-mysql", 22, true},
@@ -189,7 +201,64 @@ func TestAllows(t *testing.T) {
 			t.Errorf("%s -> %s:%d = %v, want %v", tc.src, tc.dst, tc.port, got, tc.want)
 		}
 	}
-	if ports := s.Ports(); len(ports) != 7 {
+	if ports := s.Ports(); len(ports) != 11 {
 		t.Errorf("ports %v", ports)
+	}
+}
+
+// TestDirectKeepsExactlyTheBalancedPaths: without the balancers, a caller
+// reaches a group on a port exactly when, with them, it reaches a listener
+// that forwards there; every other connection is as it was.
+func TestDirectKeepsExactlyTheBalancedPaths(t *testing.T) {
+	s, err := Load(defsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.Direct()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := d.Groups["internal-alb"]; ok || len(d.Groups) != len(s.Groups)-1 {
+		t.Fatalf("groups %v", d.Names())
+	}
+	if v := d.Check(); len(v) != 0 {
+		t.Fatalf("the direct set breaks the policy:\n%s", strings.Join(v, "\n"))
+	}
+	addrOf := func(string) netip.Addr { return netip.MustParseAddr("10.0.1.1") }
+	admin := netip.MustParsePrefix("198.51.100.0/24")
+	lb := s.Groups["internal-alb"]
+	opened := 0
+	for _, src := range d.Names() {
+		for _, dst := range d.Names() {
+			for _, port := range s.Ports() {
+				want := s.Allows(src, dst, port, admin, addrOf)
+				for _, fwd := range lb.Egress {
+					if fwd.Group == dst && fwd.Port == port && s.Allows(src, "internal-alb", fwd.Listener, admin, addrOf) &&
+						s.Allows("internal-alb", dst, port, admin, addrOf) {
+						want = true
+					}
+				}
+				if got := d.Allows(src, dst, port, admin, addrOf); got != want {
+					t.Errorf("%s -> %s:%d: direct %v, through the balancer %v", src, dst, port, got, want)
+				}
+				if want && !s.Allows(src, dst, port, admin, addrOf) {
+					opened++
+				}
+			}
+		}
+	}
+	for _, tc := range []struct {
+		target string
+		port   int
+	}{{"user", 8081}, {"catalogue", 8082}, {"cart", 8083}, {"payment", 8084}, {"cart-redis", 0}} {
+		lb, port, ok := s.ListenerOf(tc.target)
+		if port != tc.port || ok != (tc.port != 0) || (ok && lb != "internal-alb") {
+			t.Errorf("ListenerOf(%s) = %s %d %v, want port %d", tc.target, lb, port, ok, tc.port)
+		}
+	}
+	// frontend to the four services, cart to user and catalogue, payment to
+	// user, catalogue and cart.
+	if opened != 9 {
+		t.Errorf("%d connections go through the balancer, want 9", opened)
 	}
 }

@@ -1,5 +1,6 @@
 # The public entry: an Application Load Balancer in the alb security group,
-# forwarding to the frontend (in the private subnet, admitting only the ALB).
+# forwarding to the frontend's Auto Scaling Group (in the private subnets,
+# admitting only the ALB).
 # With domain_name, it terminates HTTPS with an ACM certificate validated
 # through DNS in the Route 53 public zone route53_zone, and answers HTTP with a
 # redirect; without, it serves plain HTTP, and the output says so loudly.
@@ -17,21 +18,22 @@ resource "aws_lb" "shop" {
   drop_invalid_header_fields = true
 }
 
+# The frontend's Auto Scaling Group registers its instances here (scaling.tf).
+# The probe is nginx's own /healthz: the services behind it have their own
+# target groups and health checks.
 resource "aws_lb_target_group" "frontend" {
-  name     = "roboshop-frontend"
-  port     = 80
-  protocol = "HTTP"
-  vpc_id   = aws_vpc.main.id
+  name                 = "roboshop-frontend"
+  port                 = 80
+  protocol             = "HTTP"
+  vpc_id               = aws_vpc.main.id
+  deregistration_delay = 30
   health_check {
-    path    = "/healthz"
-    matcher = "200"
+    path                = "/healthz"
+    matcher             = "200"
+    interval            = 10
+    healthy_threshold   = 2
+    unhealthy_threshold = 3
   }
-}
-
-resource "aws_lb_target_group_attachment" "frontend" {
-  target_group_arn = aws_lb_target_group.frontend.arn
-  target_id        = aws_instance.tier["frontend"].id
-  port             = 80
 }
 
 data "aws_route53_zone" "public" {

@@ -23,15 +23,21 @@ module "userdata" {
 
 locals {
   instance_type = coalesce(var.instance_type, var.architecture == "arm64" ? "t4g.micro" : "t3.micro")
-  # Every group but the load balancer's is an instance; only the bastion has
-  # a public address (the frontend sits behind the ALB, in the private subnet).
-  instance_tiers = { for name, g in module.rules.groups : name => g if name != "alb" }
+  # Every group but the two load balancers' runs on instances (each tier has
+  # its role and secrets: secrets.tf). The frontend and the services run as
+  # Auto Scaling Groups (scaling.tf); the datastores and the bastion are
+  # single instances. Only the bastion has a public address.
+  load_balancers = toset(["alb", "internal-alb"])
+  scaled_tiers   = toset(["frontend", "user", "catalogue", "cart", "payment"])
+  instance_tiers = { for name, g in module.rules.groups : name => g if !contains(local.load_balancers, name) }
+  single_tiers   = { for name, g in local.instance_tiers : name => g if !contains(local.scaled_tiers, name) }
   public_tiers   = toset(["bastion"])
 }
 
-# One instance per tier, each in its own security group.
+# One instance for each datastore and for the bastion, each in its own
+# security group.
 resource "aws_instance" "tier" {
-  for_each                    = local.instance_tiers
+  for_each                    = local.single_tiers
   ami                         = data.aws_ami.debian.id
   instance_type               = local.instance_type
   key_name                    = var.key_name

@@ -35,6 +35,15 @@ resource "aws_subnet" "private" {
   tags              = { Name = "roboshop-private" }
 }
 
+# The Auto Scaling Groups and the internal load balancer span both private
+# subnets (two zones); the datastores live in the first.
+resource "aws_subnet" "private_b" {
+  vpc_id            = aws_vpc.main.id
+  cidr_block        = cidrsubnet(var.vpc_cidr, 8, 11)
+  availability_zone = data.aws_availability_zones.available.names[1]
+  tags              = { Name = "roboshop-private-b" }
+}
+
 resource "aws_eip" "nat" {
   domain = "vpc"
 }
@@ -77,6 +86,13 @@ resource "aws_route_table_association" "private" {
   route_table_id = aws_route_table.private.id
 }
 
+# One NAT gateway, in the first zone, for both private subnets: it carries
+# only first-boot downloads, and a second costs as much again.
+resource "aws_route_table_association" "private_b" {
+  subnet_id      = aws_subnet.private_b.id
+  route_table_id = aws_route_table.private.id
+}
+
 resource "aws_route53_zone" "internal" {
   name = var.dns_zone
   vpc {
@@ -84,6 +100,8 @@ resource "aws_route53_zone" "internal" {
   }
 }
 
+# The single instances by name; the services' names are aliases of the
+# internal load balancer (scaling.tf).
 resource "aws_route53_record" "tier" {
   for_each = aws_instance.tier
   zone_id  = aws_route53_zone.internal.zone_id

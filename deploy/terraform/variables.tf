@@ -90,3 +90,14 @@ variable "route53_zone" {
   type        = string
   default     = null
 }
+
+variable "desired_count" {
+  description = "Instances in each Auto Scaling Group, by tier (frontend, user, catalogue, cart, payment); a tier left out has 1. One each keeps the lab cheap; a group may hold twice its count while a rolling release replaces it."
+  type        = map(number)
+  default     = { frontend = 1, user = 1, catalogue = 1, cart = 1, payment = 1 }
+  validation {
+    condition = alltrue([for tier, n in var.desired_count :
+    contains(["frontend", "user", "catalogue", "cart", "payment"], tier) && n >= 1 && n <= 10 && floor(n) == n])
+    error_message = "desired_count takes frontend, user, catalogue, cart and payment, each a whole number from 1 to 10."
+  }
+}

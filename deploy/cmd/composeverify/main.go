@@ -92,7 +92,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return errors.New(strings.Join(problems, "\n"))
 	}
 
-	reaches := composecheck.Reaches(p, set)
+	reaches, err := composecheck.Reaches(p, set)
+	if err != nil {
+		return err
+	}
 	results, err := probeAll(ctx, *image, containers, reaches)
 	if err != nil {
 		return err

@@ -26,6 +26,7 @@ locals {
           cidr          = try(r.cidr, "")
           cidr_variable = try(r.cidr_variable, "")
           description   = r.description
+          listener      = try(r.listener, 0)
         }
       }
     ]...)
@@ -35,6 +36,14 @@ locals {
 output "groups" {
   description = "Every group with its description and tier."
   value       = { for name, g in local.groups : name => { description = g.description, tier = g.tier } }
+}
+
+output "listeners" {
+  description = "Where callers find each group that sits behind a balancer, by that group: the balancer, its listener port, and the port the listener forwards to (the balancer's egress rules with a listener)."
+  value = {
+    for r in values(local.rules) : r.peer_group => { balancer = r.group, port = r.listener, target_port = r.from_port }
+    if r.direction == "egress" && r.listener != 0
+  }
 }
 
 output "rules" {

@@ -32,31 +32,41 @@ variable "region" {
   type        = string
 }
 
+# The listeners of the internal load balancer, from deploy/security-groups.
+module "rules" {
+  source = "../rules"
+}
+
 locals {
   zone = var.zone
-  # Environment of each service, as in docs/architecture.md; peers are found by private DNS name.
+  # Callers find a service at its listener on the internal load balancer,
+  # under the private DNS name <service>.<zone> (an alias of the balancer):
+  # however many instances its Auto Scaling Group holds, one address.
+  service_at = { for name, l in module.rules.listeners : name => "${name}.${local.zone}:${l.port}" }
+
+  # Environment of each service, as in docs/architecture.md.
   service_env = {
     user = {
       SEED_DEMO = tostring(var.seed_demo)
     }
     catalogue = {}
     cart = {
-      USER_URL      = "http://user.${local.zone}:8080"
-      CATALOGUE_URL = "http://catalogue.${local.zone}:8080"
+      USER_URL      = "http://${local.service_at.user}"
+      CATALOGUE_URL = "http://${local.service_at.catalogue}"
     }
     payment = {
-      USER_URL      = "http://user.${local.zone}:8080"
-      CATALOGUE_URL = "http://catalogue.${local.zone}:8080"
-      CART_URL      = "http://cart.${local.zone}:8080"
+      USER_URL      = "http://${local.service_at.user}"
+      CATALOGUE_URL = "http://${local.service_at.catalogue}"
+      CART_URL      = "http://${local.service_at.cart}"
     }
   }
 
   nginx_conf = templatefile("${path.module}/../../../../frontend/nginx.conf.template", {
     listen_port        = 80
-    user_upstream      = "user.${local.zone}:8080"
-    catalogue_upstream = "catalogue.${local.zone}:8080"
-    cart_upstream      = "cart.${local.zone}:8080"
-    payment_upstream   = "payment.${local.zone}:8080"
+    user_upstream      = local.service_at.user
+    catalogue_upstream = local.service_at.catalogue
+    cart_upstream      = local.service_at.cart
+    payment_upstream   = local.service_at.payment
     html_root          = "/var/www/roboshop"
     real_ip_from       = var.vpc_cidr # the ALB's nodes: nginx counts its limits per shopper, not per node
   })
@@ -101,8 +111,10 @@ output "user_data" {
       })
       "cart-redis"    = templatefile("${path.module}/templates/redis.sh.tftpl", { secret_reader = local.secret_reader["cart-redis"] })
       "payment-mysql" = templatefile("${path.module}/templates/mysql.sh.tftpl", { secret_reader = local.secret_reader["payment-mysql"] })
-      frontend        = templatefile("${path.module}/templates/frontend.sh.tftpl", { nginx_conf = local.nginx_conf, fetch = local.fetch })
-      bastion         = templatefile("${path.module}/templates/bastion.sh.tftpl", {})
+      frontend = templatefile("${path.module}/templates/frontend.sh.tftpl", {
+        nginx_conf = local.nginx_conf, fetch = local.fetch, upstream_hosts = join(" ", [for at in values(local.service_at) : split(":", at)[0]])
+      })
+      bastion = templatefile("${path.module}/templates/bastion.sh.tftpl", {})
     }
   )
 }
