@@ -34,7 +34,7 @@ type Plan struct {
 	// service, when that is not where it listens: a load balancer in front of
 	// it (the lab's internal-alb). Nil: at Addr.
 	Reach func(service string) string
-	Bins map[string]string // from Build: the services, and mongostandin where there is no mongod
+	Bins  map[string]string // from Build: the services, and mongostandin where there is no mongod
 	Secrets
 	Throwaway bool
 	// ServiceEnv adds variables to a service's environment (LOG_LEVEL,

@@ -88,7 +88,7 @@ func TestLab(t *testing.T) {
 		// listeners, each caller only the listeners of what it calls.
 		for _, row := range []string{
 			"internal-alb       cart 8080  catalogue 8080  payment 8080  user 8080\n",
-			"cart               alb 80,443  cart-redis 6379  internal-alb 8081,8082\n",
+			"cart               alb 443  cart-redis 6379  internal-alb 8081,8082\n",
 		} {
 			if !strings.Contains(out.String(), row) {
 				t.Errorf("the matrix lacks the row %q", row)
