@@ -58,4 +58,5 @@ if ! [ -x "$BIN/kube-apiserver-$KUBE_VERSION" ]; then
 	mv "$CACHE/build/kube-apiserver" "$BIN/kube-apiserver-$KUBE_VERSION"
 fi
 build_cyclonedx
+build_ferretdb
 log_end

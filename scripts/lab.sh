@@ -8,13 +8,13 @@
 #   scripts/lab.sh metrics user   a service's /metrics, asked from inside its namespace
 # Extra flags go to the lab command: -listen 127.0.0.1:9090, -prefix, -subnet, -state.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-export PATH="/usr/local/go/bin:$PATH:/usr/sbin:/sbin"
+. "$(dirname "$0")/lib.sh"
 if [ "$(id -u)" -ne 0 ]; then
 	echo "the lab needs root (network namespaces, nftables): sudo $0 $*" >&2
 	exit 1
 fi
 [ "${1:-}" = "down" ] || scripts/deps.sh
+export ROBOSHOP_FERRETDB="$FERRETDB" # the lab's MongoDB servers (SCRAM)
 (cd deploy && go build -o ../.cache/bin/lab ./lab)
 cmd=${1:-}
 shift || true

@@ -18,6 +18,10 @@ HELM_VERSION=v3.19.5
 # The release's SBOMs (scripts/release.sh): CycloneDX's Go module tool.
 CYCLONEDX_VERSION=v1.10.0
 CYCLONEDX="$BIN/cyclonedx-gomod-$CYCLONEDX_VERSION"
+# FerretDB, MongoDB's stand-in where no mongod is installed: the server of the
+# compose stand-in image, and the lab's (which needs its SCRAM sign-in).
+FERRETDB_VERSION=v1.24.0
+FERRETDB="$BIN/ferretdb-$FERRETDB_VERSION"
 KUBE_VERSION=$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ {print $2}' deploy/kube/apiserver/go.mod)
 
 now() { date +%s.%N; }
@@ -109,4 +113,28 @@ build_cyclonedx() {
 	[ -x "$CYCLONEDX" ] && return
 	log "building cyclonedx-gomod $CYCLONEDX_VERSION from the Go module proxy (about a minute, once)"
 	go_install_as "$CYCLONEDX" "github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@$CYCLONEDX_VERSION"
+}
+
+# build_release MODULE VERSION PACKAGE OUT [LDFLAGS]: builds a command from the
+# module's release source, as its own main module, so its go.mod (replace and
+# exclude directives, toolchain) applies exactly as in its own repository.
+build_release() {
+	local module=$1 version=$2 pkg=$3 out=$4 ldflags=${5:-}
+	local dir src
+	dir=$(GOWORK=off GOFLAGS=-mod=mod go mod download -json "$module@$version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+	src="$CACHE/src/$(basename "$out")"
+	rm -rf "$src" && mkdir -p "$(dirname "$src")" && cp -r "$dir" "$src" && chmod -R u+w "$src"
+	[ -z "${PATCH:-}" ] || (cd "$src" && eval "$PATCH")
+	(cd "$src" && GOWORK=off CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags="-s -w $ldflags" -o "$out" "$pkg")
+	rm -rf "$src"
+}
+
+# build_ferretdb: FerretDB's server at its pinned version into $FERRETDB, once.
+build_ferretdb() {
+	[ -x "$FERRETDB" ] && return
+	log "building FerretDB $FERRETDB_VERSION from its release source (about 2 minutes, once)"
+	# A release build reads its version from build/version/version.txt, which
+	# the module zip leaves out (FerretDB's own build writes it).
+	PATCH="echo $FERRETDB_VERSION >build/version/version.txt" \
+		retry progress "$CACHE/ferretdb-build.log" build_release github.com/FerretDB/FerretDB "$FERRETDB_VERSION" ./cmd/ferretdb "$FERRETDB"
 }

@@ -20,7 +20,6 @@
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 COMPOSE_VERSION=v2.40.3
-FERRETDB_VERSION=v1.24.0
 LABEL=org.roboshop.standin
 
 if [ "${1:-}" = clean ]; then
@@ -35,20 +34,6 @@ if [ "${1:-}" = clean ]; then
 	docker image ls --filter "label=$LABEL"
 	exit 1
 fi
-
-# build_release MODULE VERSION PACKAGE OUT [LDFLAGS]: builds a command from the
-# module's release source, as its own main module, so its go.mod (replace and
-# exclude directives, toolchain) applies exactly as in its own repository.
-build_release() {
-	local module=$1 version=$2 pkg=$3 out=$4 ldflags=${5:-}
-	local dir src
-	dir=$(GOWORK=off GOFLAGS=-mod=mod go mod download -json "$module@$version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
-	src="$WORK/src/$(basename "$out")"
-	rm -rf "$src" && mkdir -p "$(dirname "$src")" && cp -r "$dir" "$src" && chmod -R u+w "$src"
-	[ -z "${PATCH:-}" ] || (cd "$src" && eval "$PATCH")
-	(cd "$src" && GOWORK=off CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags="-s -w $ldflags" -o "$out" "$pkg")
-	rm -rf "$src"
-}
 
 COMPOSE="$BIN/docker-compose"
 if [ "$("$COMPOSE" version --short 2>/dev/null)" != "${COMPOSE_VERSION#v}" ]; then
@@ -138,11 +123,8 @@ mongo_rev=$(rev $sdir/mongo/* standins/mongosh/main.go standins/go.sum <(echo "$
 if [ "$(current mongo:7)" != "$mongo_rev" ]; then
 	ctx="$WORK/mongo"
 	rm -rf "$ctx" && mkdir -p "$ctx" && cp $sdir/mongo/* "$ctx/"
-	log "building FerretDB $FERRETDB_VERSION from its release source (about 2 minutes, once)"
-	# A release build reads its version from build/version/version.txt, which
-	# the module zip leaves out (FerretDB's own build writes it).
-	PATCH="echo $FERRETDB_VERSION >build/version/version.txt" \
-		progress "$WORK/ferretdb-build.log" build_release github.com/FerretDB/FerretDB "$FERRETDB_VERSION" ./cmd/ferretdb "$ctx/ferretdb"
+	build_ferretdb
+	cp "$FERRETDB" "$ctx/ferretdb"
 	(cd standins && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$ctx/mongosh" ./mongosh)
 	standin mongo:7 "$mongo_rev" "$ctx"
 	rm -rf "$ctx"

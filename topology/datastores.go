@@ -35,6 +35,10 @@ type Host struct {
 	// MongoStandIn is the stand-in binary used where mongod is not installed
 	// (standins/mongostandin: embedded FerretDB).
 	MongoStandIn string
+	// FerretDB is FerretDB's server, which MongoDB needs where it has a
+	// password (Secrets.MongoPassword): the embedded stand-in cannot sign
+	// users in. scripts/deps.sh builds it.
+	FerretDB string
 	// Throwaway trades durability for speed (tests): a crash may lose the
 	// last second of commits, which a test's data never outlives anyway.
 	Throwaway bool
@@ -58,6 +62,9 @@ func (d Datastore) Server(h Host) (Server, error) {
 	port := strconv.Itoa(h.Port)
 	switch d.Engine {
 	case MongoDB:
+		if h.MongoPassword != "" {
+			return d.ferretDB(h)
+		}
 		if mongod, err := exec.LookPath("mongod"); err == nil {
 			return Server{Start: Cmd{Path: mongod, Args: []string{"--bind_ip", h.Bind, "--port", port, "--dbpath", h.Dir, "--quiet"}}}, nil
 		}
@@ -80,6 +87,26 @@ func (d Datastore) Server(h Host) (Server, error) {
 	}
 	return Server{}, fmt.Errorf("unknown engine %s", d.Engine)
 }
+
+// ferretDB runs FerretDB's server with SCRAM sign-in and one user, made at its
+// first start: MongoUser in d's database, with the password the service is
+// given. (FerretDB has no roles: on mongod that user would have readWrite on
+// its database only, as on EC2, in compose and in the chart.)
+func (d Datastore) ferretDB(h Host) (Server, error) {
+	if h.FerretDB == "" {
+		return Server{}, fmt.Errorf("%s: a MongoDB with a password needs FerretDB's server (ROBOSHOP_FERRETDB; scripts/deps.sh builds it)", d.Name)
+	}
+	return Server{Start: Cmd{Path: h.FerretDB,
+		Args: []string{"--handler=sqlite", "--sqlite-url=file:" + h.Dir + "/", "--state-dir=" + h.Dir,
+			"--listen-addr=" + h.hostPort(), "--debug-addr=-", "--telemetry=disable", "--log-level=warn"},
+		// Through the environment, never the command line (ps shows it).
+		Env: []string{"FERRETDB_TEST_ENABLE_NEW_AUTH=true", "FERRETDB_SETUP_DATABASE=" + d.Database,
+			"FERRETDB_SETUP_USERNAME=" + MongoUser(d), "FERRETDB_SETUP_PASSWORD=" + h.MongoPassword}}}, nil
+}
+
+// MongoUser is the one user a service signs in to its MongoDB as: named
+// after the database it may use.
+func MongoUser(d Datastore) string { return d.Database }
 
 func (h Host) hostPort() string { return h.Bind + ":" + strconv.Itoa(h.Port) }
 

@@ -34,7 +34,7 @@ type Plan struct {
 	// service, when that is not where it listens: a load balancer in front of
 	// it (the lab's internal-alb). Nil: at Addr.
 	Reach func(service string) string
-	Bins  map[string]string // from Build: the services, and mongostandin where there is no mongod
+	Bins  map[string]string // from Build: the services, and mongostandin where there is no mongod; ferretdb: FerretDB's server (Host.FerretDB)
 	Secrets
 	Throwaway bool
 	// ServiceEnv adds variables to a service's environment (LOG_LEVEL,
@@ -66,7 +66,7 @@ func Start(ctx context.Context, p Plan, r Runner) error {
 	for _, d := range shop.Datastores {
 		host, port := p.Addr(d.Name)
 		srv, err := d.Server(Host{Dir: filepath.Join(p.Dir, "data", d.Name), Bind: host, Port: port,
-			MongoStandIn: p.Bins["mongostandin"], Throwaway: p.Throwaway, Secrets: p.Secrets})
+			MongoStandIn: p.Bins["mongostandin"], FerretDB: p.Bins["ferretdb"], Throwaway: p.Throwaway, Secrets: p.Secrets})
 		if err != nil {
 			return err
 		}

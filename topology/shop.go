@@ -120,9 +120,11 @@ func (s Shop) Parts() []string {
 	return names
 }
 
-// Secrets are the datastores' credentials; empty fields mean none (Redis
-// without a password; MySQL's application user is then MySQLUser alone).
+// Secrets are the datastores' credentials; empty fields mean none (MongoDB
+// and Redis without a password; MySQL's application user is then MySQLUser
+// alone).
 type Secrets struct {
+	MongoPassword string // of each MongoDB's one user (MongoUser), made at its first start
 	RedisPassword string
 	MySQLUser     string // the application's user; root administers over the socket only
 	MySQLPassword string
@@ -132,6 +134,9 @@ type Secrets struct {
 func (d Datastore) URL(addr string, s Secrets) string {
 	switch d.Engine {
 	case MongoDB:
+		if s.MongoPassword != "" {
+			return "mongodb://" + MongoUser(d) + ":" + s.MongoPassword + "@" + addr + "/" + d.Database + "?authSource=" + d.Database
+		}
 		return "mongodb://" + addr + "/" + d.Database
 	case Redis:
 		auth := ""

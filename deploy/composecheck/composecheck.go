@@ -161,6 +161,11 @@ func checkWiring(p *types.Project) []string {
 				if !strings.Contains(*got, at) || !strings.Contains(*got, "/"+store.Database) {
 					out = append(out, fmt.Sprintf("service %s: %s must reach database %s at %s", svc.Name, key, store.Database, at))
 				}
+				// A service is its database's user (readWrite there only), never
+				// the server's root, whose users live in admin.
+				if store.Engine == topology.MongoDB && !strings.Contains(*got, "authSource="+store.Database) {
+					out = append(out, fmt.Sprintf("service %s: %s must sign in as %s's own user (authSource=%s), not root", svc.Name, key, store.Database, store.Database))
+				}
 			case *got != want:
 				out = append(out, fmt.Sprintf("service %s: %s is %q, want %q", svc.Name, key, *got, want))
 			}

@@ -39,7 +39,8 @@ func composeFile(t *testing.T) string {
 
 // testSecrets are what .env gives compose (scripts/up.sh makes it).
 var testSecrets = []string{"USER_MONGO_PASSWORD=a", "CATALOGUE_MONGO_PASSWORD=b", "REDIS_PASSWORD=c",
-	"MYSQL_PASSWORD=d", "MYSQL_ROOT_PASSWORD=e", "USER_SIGNING_KEY=f"}
+	"MYSQL_PASSWORD=d", "MYSQL_ROOT_PASSWORD=e", "USER_SIGNING_KEY=f", "USER_MONGO_ROOT_PASSWORD=g",
+	"CATALOGUE_MONGO_ROOT_PASSWORD=h"}
 
 // Without one of its secrets, or with it empty, compose refuses to start and
 // names it: no shop runs on a password that is in the repository.
@@ -124,6 +125,8 @@ func TestCheckCatches(t *testing.T) {
 			`service payment: CART_URL is "http://catalogue:8080", want "http://cart:8080"`},
 		{"a datastore at the wrong host", "@tcp(payment-mysql:3306)", "@tcp(cart-redis:3306)",
 			"service payment: MYSQL_DSN must reach database payment at payment-mysql:3306"},
+		{"a service signs in as MongoDB's root", "@catalogue-mongodb:27017/catalogue?authSource=catalogue", "@catalogue-mongodb:27017/catalogue?authSource=admin",
+			"service catalogue: MONGO_URI must sign in as catalogue's own user (authSource=catalogue), not root"},
 		{"dependency not awaited", "      user-mongodb:\n        condition: service_healthy", "      user-mongodb:\n        condition: service_started",
 			"service user depends on user-mongodb without condition: service_healthy"},
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +14,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/roboshop-go/roboshop/topology"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // TestLab brings the whole shop up in namespaces, checks the reachability
@@ -130,6 +136,34 @@ func TestLab(t *testing.T) {
 		}
 	})
 
+	t.Run("MongoDB signs its service in", func(t *testing.T) {
+		store := topology.Roboshop().Datastore("user-mongodb")
+		good := store.URL(l.hostPort(store.Name, store.Port), labSecrets)
+		for _, tc := range []struct {
+			name, uri string
+			wantOK    bool
+		}{
+			{"as the service", good, true},
+			{"without credentials", "mongodb://" + l.hostPort(store.Name, store.Port) + "/" + store.Database, false},
+			{"with a wrong password", strings.Replace(good, labSecrets.MongoPassword, "not-the-password", 1), false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				// From the user service's namespace: the only one its rules admit.
+				dial := namespaceDialer{l, "user"}
+				client, err := mongo.Connect(options.Client().ApplyURI(tc.uri).SetDialer(dial).
+					SetServerSelectionTimeout(5 * time.Second).SetRetryReads(false))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer client.Disconnect(ctx)
+				err = client.Database(store.Database).Collection("users").FindOne(ctx, bson.D{}).Err()
+				if ok := err == nil || errors.Is(err, mongo.ErrNoDocuments); ok != tc.wantOK {
+					t.Fatalf("reading users: %v (want it to work: %v)", err, tc.wantOK)
+				}
+			})
+		}
+	})
+
 	t.Run("metrics from inside a service's namespace", func(t *testing.T) {
 		var out bytes.Buffer
 		if err := metrics(ctx, cfg, "user", &out); err != nil || !strings.Contains(out.String(), "http_requests_total") {
@@ -172,6 +206,16 @@ func TestLab(t *testing.T) {
 			t.Fatalf("the picture must draw the extra port in red (%v):\n%s", err, dot)
 		}
 	})
+}
+
+// namespaceDialer opens a client's connections from inside a namespace.
+type namespaceDialer struct {
+	l        *layout
+	instance string
+}
+
+func (d namespaceDialer) DialContext(ctx context.Context, _, addr string) (net.Conn, error) {
+	return d.l.dialFrom(ctx, d.instance, addr, 3*time.Second)
 }
 
 func logs(cfg config) string {

@@ -19,7 +19,8 @@ import (
 
 // Lab credentials: the datastores require them as in compose and on EC2; in a
 // throwaway lab on one machine they need not be secret.
-var labSecrets = topology.Secrets{RedisPassword: "lab-redis-password", MySQLUser: "roboshop", MySQLPassword: "lab-mysql-password"}
+var labSecrets = topology.Secrets{MongoPassword: "lab-mongo-password", RedisPassword: "lab-redis-password",
+	MySQLUser: "roboshop", MySQLPassword: "lab-mysql-password"}
 
 // up builds the binaries, creates the network and firewalls, starts every tier
 // and the host forwarder, and waits until the shop answers through it.
@@ -51,6 +52,11 @@ func upWith(ctx context.Context, cfg config, out io.Writer, detachForwarder bool
 	bins, err := topology.Build(ctx, cfg.Repo, filepath.Join(cfg.StateDir, "bin"), os.Getenv("ROBOSHOP_BIN_DIR"), names...)
 	if err != nil {
 		return err
+	}
+	// The MongoDBs sign their services in (SCRAM), as on EC2 and in compose:
+	// FerretDB's server, which scripts/lab.sh builds (scripts/deps.sh).
+	if bins["ferretdb"] = os.Getenv("ROBOSHOP_FERRETDB"); bins["ferretdb"] == "" {
+		return errors.New("ROBOSHOP_FERRETDB is not set: run the lab through scripts/lab.sh, which builds FerretDB's server")
 	}
 	fmt.Fprintln(out, "creating one network namespace per security group...")
 	if err := l.createNetwork(); err != nil {
