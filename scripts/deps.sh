@@ -59,4 +59,5 @@ if ! [ -x "$BIN/kube-apiserver-$KUBE_VERSION" ]; then
 fi
 build_cyclonedx
 build_ferretdb
+build_trivy
 log_end

@@ -22,6 +22,10 @@ CYCLONEDX="$BIN/cyclonedx-gomod-$CYCLONEDX_VERSION"
 # compose stand-in image, and the lab's (which needs its SCRAM sign-in).
 FERRETDB_VERSION=v1.24.0
 FERRETDB="$BIN/ferretdb-$FERRETDB_VERSION"
+# The misconfiguration scan of deploy/terraform: trivy's config scanner, with
+# the checks built into it (it needs Go's encoding/json/v2 experiment).
+TRIVY_VERSION=v0.74.0
+TRIVY="$BIN/trivy-$TRIVY_VERSION"
 KUBE_VERSION=$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ {print $2}' deploy/kube/apiserver/go.mod)
 
 now() { date +%s.%N; }
@@ -137,4 +141,11 @@ build_ferretdb() {
 	# the module zip leaves out (FerretDB's own build writes it).
 	PATCH="echo $FERRETDB_VERSION >build/version/version.txt" \
 		retry progress "$CACHE/ferretdb-build.log" build_release github.com/FerretDB/FerretDB "$FERRETDB_VERSION" ./cmd/ferretdb "$FERRETDB"
+}
+
+# build_trivy: trivy at its pinned version into $TRIVY, once.
+build_trivy() {
+	[ -x "$TRIVY" ] && return
+	log "building trivy $TRIVY_VERSION from the Go module proxy (about 4 minutes on 2 cores, once)"
+	GOEXPERIMENT=jsonv2 go_install_as "$TRIVY" "github.com/aquasecurity/trivy/cmd/trivy@$TRIVY_VERSION"
 }

@@ -18,7 +18,7 @@ total_start=$(now)
 scripts/deps.sh
 export ROBOSHOP_TERRAFORM="$CACHE/bin/terraform" TF_CLI_CONFIG_FILE=/dev/null
 export ROBOSHOP_HELM="$BIN/helm-$HELM_VERSION" ROBOSHOP_KUBE_APISERVER="$BIN/kube-apiserver-$KUBE_VERSION"
-export ROBOSHOP_FERRETDB="$FERRETDB"
+export ROBOSHOP_FERRETDB="$FERRETDB" ROBOSHOP_TRIVY="$TRIVY"
 
 mapfile -t modules < <(go list -m -f '{{.Dir}}')
 
