@@ -84,7 +84,8 @@ var acceptedRE = regexp.MustCompile(`(?m)^# Accepted \((AWS-\d+)\): (.+)\n#trivy
 // trivy's misconfiguration scan of deploy/terraform finds nothing, with the
 // defaults and with every conditional resource on; each finding accepted
 // instead of fixed is ignored in place with its reason, and the README lists
-// it. Removing one ignore brings exactly that finding back.
+// it. Removing one ignore brings exactly that finding back, and so does
+// allowing IMDSv1 where the files require IMDSv2.
 func TestTrivyFindsNoUnacceptedMisconfiguration(t *testing.T) {
 	all := allResourcesVars(t)
 	for _, tc := range []struct{ name, vars string }{{"defaults", ""}, {"every conditional resource", all}} {
@@ -126,27 +127,48 @@ func TestTrivyFindsNoUnacceptedMisconfiguration(t *testing.T) {
 		t.Errorf("accepted %v, want %v", accepted, want)
 	}
 
-	t.Run("an ignore removed brings its finding back", func(t *testing.T) {
-		dir := t.TempDir()
-		for _, f := range files {
-			raw, err := os.ReadFile(f)
-			if err != nil {
+	// Planted: the scan is live, and it sees what these files promise
+	// (IMDSv2 on every instance and launch template).
+	for _, tc := range []struct {
+		name, file, old, new string
+		want                 finding
+		count                int
+	}{
+		{"an accepted finding's ignore removed", "alb.tf", "#trivy:ignore:AWS-0053\n", "",
+			finding{"alb.tf", "AWS-0053", "aws_lb.shop"}, 1},
+		{"IMDSv1 allowed in the launch templates", "scaling.tf", `http_tokens                 = "required"`, `http_tokens                 = "optional"`,
+			finding{"scaling.tf", "AWS-0130", `aws_launch_template.tier["user"]`}, 5},
+		{"IMDSv1 allowed on the single instances", "instances.tf", `http_tokens                 = "required"`, `http_tokens                 = "optional"`,
+			finding{"instances.tf", "AWS-0028", `aws_instance.tier["bastion"]`}, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for _, f := range files {
+				raw, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				text := string(raw)
+				if filepath.Base(f) == tc.file {
+					if !strings.Contains(text, tc.old) {
+						t.Fatalf("%s does not contain %q", tc.file, tc.old)
+					}
+					text = strings.Replace(text, tc.old, tc.new, 1)
+				}
+				if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), []byte(text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The modules the root module calls, where its sources point.
+			if err := os.Symlink(filepath.Join(mustAbs(t, "../terraform"), "modules"), filepath.Join(dir, "modules")); err != nil {
 				t.Fatal(err)
 			}
-			text := strings.Replace(string(raw), "#trivy:ignore:AWS-0053\n", "", 1)
-			if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), []byte(text), 0o644); err != nil {
-				t.Fatal(err)
+			found := trivyConfig(t, dir, "")
+			if len(found) != tc.count || !slices.Contains(found, tc.want) {
+				t.Fatalf("found %+v, want %d findings with %+v", found, tc.count, tc.want)
 			}
-		}
-		// The modules the root module calls, where its sources point.
-		if err := os.Symlink(filepath.Join(mustAbs(t, "../terraform"), "modules"), filepath.Join(dir, "modules")); err != nil {
-			t.Fatal(err)
-		}
-		found := trivyConfig(t, dir, "")
-		if len(found) != 1 || found[0].ID != "AWS-0053" || found[0].Resource != "aws_lb.shop" {
-			t.Fatalf("found %+v, want only AWS-0053 on aws_lb.shop", found)
-		}
-	})
+		})
+	}
 }
 
 func mustAbs(t *testing.T, p string) string {

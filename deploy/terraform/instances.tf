@@ -27,11 +27,23 @@ locals {
   # its role and secrets: secrets.tf). The frontend and the services run as
   # Auto Scaling Groups (scaling.tf); the datastores and the bastion are
   # single instances. Only the bastion has a public address.
+  # Spelled out rather than read from the rules module, so a scanner that
+  # cannot run that module (trivy) still sees every instance; the check below
+  # holds them to deploy/security-groups.
   load_balancers = toset(["alb", "internal-alb"])
   scaled_tiers   = toset(["frontend", "user", "catalogue", "cart", "payment"])
-  instance_tiers = { for name, g in module.rules.groups : name => g if !contains(local.load_balancers, name) }
-  single_tiers   = { for name, g in local.instance_tiers : name => g if !contains(local.scaled_tiers, name) }
+  single_tiers   = toset(["bastion", "user-mongodb", "catalogue-mongodb", "cart-redis", "payment-mysql"])
+  instance_tiers = setunion(local.scaled_tiers, local.single_tiers)
   public_tiers   = toset(["bastion"])
+}
+
+resource "terraform_data" "tiers_match_the_groups" {
+  lifecycle {
+    precondition {
+      condition     = setunion(local.instance_tiers, local.load_balancers) == toset(keys(module.rules.groups))
+      error_message = "The tiers in instances.tf must be exactly the groups of deploy/security-groups."
+    }
+  }
 }
 
 # One instance for each datastore and for the bastion, each in its own
