@@ -18,15 +18,20 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 		return err
 	}
 	logger := kit.NewLogger(stdout, "cart", cfg.LogLevel)
-	st, err := openRedisStore(cfg.RedisURL)
+	tracing, err := kit.NewTracing(ctx, getenv, "cart")
+	if err != nil {
+		return err
+	}
+	defer tracing.Close()
+	st, err := openRedisStore(cfg.RedisURL, tracing.TracerProvider())
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	client := kit.NewHTTPClient(2 * time.Second)
+	client := tracing.Client(kit.NewHTTPClient(2 * time.Second))
 	verifier := kit.NewVerifier(kit.NewJWKSClient(cfg.UserURL+"/.well-known/jwks.json", client))
 	catalogue := newCatalogueClient(cfg.CatalogueURL, client, cfg.ProductTTL)
 	reg := kit.NewRegistry()
 	router := newRouter(logger, reg, st.Ping, st, catalogue, verifier, cfg.CartTTL)
-	return kit.Serve(ctx, logger, cfg.ListenAddr, router)
+	return kit.Serve(ctx, logger, cfg.ListenAddr, tracing.Handler(router))
 }

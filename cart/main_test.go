@@ -40,7 +40,7 @@ func newTestApp(t testing.TB, catalogueURL string) *testApp {
 		d.catalogueURL = catalogueURL
 	}
 	rds := testkit.Redis(t)
-	st, err := openRedisStore("redis://" + rds.Addr() + "/0")
+	st, err := openRedisStore("redis://"+rds.Addr()+"/0", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

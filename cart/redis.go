@@ -12,8 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 	"github.com/roboshop-go/roboshop/kit"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // redisStore keeps each cart as a hash "cart:<owner>" of SKU -> JSON line. All
@@ -35,7 +37,8 @@ const (
 	settleMemory = 7 * 24 * time.Hour
 )
 
-func openRedisStore(url string) (*redisStore, error) {
+// openRedisStore connects to url; each command is a span of tp's (nil: none).
+func openRedisStore(url string, tp trace.TracerProvider) (*redisStore, error) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
@@ -44,7 +47,13 @@ func openRedisStore(url string) (*redisStore, error) {
 	// Never resend: after a read timeout a write may still run in Redis, and a
 	// resend would apply it twice. A failed call is the caller's 503.
 	opt.MaxRetries = -1
-	return &redisStore{rdb: redis.NewClient(opt), fence: redisReadTimeout / 2}, nil
+	rdb := redis.NewClient(opt)
+	if tp != nil {
+		if err := redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(tp), redisotel.WithDBStatement(false)); err != nil {
+			return nil, err
+		}
+	}
+	return &redisStore{rdb: rdb, fence: redisReadTimeout / 2}, nil
 }
 
 func (s *redisStore) Close() error { return s.rdb.Close() }

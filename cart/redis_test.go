@@ -63,7 +63,7 @@ func TestStoreRedisDown(t *testing.T) {
 func TestFullRedisEvictsCartsNotOtherKeys(t *testing.T) {
 	t.Parallel()
 	rds := testkit.RedisWith(t, "--maxmemory", "4mb", "--maxmemory-policy", "volatile-lru")
-	st, err := openRedisStore("redis://" + rds.Addr() + "/0")
+	st, err := openRedisStore("redis://"+rds.Addr()+"/0", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

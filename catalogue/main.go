@@ -21,7 +21,12 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 		return err
 	}
 	logger := kit.NewLogger(stdout, "catalogue", cfg.LogLevel)
-	store, err := openMongoStore(cfg.MongoURI, cfg.Database)
+	tracing, err := kit.NewTracing(ctx, getenv, "catalogue")
+	if err != nil {
+		return err
+	}
+	defer tracing.Close()
+	store, err := openMongoStore(cfg.MongoURI, cfg.Database, tracing.TracerProvider())
 	if err != nil {
 		return err
 	}
@@ -38,5 +43,5 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 	cache := newCachedStore(store, cfg.CacheTTL)
 	cache.seeded = startup.Err
 	reg := kit.NewRegistry()
-	return kit.Serve(ctx, logger, cfg.ListenAddr, newRouter(logger, reg, ready, cache))
+	return kit.Serve(ctx, logger, cfg.ListenAddr, tracing.Handler(newRouter(logger, reg, ready, cache)))
 }

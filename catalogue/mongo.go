@@ -9,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // mongoStore keeps categories and products (keyed by slug and SKU) in the
@@ -41,8 +42,8 @@ func (d productDoc) product() Product {
 }
 
 // openMongoStore configures the client (see mongokit.Connect).
-func openMongoStore(uri, database string) (*mongoStore, error) {
-	client, err := mongokit.Connect(uri, "roboshop-catalogue")
+func openMongoStore(uri, database string, tp trace.TracerProvider) (*mongoStore, error) {
+	client, err := mongokit.Connect(uri, "roboshop-catalogue", tp)
 	if err != nil {
 		return nil, err
 	}

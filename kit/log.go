@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // HeaderRequestID carries the request id between nginx, services and logs.
@@ -75,6 +77,16 @@ func RequestLog(logger *slog.Logger) gin.HandlerFunc {
 			slog.String("route", route),
 			slog.Int("status", c.Writer.Status()),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+		}
+		// The server span (Tracing.Handler) is named after the route, which
+		// only the router knows; the log line names the trace it belongs to.
+		span := trace.SpanFromContext(c.Request.Context())
+		if span.IsRecording() {
+			span.SetName(c.Request.Method + " " + route)
+			span.SetAttributes(semconv.HTTPRoute(route))
+		}
+		if sc := span.SpanContext(); sc.IsValid() {
+			attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 		}
 		level := slog.LevelInfo
 		if len(c.Errors) > 0 {

@@ -358,7 +358,7 @@ func TestMigrationsAreIdempotentAndSafeConcurrently(t *testing.T) {
 	t.Parallel()
 	app := newTestApp(t) // migrated once
 	testkit.InParallel(3, func(int) {
-		st, err := openMySQLStore(app.dsn, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+		st, err := openMySQLStore(app.dsn, slog.New(slog.NewJSONHandler(io.Discard, nil)), nil)
 		if err != nil {
 			t.Error(err)
 			return

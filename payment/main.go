@@ -19,7 +19,12 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 		return err
 	}
 	logger := kit.NewLogger(stdout, "payment", cfg.LogLevel)
-	st, err := openMySQLStore(cfg.MySQLDSN, logger)
+	tracing, err := kit.NewTracing(ctx, getenv, "payment")
+	if err != nil {
+		return err
+	}
+	defer tracing.Close()
+	st, err := openMySQLStore(cfg.MySQLDSN, logger, tracing.TracerProvider())
 	if err != nil {
 		return err
 	}
@@ -31,10 +36,10 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 		}
 		return st.Ping(ctx)
 	}
-	client := kit.NewHTTPClient(3 * time.Second)
+	client := tracing.Client(kit.NewHTTPClient(3 * time.Second))
 	verifier := kit.NewVerifier(kit.NewJWKSClient(cfg.UserURL+"/.well-known/jwks.json", client))
 	shop := &shopClient{cartURL: cfg.CartURL, catalogueURL: cfg.CatalogueURL, http: client}
 	reg := kit.NewRegistry()
 	router := newRouter(logger, reg, ready, st, shop, newSimulator(), verifier)
-	return kit.Serve(ctx, logger, cfg.ListenAddr, router)
+	return kit.Serve(ctx, logger, cfg.ListenAddr, tracing.Handler(router))
 }

@@ -47,7 +47,7 @@ func newTestAppWith(t testing.TB, dsn string, d deps, wrap func(*simulator) Gate
 	t.Helper()
 	logs := &testkit.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
-	st, err := openMySQLStore(dsn, logger)
+	st, err := openMySQLStore(dsn, logger, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,9 +13,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/XSAM/otelsql"
 	"github.com/go-sql-driver/mysql"
 	"github.com/pressly/goose/v3"
 	"github.com/roboshop-go/roboshop/kit"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 )
 
 //go:embed migrations/*.sql
@@ -29,7 +32,7 @@ type driverLog struct{ logger *slog.Logger }
 
 func (d driverLog) Print(v ...any) { d.logger.Warn("mysql driver", "message", fmt.Sprint(v...)) }
 
-func openMySQLStore(dsn string, logger *slog.Logger) (*mysqlStore, error) {
+func openMySQLStore(dsn string, logger *slog.Logger, tp trace.TracerProvider) (*mysqlStore, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("MYSQL_DSN: %w", err)
@@ -45,7 +48,13 @@ func openMySQLStore(dsn string, logger *slog.Logger) (*mysqlStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("MYSQL_DSN: %w", err)
 	}
-	db := sql.OpenDB(connector)
+	var db *sql.DB
+	if tp == nil {
+		db = sql.OpenDB(connector)
+	} else { // each statement and transaction a span (the statement's text, never its arguments)
+		db = otelsql.OpenDB(connector, otelsql.WithTracerProvider(tp), otelsql.WithAttributes(semconv.DBSystemNameMySQL),
+			otelsql.WithSpanOptions(otelsql.SpanOptions{DisableErrSkip: true, OmitConnResetSession: true, OmitConnPrepare: true, OmitRows: true}))
+	}
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(16)
 	db.SetConnMaxLifetime(5 * time.Minute)

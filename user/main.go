@@ -17,7 +17,12 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 		return err
 	}
 	logger := kit.NewLogger(stdout, "user", cfg.LogLevel)
-	store, err := openMongoStore(cfg.MongoURI, cfg.Database)
+	tracing, err := kit.NewTracing(ctx, getenv, "user")
+	if err != nil {
+		return err
+	}
+	defer tracing.Close()
+	store, err := openMongoStore(cfg.MongoURI, cfg.Database, tracing.TracerProvider())
 	if err != nil {
 		return err
 	}
@@ -53,5 +58,5 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 	}
 	reg := kit.NewRegistry()
 	router := newRouter(logger, reg, ready, store, keys, pw, cfg)
-	return kit.Serve(ctx, logger, cfg.ListenAddr, router)
+	return kit.Serve(ctx, logger, cfg.ListenAddr, tracing.Handler(router))
 }

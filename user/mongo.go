@@ -12,6 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // mongoStore keeps users, login attempts and the signing key in the service's own
@@ -46,8 +47,8 @@ type keyDoc struct {
 }
 
 // openMongoStore configures the client (see mongokit.Connect).
-func openMongoStore(uri, database string) (*mongoStore, error) {
-	client, err := mongokit.Connect(uri, "roboshop-user")
+func openMongoStore(uri, database string, tp trace.TracerProvider) (*mongoStore, error) {
+	client, err := mongokit.Connect(uri, "roboshop-user", tp)
 	if err != nil {
 		return nil, err
 	}

@@ -145,7 +145,7 @@ func TestRunSignsWithTheConfiguredKey(t *testing.T) {
 	if code, body := second.Do(t, "GET", "/me", "", reg.Token); code != http.StatusOK {
 		t.Fatalf("the second instance refused the first's token: %d %s", code, body)
 	}
-	st, err := openMongoStore(uri, uri[strings.LastIndex(uri, "/")+1:])
+	st, err := openMongoStore(uri, uri[strings.LastIndex(uri, "/")+1:], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
