@@ -11,6 +11,7 @@ import (
 )
 
 type config struct {
+	Faults       kit.Faults // the drill's FAULT_* knobs (none unless set)
 	ListenAddr   string
 	RedisURL     string
 	CatalogueURL string
@@ -34,6 +35,7 @@ func loadConfig(getenv kit.Getenv) (config, error) {
 		},
 		ProductTTL: env.Duration("PRODUCT_CACHE_TTL", 10*time.Second, 0, 5*time.Minute),
 		LogLevel:   env.Level("LOG_LEVEL", slog.LevelInfo),
+		Faults:     kit.LoadFaults(env),
 	}
 	if err := env.Err(); err != nil {
 		return config{}, err

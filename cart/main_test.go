@@ -48,7 +48,7 @@ func newTestApp(t testing.TB, catalogueURL string) *testApp {
 	client := kit.NewHTTPClient(2 * time.Second)
 	verifier := kit.NewVerifier(kit.NewJWKSClient(d.userURL+"/.well-known/jwks.json", client))
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	router := newRouter(logger, kit.NewRegistry(), st.Ping, st, newCatalogueClient(d.catalogueURL, client, 0), verifier, testTTL)
+	router := newRouter(logger, kit.NewRegistry(), kit.Faults{}, st.Ping, st, newCatalogueClient(d.catalogueURL, client, 0), verifier, testTTL)
 	return &testApp{router: router, store: st, redis: rds, deps: d}
 }
 

@@ -12,9 +12,9 @@ import (
 // newRouter is the whole cart API. Every cart route needs a guest or user token;
 // the cart is always the token subject's. Writes take an optional
 // Idempotency-Key header that makes a retry apply at most once.
-func newRouter(logger *slog.Logger, reg *prometheus.Registry, ready func(context.Context) error,
+func newRouter(logger *slog.Logger, reg *prometheus.Registry, faults kit.Faults, ready func(context.Context) error,
 	st store, cat catalogue, verifier *kit.Verifier, ttl cartTTL) *gin.Engine {
-	r := kit.NewEngine(logger, reg)
+	r := kit.NewEngine(logger, reg, faults)
 	kit.Health(r, reg, ready)
 
 	anyone := r.Group("/cart", kit.RequireAuth(verifier, kit.RoleGuest, kit.RoleUser))

@@ -89,7 +89,7 @@ func TestCacheNeedsItsFirstLoad(t *testing.T) {
 	}
 	defer st.Close()
 	mongo.Stop()
-	app := newRouter(discardLogger(), kit.NewRegistry(), st.Ping, newCachedStore(st, time.Minute))
+	app := newRouter(discardLogger(), kit.NewRegistry(), kit.Faults{}, st.Ping, newCachedStore(st, time.Minute))
 	w := testkit.Serve(t, app, testkit.Request{Method: "GET", Path: "/products"})
 	testkit.ExpectError(t, w, http.StatusServiceUnavailable, "service_unavailable")
 }
@@ -105,7 +105,7 @@ func TestCacheWaitsForTheSeed(t *testing.T) {
 		}
 		return fmt.Errorf("catalogue seed not complete: %w", kit.ErrUnavailable)
 	}
-	router := newRouter(discardLogger(), kit.NewRegistry(), st.Ping, cache)
+	router := newRouter(discardLogger(), kit.NewRegistry(), kit.Faults{}, st.Ping, cache)
 
 	for _, step := range []struct {
 		name       string

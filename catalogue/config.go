@@ -10,6 +10,7 @@ import (
 )
 
 type config struct {
+	Faults     kit.Faults // the drill's FAULT_* knobs (none unless set)
 	ListenAddr string
 	MongoURI   string
 	Database   string
@@ -23,6 +24,7 @@ func loadConfig(getenv kit.Getenv) (config, error) {
 		ListenAddr: env.String("LISTEN_ADDR", ":8080"),
 		MongoURI:   env.String("MONGO_URI", "mongodb://localhost:27017/catalogue"),
 		LogLevel:   env.Level("LOG_LEVEL", slog.LevelInfo),
+		Faults:     kit.LoadFaults(env),
 		CacheTTL:   env.Duration("CACHE_TTL", 30*time.Second, time.Second, time.Hour),
 	}
 	if err := env.Err(); err != nil {

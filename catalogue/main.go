@@ -43,5 +43,5 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 	cache := newCachedStore(store, cfg.CacheTTL)
 	cache.seeded = startup.Err
 	reg := kit.NewRegistry()
-	return kit.Serve(ctx, logger, cfg.ListenAddr, tracing.Handler(newRouter(logger, reg, ready, cache)))
+	return kit.Serve(ctx, logger, cfg.ListenAddr, tracing.Handler(newRouter(logger, reg, cfg.Faults, ready, cache)))
 }

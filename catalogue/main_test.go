@@ -32,7 +32,7 @@ func newTestApp(t testing.TB) (*gin.Engine, *mongoStore) {
 	if err := st.Seed(testkit.Context(t), seed); err != nil {
 		t.Fatal(err)
 	}
-	return newRouter(discardLogger(), kit.NewRegistry(), st.Ping, newCachedStore(st, time.Minute)), st
+	return newRouter(discardLogger(), kit.NewRegistry(), kit.Faults{}, st.Ping, newCachedStore(st, time.Minute)), st
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }

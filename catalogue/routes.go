@@ -10,8 +10,8 @@ import (
 )
 
 // newRouter is the whole catalogue API. It is public (no token): anyone may browse.
-func newRouter(logger *slog.Logger, reg *prometheus.Registry, ready func(context.Context) error, st store) *gin.Engine {
-	r := kit.NewEngine(logger, reg)
+func newRouter(logger *slog.Logger, reg *prometheus.Registry, faults kit.Faults, ready func(context.Context) error, st store) *gin.Engine {
+	r := kit.NewEngine(logger, reg, faults)
 	kit.Health(r, reg, ready)
 	r.GET("/categories", handleCategories(st))
 	r.GET("/products", handleProducts(st))

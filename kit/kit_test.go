@@ -58,7 +58,7 @@ type bindTarget struct {
 }
 
 func TestBindJSON(t *testing.T) {
-	r := NewEngine(slog.New(slog.NewJSONHandler(io.Discard, nil)), NewRegistry())
+	r := NewEngine(slog.New(slog.NewJSONHandler(io.Discard, nil)), NewRegistry(), Faults{})
 	r.POST("/", Handle(func(c *gin.Context) error {
 		var v bindTarget
 		if err := BindJSON(c, &v, 64); err != nil {
@@ -109,7 +109,7 @@ func TestBindJSON(t *testing.T) {
 
 func TestWriteErrorAndRequestLog(t *testing.T) {
 	var logs bytes.Buffer
-	r := NewEngine(slog.New(slog.NewJSONHandler(&logs, nil)), NewRegistry())
+	r := NewEngine(slog.New(slog.NewJSONHandler(&logs, nil)), NewRegistry(), Faults{})
 	r.GET("/internal", Handle(func(*gin.Context) error { return errors.New("db password=hunter2 leaked") }))
 	r.GET("/down", Handle(func(*gin.Context) error { return fmt.Errorf("redis: %w", ErrUnavailable) }))
 	r.GET("/panic", func(*gin.Context) { panic("boom") })
@@ -165,7 +165,7 @@ func TestWriteErrorAndRequestLog(t *testing.T) {
 func TestHealthAndReady(t *testing.T) {
 	var down atomic.Bool
 	reg := NewRegistry()
-	r := NewEngine(slog.New(slog.NewJSONHandler(io.Discard, nil)), reg)
+	r := NewEngine(slog.New(slog.NewJSONHandler(io.Discard, nil)), reg, Faults{})
 	Health(r, reg, func(ctx context.Context) error {
 		if down.Load() {
 			<-ctx.Done() // a datastore that hangs, not one that refuses

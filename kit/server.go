@@ -72,15 +72,16 @@ func NewHTTPClient(timeout time.Duration) *http.Client {
 }
 
 // NewEngine returns a gin engine with the shared middleware: request logging,
-// metrics, recovery into the error envelope, and JSON answers for unknown routes.
-func NewEngine(logger *slog.Logger, reg prometheus.Registerer) *gin.Engine {
+// metrics, recovery into the error envelope, the drill's faults (none unless
+// set), and JSON answers for unknown routes.
+func NewEngine(logger *slog.Logger, reg prometheus.Registerer, faults Faults) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode) // no debug route dump on stdout: logs are JSON only
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
 	r.Use(RequestLog(logger), Metrics(reg), gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, rec any) {
 		WriteError(c, fmt.Errorf("panic: %v", rec))
-	}))
+	}), faults.middleware())
 	r.NoRoute(func(c *gin.Context) { WriteError(c, NotFound("route_not_found", "no such endpoint")) })
 	r.NoMethod(func(c *gin.Context) {
 		WriteError(c, NewError(http.StatusMethodNotAllowed, "method_not_allowed", "this endpoint does not accept that method"))

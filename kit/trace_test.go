@@ -25,7 +25,7 @@ const (
 // tracedEngine is a service in miniature: its router behind t.Handler, one
 // route that calls downstream through t.Client, and its request log in logs.
 func tracedEngine(t *Tracing, downstream string, logs io.Writer) http.Handler {
-	r := NewEngine(NewLogger(logs, "test", slog.LevelInfo), prometheus.NewRegistry())
+	r := NewEngine(NewLogger(logs, "test", slog.LevelInfo), prometheus.NewRegistry(), Faults{})
 	client := t.Client(NewHTTPClient(2e9))
 	r.GET("/items/:id", func(c *gin.Context) {
 		req, _ := http.NewRequestWithContext(c.Request.Context(), http.MethodGet, downstream, nil)

@@ -4,18 +4,22 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/roboshop-go/roboshop/kit"
 )
 
 type config struct {
-	ListenAddr   string
-	MySQLDSN     string
-	CartURL      string
-	CatalogueURL string
-	UserURL      string
-	LogLevel     slog.Level
+	GatewayLatency        time.Duration
+	GatewayFailurePercent int
+	Faults                kit.Faults // the drill's FAULT_* knobs (none unless set)
+	ListenAddr            string
+	MySQLDSN              string
+	CartURL               string
+	CatalogueURL          string
+	UserURL               string
+	LogLevel              slog.Level
 }
 
 func loadConfig(getenv kit.Getenv) (config, error) {
@@ -28,6 +32,10 @@ func loadConfig(getenv kit.Getenv) (config, error) {
 		CatalogueURL: trim(env.String("CATALOGUE_URL", "http://catalogue:8080")),
 		UserURL:      trim(env.String("USER_URL", "http://user:8080")),
 		LogLevel:     env.Level("LOG_LEVEL", slog.LevelInfo),
+		// The drill's card gateway: slow, or failing a share of charges.
+		GatewayLatency:        env.Duration("GATEWAY_LATENCY", 0, 0, 30*time.Second),
+		GatewayFailurePercent: env.Int("GATEWAY_FAILURE_PERCENT", 0, 0, 100),
+		Faults:                kit.LoadFaults(env),
 	}
 	if err := env.Err(); err != nil {
 		return config{}, err

@@ -5,7 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	mathrand "math/rand/v2"
 	"sync"
+	"time"
+
+	"github.com/roboshop-go/roboshop/kit"
 )
 
 // ChargeRequest asks a gateway to take Amount from Card. Reference makes the
@@ -83,4 +87,43 @@ func (s *simulator) Charges() (made, refunded int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.charges, len(s.refunded)
+}
+
+// errGatewayUnavailable is a charge the failing gateway of a drill refused.
+var errGatewayUnavailable = errors.New("card gateway unavailable")
+
+// faultyGateway is a drill's slow or failing card gateway (GATEWAY_LATENCY,
+// GATEWAY_FAILURE_PERCENT): every call waits latency first, and failPercent of
+// the charges fail before they reach the gateway, so nothing is charged and
+// the checkout answers 503 with the cart and the key released.
+type faultyGateway struct {
+	Gateway
+	latency     time.Duration
+	failPercent int
+	roll        func() int // 0–99
+}
+
+// withFaults is gw with the drill's faults, or gw itself when there are none.
+func withFaults(gw Gateway, latency time.Duration, failPercent int) Gateway {
+	if latency == 0 && failPercent == 0 {
+		return gw
+	}
+	return faultyGateway{Gateway: gw, latency: latency, failPercent: failPercent, roll: func() int { return mathrand.IntN(100) }}
+}
+
+func (g faultyGateway) Charge(ctx context.Context, req ChargeRequest) (string, error) {
+	if err := kit.Sleep(ctx, g.latency); err != nil {
+		return "", err
+	}
+	if g.roll() < g.failPercent {
+		return "", errGatewayUnavailable
+	}
+	return g.Gateway.Charge(ctx, req)
+}
+
+func (g faultyGateway) Refund(ctx context.Context, chargeID string) error {
+	if err := kit.Sleep(ctx, g.latency); err != nil {
+		return err
+	}
+	return g.Gateway.Refund(ctx, chargeID)
 }

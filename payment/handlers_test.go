@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -392,4 +393,51 @@ func postJSON(t testing.TB, base string, req testkit.Request) (int, []byte) {
 func subject(t testing.TB, app *testApp, token string) string {
 	t.Helper()
 	return testkit.Subject(t, app.userURL, token)
+}
+
+// The drill's failing card gateway (GATEWAY_FAILURE_PERCENT): a checkout
+// whose charge fails is a 503 that charges nothing, records no order and
+// keeps the cart; the same key succeeds once the gateway answers again. A
+// slow gateway (GATEWAY_LATENCY) waits before every call.
+func TestFailingGatewayChargesNothingAndReleasesTheCheckout(t *testing.T) {
+	t.Parallel()
+	dsn := testkit.MariaDBDSN(t)
+	var rolls []int
+	failing := newTestAppWith(t, dsn, sharedDeps(t), func(sim *simulator) Gateway {
+		return faultyGateway{Gateway: sim, failPercent: 50, roll: func() int { r := rolls[0]; rolls = rolls[1:]; return r }}
+	})
+	user := testkit.RegisterUser(t, failing.userURL)
+	failing.addToCart(t, user, "DR-002", 1)
+
+	rolls = []int{49} // under 50: this charge fails
+	code, body, hdr := failing.checkout(t, user, "drill-1", checkoutBody("4242424242424242"))
+	if code != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
+		t.Fatalf("checkout through a failing gateway: %d %s", code, body)
+	}
+	if made, _ := failing.gateway.Charges(); made != 0 || countRows(t, failing, "orders") != 0 || failing.cartItems(t, user) != 1 {
+		t.Fatalf("after the failed charge: %d charges, %d orders, %d cart items", made, countRows(t, failing, "orders"), failing.cartItems(t, user))
+	}
+	rolls = []int{50} // 50 and over: the charge goes through
+	if code, body, _ := failing.checkout(t, user, "drill-1", checkoutBody("4242424242424242")); code != http.StatusCreated {
+		t.Fatalf("the same key once the gateway answers: %d %s", code, body)
+	}
+	if made, _ := failing.gateway.Charges(); made != 1 {
+		t.Fatalf("%d charges, want 1", made)
+	}
+}
+
+func TestWithFaults(t *testing.T) {
+	sim := newSimulator()
+	if gw := withFaults(sim, 0, 0); gw != Gateway(sim) {
+		t.Fatal("no faults must leave the gateway as it is")
+	}
+	slow := withFaults(sim, 30*time.Millisecond, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	if _, err := slow.Charge(ctx, ChargeRequest{Reference: "r", AmountCents: 100, Card: Card{Number: cardApproved}}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a charge that outlives its deadline behind a slow gateway: %v", err)
+	}
+	if made, _ := sim.Charges(); made != 0 {
+		t.Fatalf("%d charges made after the deadline", made)
+	}
 }

@@ -64,7 +64,7 @@ func newTestAppWith(t testing.TB, dsn string, d deps, wrap func(*simulator) Gate
 	}
 	sh := &shopClient{cartURL: d.cartURL, catalogueURL: d.catalogueURL, http: client}
 	ready := func(ctx context.Context) error { return st.Ping(ctx) }
-	return &testApp{router: newRouter(logger, kit.NewRegistry(), ready, st, sh, gw, verifier),
+	return &testApp{router: newRouter(logger, kit.NewRegistry(), kit.Faults{}, ready, st, sh, gw, verifier),
 		store: st, gateway: sim, dsn: dsn, logs: logs, deps: d}
 }
 

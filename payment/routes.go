@@ -10,9 +10,9 @@ import (
 )
 
 // newRouter is the whole payment API: registered users only (guests get 403).
-func newRouter(logger *slog.Logger, reg *prometheus.Registry, ready func(context.Context) error,
+func newRouter(logger *slog.Logger, reg *prometheus.Registry, faults kit.Faults, ready func(context.Context) error,
 	st store, sh shop, gw Gateway, verifier *kit.Verifier) *gin.Engine {
-	r := kit.NewEngine(logger, reg)
+	r := kit.NewEngine(logger, reg, faults)
 	kit.Health(r, reg, ready)
 	users := r.Group("", kit.RequireAuth(verifier, kit.RoleUser))
 	co := &checkout{logger: logger, st: st, sh: sh, gw: gw}

@@ -13,6 +13,7 @@ import (
 )
 
 type config struct {
+	Faults       kit.Faults // the drill's FAULT_* knobs (none unless set)
 	ListenAddr   string
 	MongoURI     string
 	Database     string
@@ -50,6 +51,7 @@ func loadConfig(getenv kit.Getenv) (config, error) {
 		ListenAddr:   env.String("LISTEN_ADDR", ":8080"),
 		MongoURI:     env.String("MONGO_URI", "mongodb://localhost:27017/users"),
 		LogLevel:     env.Level("LOG_LEVEL", slog.LevelInfo),
+		Faults:       kit.LoadFaults(env),
 		TokenTTL:     env.Duration("TOKEN_TTL", time.Hour, time.Minute, 24*time.Hour),
 		BcryptCost:   env.Int("BCRYPT_COST", 12, 10, 15),
 		SeedDemo:     env.Bool("SEED_DEMO", true),

@@ -12,7 +12,7 @@ import (
 // newRouter is the whole user API.
 func newRouter(logger *slog.Logger, reg *prometheus.Registry, ready func(context.Context) error,
 	st store, keys *keyring, pw passwords, cfg config) *gin.Engine {
-	r := kit.NewEngine(logger, reg)
+	r := kit.NewEngine(logger, reg, cfg.Faults)
 	// The client's address (for the login throttle) is X-Real-IP, which the
 	// frontend's nginx sets, and only when the peer is a trusted proxy; from
 	// anyone else it is the peer's address. loadConfig validated the list.
