@@ -211,3 +211,18 @@ func subjectOf(t testing.TB, app *testApp, token string) string {
 	t.Helper()
 	return testkit.Subject(t, app.userURL, token)
 }
+
+func TestCartAddsAreCounted(t *testing.T) {
+	t.Parallel()
+	app := newTestApp(t, "")
+	tok := testkit.GuestToken(t, app.userURL)
+	for _, tc := range []struct {
+		body   item
+		status int
+	}{{item{"sku": "DR-001", "qty": 1}, 200}, {item{"sku": "NO-SUCH", "qty": 1}, 404}, {item{"sku": "DR-001", "qty": 0}, 422}} {
+		if code, _ := app.do(t, "POST", "/cart/items", tok, tc.body); code != tc.status {
+			t.Fatalf("add %v: %d, want %d", tc.body, code, tc.status)
+		}
+	}
+	testkit.ExpectMetrics(t, app.router, `roboshop_cart_adds_total{outcome="added"} 1`, `roboshop_cart_adds_total{outcome="rejected"} 2`)
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net/http"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,7 +21,9 @@ func newRouter(logger *slog.Logger, reg *prometheus.Registry, faults kit.Faults,
 	anyone := r.Group("/cart", kit.RequireAuth(verifier, kit.RoleGuest, kit.RoleUser))
 	anyone.GET("", handleGetCart(st))
 	anyone.DELETE("", handleClear(st, ttl))
-	anyone.POST("/items", handleAddItem(st, cat, ttl))
+	adds := kit.Outcomes(reg, "roboshop_cart_adds_total", "Adds to a cart by outcome (added, rejected, failed).",
+		kit.StatusOutcome(map[int]string{http.StatusOK: "added"}))
+	anyone.POST("/items", adds, handleAddItem(st, cat, ttl))
 	anyone.PUT("/items/:sku", handleSetItem(st, cat, ttl))
 	anyone.DELETE("/items/:sku", handleRemoveItem(st, ttl))
 

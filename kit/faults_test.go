@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -107,5 +108,28 @@ func TestLoadFaults(t *testing.T) {
 				t.Fatalf("LoadFaults = %+v, %v; want %+v", got, err, tc.want)
 			}
 		})
+	}
+}
+
+func TestOutcomesCountWhatBecameOfEachRequest(t *testing.T) {
+	reg := NewRegistry()
+	r := NewEngine(slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)), reg, Faults{})
+	Health(r, reg, func(context.Context) error { return nil })
+	orders := Outcomes(reg, "roboshop_test_orders_total", "test", StatusOutcome(map[int]string{201: "ordered", 402: "declined"}))
+	r.POST("/orders/:status", orders, func(c *gin.Context) {
+		var status int
+		_, _ = fmt.Sscan(c.Param("status"), &status)
+		c.Status(status)
+	})
+	for _, status := range []string{"201", "201", "402", "409", "422", "503"} {
+		r.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/orders/"+status, nil))
+	}
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, line := range []string{`roboshop_test_orders_total{outcome="ordered"} 2`, `roboshop_test_orders_total{outcome="declined"} 1`,
+		`roboshop_test_orders_total{outcome="rejected"} 2`, `roboshop_test_orders_total{outcome="failed"} 1`} {
+		if !strings.Contains(w.Body.String(), line+"\n") {
+			t.Errorf("/metrics lacks %s", line)
+		}
 	}
 }

@@ -63,3 +63,32 @@ func Health(r gin.IRoutes, reg *prometheus.Registry, ready func(context.Context)
 	})
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 }
+
+// Outcomes counts each request of the routes it guards by the outcome
+// outcome names once the handler has run: a business counter (orders,
+// declines, logins, lockouts) whose label takes a few fixed values, so its
+// cardinality stays bounded.
+func Outcomes(reg prometheus.Registerer, name, help string, outcome func(c *gin.Context) string) gin.HandlerFunc {
+	counter := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{"outcome"})
+	reg.MustRegister(counter)
+	return func(c *gin.Context) {
+		c.Next()
+		counter.WithLabelValues(outcome(c)).Inc()
+	}
+}
+
+// StatusOutcome names an answer's status class the way the business counters
+// do: the given names for the statuses that mean something to the business,
+// else "rejected" (4xx) or "failed".
+func StatusOutcome(named map[int]string) func(c *gin.Context) string {
+	return func(c *gin.Context) string {
+		status := c.Writer.Status()
+		if name, ok := named[status]; ok {
+			return name
+		}
+		if status < 500 {
+			return "rejected"
+		}
+		return "failed"
+	}
+}

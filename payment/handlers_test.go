@@ -208,6 +208,10 @@ func TestIdempotentReplay(t *testing.T) {
 	if made, _ := app.gateway.Charges(); made != 1 || countRows(t, app, "orders") != 1 {
 		t.Fatalf("charges %d, orders %d; want 1 and 1", made, countRows(t, app, "orders"))
 	}
+	// The business counter tells the order from its replays.
+	testkit.ExpectMetrics(t, app.router, `roboshop_checkouts_total{outcome="ordered"} 1`,
+		`roboshop_checkouts_total{outcome="replayed"} 2`, `roboshop_checkouts_total{outcome="declined"} 1`,
+		`roboshop_checkouts_total{outcome="rejected"} 1`)
 }
 
 func TestConcurrentDuplicatesChargeOnce(t *testing.T) {

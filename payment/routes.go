@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net/http"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,7 +18,16 @@ func newRouter(logger *slog.Logger, reg *prometheus.Registry, faults kit.Faults,
 	users := r.Group("", kit.RequireAuth(verifier, kit.RoleUser))
 	co := &checkout{logger: logger, st: st, sh: sh, gw: gw}
 	users.GET("/checkout/quote", handleQuote(co))
-	users.POST("/checkout", handleCheckout(co))
+	// Each checkout by what became of it: a new order, a replay of one, a
+	// declined card, a refusal (4xx) or a failure (5xx).
+	checkouts := kit.Outcomes(reg, "roboshop_checkouts_total", "Checkouts by outcome (ordered, replayed, declined, rejected, failed).",
+		func(c *gin.Context) string {
+			if c.Writer.Header().Get("Idempotent-Replayed") == "true" {
+				return "replayed"
+			}
+			return kit.StatusOutcome(map[int]string{http.StatusCreated: "ordered", http.StatusPaymentRequired: "declined"})(c)
+		})
+	users.POST("/checkout", checkouts, handleCheckout(co))
 	users.GET("/orders", handleOrders(st))
 	users.GET("/orders/:id", handleOrder(st))
 	return r

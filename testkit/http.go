@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -140,4 +141,22 @@ func TrySend(t testing.TB, base string, req Request) (int, []byte, error) {
 		return 0, nil, fmt.Errorf("%s %s: read answer: %w", req.Method, req.Path, err)
 	}
 	return resp.StatusCode, b, nil
+}
+
+// ExpectMetrics fails unless h's /metrics holds each of lines exactly
+// (`name{label="value"} 1`).
+func ExpectMetrics(t testing.TB, h http.Handler, lines ...string) {
+	t.Helper()
+	w := Serve(t, h, Request{Method: "GET", Path: "/metrics"})
+	for _, line := range lines {
+		if !strings.Contains("\n"+w.Body.String(), "\n"+line+"\n") {
+			var ours []string
+			for _, l := range strings.Split(w.Body.String(), "\n") {
+				if strings.HasPrefix(l, "roboshop_") {
+					ours = append(ours, l)
+				}
+			}
+			t.Errorf("/metrics lacks %q; the shop's own lines:\n%s", line, strings.Join(ours, "\n"))
+		}
+	}
 }

@@ -182,6 +182,10 @@ func TestLoginLockout(t *testing.T) {
 	}
 	w := login(t, app, "198.51.100.1", "ghost@example.com", "whatever1")
 	testkit.ExpectError(t, w, http.StatusTooManyRequests, "too_many_attempts")
+	// The lockouts are the throttled logins.
+	testkit.ExpectMetrics(t, app.router, `roboshop_registrations_total{outcome="registered"} 1`,
+		`roboshop_logins_total{outcome="success"} 2`, `roboshop_logins_total{outcome="invalid_credentials"} 6`,
+		`roboshop_logins_total{outcome="throttled"} 2`)
 
 	t.Run("X-Real-IP from an untrusted peer is ignored", func(t *testing.T) {
 		cfg := app.cfg

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net/http"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,8 +25,14 @@ func newRouter(logger *slog.Logger, reg *prometheus.Registry, ready func(context
 
 	r.GET("/.well-known/jwks.json", handleJWKS(keys))
 	r.POST("/guest", handleGuest(keys, cfg.TokenTTL))
-	r.POST("/register", handleRegister(st, keys, cfg.TokenTTL, pw))
-	r.POST("/login", handleLogin(st, keys, cfg.TokenTTL, pw, cfg.Login))
+	registrations := kit.Outcomes(reg, "roboshop_registrations_total", "Registrations by outcome (registered, email_taken, rejected, failed).",
+		kit.StatusOutcome(map[int]string{http.StatusCreated: "registered", http.StatusConflict: "email_taken"}))
+	// Throttled logins are the lockouts: an account or address slowed or
+	// refused after too many failures.
+	logins := kit.Outcomes(reg, "roboshop_logins_total", "Logins by outcome (success, invalid_credentials, throttled, rejected, failed).",
+		kit.StatusOutcome(map[int]string{http.StatusOK: "success", http.StatusUnauthorized: "invalid_credentials", http.StatusTooManyRequests: "throttled"}))
+	r.POST("/register", registrations, handleRegister(st, keys, cfg.TokenTTL, pw))
+	r.POST("/login", logins, handleLogin(st, keys, cfg.TokenTTL, pw, cfg.Login))
 	r.GET("/me", requireUser, handleMe(st))
 	return r
 }
