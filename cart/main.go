@@ -32,6 +32,7 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 	verifier := kit.NewVerifier(kit.NewJWKSClient(cfg.UserURL+"/.well-known/jwks.json", client))
 	catalogue := newCatalogueClient(cfg.CatalogueURL, client, cfg.ProductTTL)
 	reg := kit.NewRegistry()
+	reg.MustRegister(st.poolMetrics()...)
 	router := newRouter(logger, reg, cfg.Faults, st.Ping, st, catalogue, verifier, cfg.CartTTL)
 	return kit.Serve(ctx, logger, cfg.ListenAddr, tracing.Handler(router))
 }

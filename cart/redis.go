@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 	"github.com/roboshop-go/roboshop/kit"
@@ -57,6 +58,25 @@ func openRedisStore(url string, tp trace.TracerProvider) (*redisStore, error) {
 }
 
 func (s *redisStore) Close() error { return s.rdb.Close() }
+
+// poolMetrics measures the client's connection pool as go-redis counts it:
+// connections open and idle, and the waits that found one, did not, or
+// timed out.
+func (s *redisStore) poolMetrics() []prometheus.Collector {
+	stats := s.rdb.PoolStats
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "redis_pool_connections_open", Help: "Connections to Redis open now."},
+			func() float64 { return float64(stats().TotalConns) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "redis_pool_connections_idle", Help: "Connections to Redis idle now."},
+			func() float64 { return float64(stats().IdleConns) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "redis_pool_hits_total", Help: "Commands that found an idle connection."},
+			func() float64 { return float64(stats().Hits) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "redis_pool_misses_total", Help: "Commands that had to open a connection."},
+			func() float64 { return float64(stats().Misses) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "redis_pool_timeouts_total", Help: "Commands that waited for a connection in vain."},
+			func() float64 { return float64(stats().Timeouts) }),
+	}
+}
 
 func (s *redisStore) Ping(ctx context.Context) error { return unavailable(s.rdb.Ping(ctx).Err()) }
 

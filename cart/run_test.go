@@ -32,6 +32,9 @@ func TestRunServesAndSurvivesRedisOutage(t *testing.T) {
 	if code, _ := svc.Do(t, "GET", "/cart", "", tok); code != http.StatusOK {
 		t.Fatalf("GET /cart after Redis came back: %d", code)
 	}
+	// The connection pool, measured.
+	svc.ExpectMetric(t, `redis_pool_connections_open [1-9][0-9]*`)
+	svc.ExpectMetric(t, `redis_pool_hits_total [1-9][0-9]*`)
 }
 
 func TestRunRejectsBadConfig(t *testing.T) {

@@ -83,7 +83,7 @@ func TestCacheAgreesWithDatastore(t *testing.T) {
 func TestCacheNeedsItsFirstLoad(t *testing.T) {
 	t.Parallel()
 	mongo, uri := testkit.StartMongo(t, "catalogue")
-	st, err := openMongoStore(uri, "catalogue", nil)
+	st, err := openMongoStore(uri, "catalogue", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

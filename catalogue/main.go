@@ -21,12 +21,13 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 		return err
 	}
 	logger := kit.NewLogger(stdout, "catalogue", cfg.LogLevel)
+	reg := kit.NewRegistry()
 	tracing, err := kit.NewTracing(ctx, getenv, "catalogue")
 	if err != nil {
 		return err
 	}
 	defer tracing.Close()
-	store, err := openMongoStore(cfg.MongoURI, cfg.Database, tracing.TracerProvider())
+	store, err := openMongoStore(cfg.MongoURI, cfg.Database, tracing.TracerProvider(), reg)
 	if err != nil {
 		return err
 	}
@@ -42,6 +43,5 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 	}
 	cache := newCachedStore(store, cfg.CacheTTL)
 	cache.seeded = startup.Err
-	reg := kit.NewRegistry()
 	return kit.Serve(ctx, logger, cfg.ListenAddr, tracing.Handler(newRouter(logger, reg, cfg.Faults, ready, cache)))
 }

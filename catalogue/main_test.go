@@ -20,7 +20,7 @@ func newTestApp(t testing.TB) (*gin.Engine, *mongoStore) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := openMongoStore(cfg.MongoURI, cfg.Database, nil)
+	st, err := openMongoStore(cfg.MongoURI, cfg.Database, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

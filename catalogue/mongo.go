@@ -9,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -42,8 +43,8 @@ func (d productDoc) product() Product {
 }
 
 // openMongoStore configures the client (see mongokit.Connect).
-func openMongoStore(uri, database string, tp trace.TracerProvider) (*mongoStore, error) {
-	client, err := mongokit.Connect(uri, "roboshop-catalogue", tp)
+func openMongoStore(uri, database string, tp trace.TracerProvider, reg prometheus.Registerer) (*mongoStore, error) {
+	client, err := mongokit.Connect(uri, "roboshop-catalogue", tp, reg)
 	if err != nil {
 		return nil, err
 	}

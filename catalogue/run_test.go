@@ -42,6 +42,7 @@ func TestRunServesAndSurvivesMongoOutage(t *testing.T) {
 	if code, body := svc.Do(t, "GET", "/metrics", "", ""); code != http.StatusOK || !strings.Contains(string(body), `http_requests_total{method="GET",route="/readyz",status="503"}`) {
 		t.Fatalf("metrics do not count the 503s: %d\n%s", code, body)
 	}
+	svc.ExpectMetric(t, `mongodb_pool_connections_open [1-9][0-9]*`)
 }
 
 func TestRunRejectsBadConfig(t *testing.T) {

@@ -40,6 +40,7 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 	verifier := kit.NewVerifier(kit.NewJWKSClient(cfg.UserURL+"/.well-known/jwks.json", client))
 	shop := &shopClient{cartURL: cfg.CartURL, catalogueURL: cfg.CatalogueURL, http: client}
 	reg := kit.NewRegistry()
+	reg.MustRegister(st.poolMetrics())
 	gateway := withFaults(newSimulator(), cfg.GatewayLatency, cfg.GatewayFailurePercent)
 	router := newRouter(logger, reg, cfg.Faults, ready, st, shop, gateway, verifier)
 	return kit.Serve(ctx, logger, cfg.ListenAddr, tracing.Handler(router))

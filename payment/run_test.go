@@ -47,6 +47,8 @@ func TestRunMigratesServesAndSurvivesOutage(t *testing.T) {
 	if strings.Contains(svc.Logs(), "4242424242424242") {
 		t.Fatal("card number in the log")
 	}
+	svc.ExpectMetric(t, `go_sql_open_connections\{db_name="payment"\} [1-9][0-9]*`)
+	svc.ExpectMetric(t, `roboshop_checkouts_total\{outcome="ordered"\} 1`)
 }
 
 func TestRunRejectsBadConfig(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -105,5 +106,15 @@ func ExpectRunRejects(t *testing.T, run kit.RunFunc, cases []BadConfig) {
 				t.Fatalf("run = %v, want an error naming %s", err, tc.Want)
 			}
 		})
+	}
+}
+
+// ExpectMetric fails unless the running service's /metrics has a line
+// matching pattern (a regular expression over the whole line).
+func (s *RunningService) ExpectMetric(t testing.TB, pattern string) {
+	t.Helper()
+	code, body := s.Do(t, "GET", "/metrics", "", "")
+	if code != http.StatusOK || !regexp.MustCompile(`(?m)^`+pattern+`$`).Match(body) {
+		t.Errorf("/metrics (%d) has no line matching %s", code, pattern)
 	}
 }

@@ -17,12 +17,13 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 		return err
 	}
 	logger := kit.NewLogger(stdout, "user", cfg.LogLevel)
+	reg := kit.NewRegistry()
 	tracing, err := kit.NewTracing(ctx, getenv, "user")
 	if err != nil {
 		return err
 	}
 	defer tracing.Close()
-	store, err := openMongoStore(cfg.MongoURI, cfg.Database, tracing.TracerProvider())
+	store, err := openMongoStore(cfg.MongoURI, cfg.Database, tracing.TracerProvider(), reg)
 	if err != nil {
 		return err
 	}
@@ -56,7 +57,6 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 		}
 		return store.Ping(ctx)
 	}
-	reg := kit.NewRegistry()
 	router := newRouter(logger, reg, ready, store, keys, pw, cfg)
 	return kit.Serve(ctx, logger, cfg.ListenAddr, tracing.Handler(router))
 }

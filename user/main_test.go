@@ -62,7 +62,7 @@ func newTestApp(t testing.TB) *testApp {
 
 func newTestStore(t testing.TB, cfg config) *mongoStore {
 	t.Helper()
-	st, err := openMongoStore(cfg.MongoURI, cfg.Database, nil)
+	st, err := openMongoStore(cfg.MongoURI, cfg.Database, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

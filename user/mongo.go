@@ -12,6 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -47,8 +48,8 @@ type keyDoc struct {
 }
 
 // openMongoStore configures the client (see mongokit.Connect).
-func openMongoStore(uri, database string, tp trace.TracerProvider) (*mongoStore, error) {
-	client, err := mongokit.Connect(uri, "roboshop-user", tp)
+func openMongoStore(uri, database string, tp trace.TracerProvider, reg prometheus.Registerer) (*mongoStore, error) {
+	client, err := mongokit.Connect(uri, "roboshop-user", tp, reg)
 	if err != nil {
 		return nil, err
 	}

@@ -53,6 +53,7 @@ func TestRunServesAndSurvivesMongoOutage(t *testing.T) {
 	if !strings.Contains(logs, `"route":"/register"`) || !strings.Contains(logs, `"request_id"`) {
 		t.Fatalf("request log lines missing:\n%s", logs)
 	}
+	svc.ExpectMetric(t, `mongodb_pool_connections_open [1-9][0-9]*`)
 }
 
 // registerThrough registers email (password "password1") with a running
@@ -145,7 +146,7 @@ func TestRunSignsWithTheConfiguredKey(t *testing.T) {
 	if code, body := second.Do(t, "GET", "/me", "", reg.Token); code != http.StatusOK {
 		t.Fatalf("the second instance refused the first's token: %d %s", code, body)
 	}
-	st, err := openMongoStore(uri, uri[strings.LastIndex(uri, "/")+1:], nil)
+	st, err := openMongoStore(uri, uri[strings.LastIndex(uri, "/")+1:], nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

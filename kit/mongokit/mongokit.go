@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/roboshop-go/roboshop/kit"
 	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -21,8 +22,9 @@ import (
 // Connect configures a client with bounded waits. The driver connects lazily and
 // reconnects by itself, so a datastore that is down at start or later never
 // stops the process: requests fail fast with 503 instead. Each command is a
-// client span of tp's (nil: none).
-func Connect(uri, appName string, tp trace.TracerProvider) (*mongo.Client, error) {
+// client span of tp's (nil: none); the connection pool is measured in reg
+// (nil: not).
+func Connect(uri, appName string, tp trace.TracerProvider, reg prometheus.Registerer) (*mongo.Client, error) {
 	opts := options.Client().ApplyURI(uri).
 		SetAppName(appName).
 		SetServerSelectionTimeout(2 * time.Second).
@@ -31,6 +33,9 @@ func Connect(uri, appName string, tp trace.TracerProvider) (*mongo.Client, error
 		SetMaxPoolSize(64)
 	if tp != nil {
 		opts.SetMonitor(commandSpans(tp.Tracer("github.com/roboshop-go/roboshop/kit/mongokit")))
+	}
+	if reg != nil {
+		opts.SetPoolMonitor(poolMetrics(reg))
 	}
 	client, err := mongo.Connect(opts)
 	if err != nil {
@@ -74,6 +79,30 @@ func commandSpans(tracer trace.Tracer) *event.CommandMonitor {
 		Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) { end(e.RequestID, nil) },
 		Failed:    func(_ context.Context, e *event.CommandFailedEvent) { end(e.RequestID, e.Failure) },
 	}
+}
+
+// poolMetrics measures the driver's connection pool from its events: the
+// connections open and checked out now, and the checkouts that failed (the
+// pool was exhausted or the server unreachable).
+func poolMetrics(reg prometheus.Registerer) *event.PoolMonitor {
+	open := prometheus.NewGauge(prometheus.GaugeOpts{Name: "mongodb_pool_connections_open", Help: "Connections to MongoDB open now."})
+	inUse := prometheus.NewGauge(prometheus.GaugeOpts{Name: "mongodb_pool_connections_in_use", Help: "Connections to MongoDB checked out now."})
+	failed := prometheus.NewCounter(prometheus.CounterOpts{Name: "mongodb_pool_checkout_failures_total", Help: "Connection checkouts that failed."})
+	reg.MustRegister(open, inUse, failed)
+	return &event.PoolMonitor{Event: func(e *event.PoolEvent) {
+		switch e.Type {
+		case event.ConnectionCreated:
+			open.Inc()
+		case event.ConnectionClosed:
+			open.Dec()
+		case event.ConnectionCheckedOut:
+			inUse.Inc()
+		case event.ConnectionCheckedIn:
+			inUse.Dec()
+		case event.ConnectionCheckOutFailed:
+			failed.Inc()
+		}
+	}}
 }
 
 // Disconnect closes client's connections, waiting at most 5 s for operations
