@@ -15,9 +15,9 @@ import (
 
 	"github.com/XSAM/otelsql"
 	"github.com/go-sql-driver/mysql"
+	"github.com/pressly/goose/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/pressly/goose/v3"
 	"github.com/roboshop-go/roboshop/kit"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
@@ -67,7 +67,9 @@ func (s *mysqlStore) Close() error { return s.db.Close() }
 
 // poolMetrics measures the connection pool (go_sql_*{db_name="payment"}):
 // connections open, in use and idle, and the waits for one.
-func (s *mysqlStore) poolMetrics() prometheus.Collector { return collectors.NewDBStatsCollector(s.db, "payment") }
+func (s *mysqlStore) poolMetrics() prometheus.Collector {
+	return collectors.NewDBStatsCollector(s.db, "payment")
+}
 
 func (s *mysqlStore) Ping(ctx context.Context) error { return unavailable(s.db.PingContext(ctx)) }
 
