@@ -21,7 +21,7 @@ func newRouter(logger *slog.Logger, reg *prometheus.Registry, faults kit.Faults,
 	anyone := r.Group("/cart", kit.RequireAuth(verifier, kit.RoleGuest, kit.RoleUser))
 	anyone.GET("", handleGetCart(st))
 	anyone.DELETE("", handleClear(st, ttl))
-	adds := kit.Outcomes(reg, "roboshop_cart_adds_total", "Adds to a cart by outcome (added, rejected, failed).",
+	adds := kit.Outcomes(reg, "roboshop_cart_adds_total", "Adds to a cart", []string{"added", "rejected", "failed"},
 		kit.StatusOutcome(map[int]string{http.StatusOK: "added"}))
 	anyone.POST("/items", adds, handleAddItem(st, cat, ttl))
 	anyone.PUT("/items/:sku", handleSetItem(st, cat, ttl))

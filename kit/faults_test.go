@@ -115,7 +115,8 @@ func TestOutcomesCountWhatBecameOfEachRequest(t *testing.T) {
 	reg := NewRegistry()
 	r := NewEngine(slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)), reg, Faults{})
 	Health(r, reg, func(context.Context) error { return nil })
-	orders := Outcomes(reg, "roboshop_test_orders_total", "test", StatusOutcome(map[int]string{201: "ordered", 402: "declined"}))
+	orders := Outcomes(reg, "roboshop_test_orders_total", "test", []string{"ordered", "declined", "rejected", "failed", "replayed"},
+		StatusOutcome(map[int]string{201: "ordered", 402: "declined"}))
 	r.POST("/orders/:status", orders, func(c *gin.Context) {
 		var status int
 		_, _ = fmt.Sscan(c.Param("status"), &status)
@@ -127,7 +128,8 @@ func TestOutcomesCountWhatBecameOfEachRequest(t *testing.T) {
 	w := httptest.NewRecorder()
 	r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	for _, line := range []string{`roboshop_test_orders_total{outcome="ordered"} 2`, `roboshop_test_orders_total{outcome="declined"} 1`,
-		`roboshop_test_orders_total{outcome="rejected"} 2`, `roboshop_test_orders_total{outcome="failed"} 1`} {
+		`roboshop_test_orders_total{outcome="rejected"} 2`, `roboshop_test_orders_total{outcome="failed"} 1`,
+		`roboshop_test_orders_total{outcome="replayed"} 0`} { // listed, never seen: there, at 0
 		if !strings.Contains(w.Body.String(), line+"\n") {
 			t.Errorf("/metrics lacks %s", line)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -66,11 +67,16 @@ func Health(r gin.IRoutes, reg *prometheus.Registry, ready func(context.Context)
 
 // Outcomes counts each request of the routes it guards by the outcome
 // outcome names once the handler has run: a business counter (orders,
-// declines, logins, lockouts) whose label takes a few fixed values, so its
-// cardinality stays bounded.
-func Outcomes(reg prometheus.Registerer, name, help string, outcome func(c *gin.Context) string) gin.HandlerFunc {
-	counter := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{"outcome"})
+// declines, logins, lockouts) whose label takes only the values listed, so
+// its cardinality stays bounded. Each starts at 0, so a dashboard's rate or
+// an alert's ratio has its series before the first event.
+func Outcomes(reg prometheus.Registerer, name, help string, outcomes []string, outcome func(c *gin.Context) string) gin.HandlerFunc {
+	counter := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name,
+		Help: help + " by outcome (" + strings.Join(outcomes, ", ") + ")."}, []string{"outcome"})
 	reg.MustRegister(counter)
+	for _, o := range outcomes {
+		counter.WithLabelValues(o)
+	}
 	return func(c *gin.Context) {
 		c.Next()
 		counter.WithLabelValues(outcome(c)).Inc()

@@ -20,7 +20,8 @@ func newRouter(logger *slog.Logger, reg *prometheus.Registry, faults kit.Faults,
 	users.GET("/checkout/quote", handleQuote(co))
 	// Each checkout by what became of it: a new order, a replay of one, a
 	// declined card, a refusal (4xx) or a failure (5xx).
-	checkouts := kit.Outcomes(reg, "roboshop_checkouts_total", "Checkouts by outcome (ordered, replayed, declined, rejected, failed).",
+	checkouts := kit.Outcomes(reg, "roboshop_checkouts_total", "Checkouts",
+		[]string{"ordered", "replayed", "declined", "rejected", "failed"},
 		func(c *gin.Context) string {
 			if c.Writer.Header().Get("Idempotent-Replayed") == "true" {
 				return "replayed"

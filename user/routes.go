@@ -25,11 +25,13 @@ func newRouter(logger *slog.Logger, reg *prometheus.Registry, ready func(context
 
 	r.GET("/.well-known/jwks.json", handleJWKS(keys))
 	r.POST("/guest", handleGuest(keys, cfg.TokenTTL))
-	registrations := kit.Outcomes(reg, "roboshop_registrations_total", "Registrations by outcome (registered, email_taken, rejected, failed).",
+	registrations := kit.Outcomes(reg, "roboshop_registrations_total", "Registrations",
+		[]string{"registered", "email_taken", "rejected", "failed"},
 		kit.StatusOutcome(map[int]string{http.StatusCreated: "registered", http.StatusConflict: "email_taken"}))
 	// Throttled logins are the lockouts: an account or address slowed or
 	// refused after too many failures.
-	logins := kit.Outcomes(reg, "roboshop_logins_total", "Logins by outcome (success, invalid_credentials, throttled, rejected, failed).",
+	logins := kit.Outcomes(reg, "roboshop_logins_total", "Logins",
+		[]string{"success", "invalid_credentials", "throttled", "rejected", "failed"},
 		kit.StatusOutcome(map[int]string{http.StatusOK: "success", http.StatusUnauthorized: "invalid_credentials", http.StatusTooManyRequests: "throttled"}))
 	r.POST("/register", registrations, handleRegister(st, keys, cfg.TokenTTL, pw))
 	r.POST("/login", logins, handleLogin(st, keys, cfg.TokenTTL, pw, cfg.Login))
