@@ -20,13 +20,14 @@ func newRouter(logger *slog.Logger, reg *prometheus.Registry, faults kit.Faults,
 	users.GET("/checkout/quote", handleQuote(co))
 	// Each checkout by what became of it: a new order, a replay of one, a
 	// declined card, a refusal (4xx) or a failure (5xx).
+	byStatus := kit.StatusOutcome(map[int]string{http.StatusCreated: "ordered", http.StatusPaymentRequired: "declined"})
 	checkouts := kit.Outcomes(reg, "roboshop_checkouts_total", "Checkouts",
 		[]string{"ordered", "replayed", "declined", "rejected", "failed"},
 		func(c *gin.Context) string {
 			if c.Writer.Header().Get("Idempotent-Replayed") == "true" {
 				return "replayed"
 			}
-			return kit.StatusOutcome(map[int]string{http.StatusCreated: "ordered", http.StatusPaymentRequired: "declined"})(c)
+			return byStatus(c)
 		})
 	users.POST("/checkout", checkouts, handleCheckout(co))
 	users.GET("/orders", handleOrders(st))

@@ -76,8 +76,9 @@ func (l *layout) listeners() []listener {
 // never the caller. It returns once all are bound; the channel yields the
 // serving error after ctx ends.
 func (l *layout) startBalancers(ctx context.Context) (<-chan error, error) {
+	listeners := l.listeners()
 	var lns []net.Listener
-	for _, b := range l.listeners() {
+	for _, b := range listeners {
 		ln, err := l.listenIn(b.balancer, b.listen)
 		if err != nil {
 			for _, open := range lns {
@@ -88,7 +89,7 @@ func (l *layout) startBalancers(ctx context.Context) (<-chan error, error) {
 		lns = append(lns, ln)
 	}
 	errs := make(chan error, len(lns))
-	for i, b := range l.listeners() {
+	for i, b := range listeners {
 		go func() {
 			errs <- relay(ctx, lns[i], func() (net.Conn, error) { return l.dialFrom(ctx, b.balancer, b.target, 3*time.Second) })
 		}()
