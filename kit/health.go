@@ -62,6 +62,19 @@ func Health(r gin.IRoutes, reg *prometheus.Registry, ready func(context.Context)
 		}
 		c.JSON(http.StatusOK, gin.H{"status": "ready"})
 	})
+	// The same check at every scrape, so an alert sees a datastore go away
+	// even when no request arrives (a readiness probe's answer is not kept).
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "roboshop_datastore_up",
+		Help: "1 when the service's readiness check (a ping of its datastore) passed at this scrape, else 0.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), ReadyTimeout)
+		defer cancel()
+		if ready(ctx) != nil {
+			return 0
+		}
+		return 1
+	}))
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 }
 

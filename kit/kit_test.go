@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -178,10 +179,21 @@ func TestHealthAndReady(t *testing.T) {
 		r.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
 		return w.Code
 	}
+	datastoreUp := func() string {
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+		return regexp.MustCompile(`(?m)^roboshop_datastore_up .*$`).FindString(w.Body.String())
+	}
 	if get("/healthz") != 200 || get("/readyz") != 200 || get("/metrics") != 200 {
 		t.Fatal("healthy service not answering 200")
 	}
+	if got := datastoreUp(); got != "roboshop_datastore_up 1" {
+		t.Fatalf("with the datastore answering, /metrics says %q", got)
+	}
 	down.Store(true)
+	if got := datastoreUp(); got != "roboshop_datastore_up 0" {
+		t.Fatalf("with the datastore hung, /metrics says %q", got)
+	}
 	start := time.Now()
 	if got := get("/readyz"); got != 503 {
 		t.Fatalf("readyz with a hung dependency = %d", got)

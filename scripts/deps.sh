@@ -60,4 +60,5 @@ fi
 build_cyclonedx
 build_ferretdb
 build_trivy
+build_prometheus
 log_end

@@ -26,6 +26,16 @@ FERRETDB="$BIN/ferretdb-$FERRETDB_VERSION"
 # the checks built into it (it needs Go's encoding/json/v2 experiment).
 TRIVY_VERSION=v0.74.0
 TRIVY="$BIN/trivy-$TRIVY_VERSION"
+# The observability profile (docs/observability.md): Prometheus and promtool
+# (one build; the tests run promtool on the alert rules and Prometheus against
+# real services), Jaeger v2 and the collector's stand-in for compose's images.
+PROMETHEUS_VERSION=v0.316.0 # its Go module's tag for the release below
+PROMETHEUS_RELEASE=3.16.0
+PROMETHEUS="$BIN/prometheus-$PROMETHEUS_VERSION"
+PROMTOOL="$BIN/promtool-$PROMETHEUS_VERSION"
+JAEGER_VERSION=v1.76.0 # Jaeger v2.13.0 (its Go module keeps the v1 tags)
+JAEGER="$BIN/jaeger-$JAEGER_VERSION"
+OTELCOL="$BIN/otelcol-$(cat standins/otelcol/go.mod standins/otelcol/go.sum standins/otelcol/main.go | sha256sum | cut -c1-12)"
 KUBE_VERSION=$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ {print $2}' deploy/kube/apiserver/go.mod)
 
 now() { date +%s.%N; }
@@ -119,9 +129,11 @@ build_cyclonedx() {
 	go_install_as "$CYCLONEDX" "github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@$CYCLONEDX_VERSION"
 }
 
-# build_release MODULE VERSION PACKAGE OUT [LDFLAGS]: builds a command from the
+# build_release MODULE VERSION PACKAGES OUT [LDFLAGS]: builds commands from the
 # module's release source, as its own main module, so its go.mod (replace and
 # exclude directives, toolchain) applies exactly as in its own repository.
+# PACKAGES is one package, or several (space-separated) with OUT a directory
+# ending in /; TAGS, when set, are the build tags.
 build_release() {
 	local module=$1 version=$2 pkg=$3 out=$4 ldflags=${5:-}
 	local dir src
@@ -129,7 +141,8 @@ build_release() {
 	src="$CACHE/src/$(basename "$out")"
 	rm -rf "$src" && mkdir -p "$(dirname "$src")" && cp -r "$dir" "$src" && chmod -R u+w "$src"
 	[ -z "${PATCH:-}" ] || (cd "$src" && eval "$PATCH")
-	(cd "$src" && GOWORK=off CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags="-s -w $ldflags" -o "$out" "$pkg")
+	# shellcheck disable=SC2086 # PACKAGES is a list
+	(cd "$src" && GOWORK=off CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -tags "${TAGS:-}" -ldflags="-s -w $ldflags" -o "$out" $pkg)
 	rm -rf "$src"
 }
 
@@ -148,4 +161,35 @@ build_trivy() {
 	[ -x "$TRIVY" ] && return
 	log "building trivy $TRIVY_VERSION from the Go module proxy (about 4 minutes on 2 cores, once)"
 	GOEXPERIMENT=jsonv2 go_install_as "$TRIVY" "github.com/aquasecurity/trivy/cmd/trivy@$TRIVY_VERSION"
+}
+
+# build_prometheus: Prometheus and promtool at their pinned version, once. The
+# cloud service discoveries are left out (remove_all_sd; static, file and HTTP
+# targets stay): their SDKs are most of the build, and the shop names its
+# targets. The web UI needs npm, so this Prometheus serves its API only.
+build_prometheus() {
+	[ -x "$PROMETHEUS" ] && [ -x "$PROMTOOL" ] && return
+	log "building Prometheus and promtool $PROMETHEUS_VERSION from their release source (about 4 minutes on 2 cores, once)"
+	local out="$CACHE/build/prometheus/"
+	TAGS=remove_all_sd retry progress "$CACHE/prometheus-build.log" build_release github.com/prometheus/prometheus \
+		"$PROMETHEUS_VERSION" "./cmd/prometheus ./cmd/promtool" "$out" \
+		"-X github.com/prometheus/common/version.Version=$PROMETHEUS_RELEASE"
+	mv "$out/prometheus" "$PROMETHEUS" && mv "$out/promtool" "$PROMTOOL"
+}
+
+# build_jaeger: Jaeger v2 (all in one: the collector, memory storage, the query
+# API) at its pinned version, once. Its UI's assets need npm: the API answers.
+build_jaeger() {
+	[ -x "$JAEGER" ] && return
+	log "building Jaeger $JAEGER_VERSION from its release source (about 5 minutes on 2 cores, once)"
+	retry progress "$CACHE/jaeger-build.log" build_release github.com/jaegertracing/jaeger "$JAEGER_VERSION" ./cmd/jaeger "$JAEGER"
+}
+
+# build_otelcol: the collector's stand-in (standins/otelcol), once per change of
+# its source; it shares Jaeger's collector release, so most of it is built.
+build_otelcol() {
+	[ -x "$OTELCOL" ] && return
+	log "building the OpenTelemetry Collector stand-in (standins/otelcol)"
+	(cd standins/otelcol && retry progress "$CACHE/otelcol-build.log" env GOWORK=off CGO_ENABLED=0 \
+		go build -trimpath -ldflags="-s -w" -o "$OTELCOL" .)
 }

@@ -7,7 +7,10 @@ require (
 	go.mongodb.org/mongo-driver/v2 v2.9.3
 )
 
-require github.com/roboshop-go/roboshop/testkit v0.0.0-00010101000000-000000000000
+require (
+	github.com/prometheus/client_golang v1.25.0
+	github.com/roboshop-go/roboshop/testkit v0.0.0-00010101000000-000000000000
+)
 
 require (
 	filippo.io/edwards25519 v1.1.0 // indirect
@@ -56,7 +59,6 @@ require (
 	github.com/ncruces/go-strftime v0.1.9 // indirect
 	github.com/pelletier/go-toml/v2 v2.2.4 // indirect
 	github.com/pmezard/go-difflib v1.0.0 // indirect
-	github.com/prometheus/client_golang v1.25.0 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect

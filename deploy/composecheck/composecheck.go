@@ -28,6 +28,23 @@ func Load(ctx context.Context, path string, env ...string) (*types.Project, erro
 	return opts.LoadProject(ctx)
 }
 
+// Observability is the compose profile of the monitoring plane (Prometheus,
+// the collector, Jaeger, Grafana): outside the security groups, and checked by
+// its own rules (checkMonitoring).
+const Observability = "observability"
+
+// LoadWithObservability is Load with the observability profile enabled.
+func LoadWithObservability(ctx context.Context, path string, env ...string) (*types.Project, error) {
+	opts, err := cli.NewProjectOptions([]string{path}, cli.WithOsEnv, cli.WithEnvFiles(), cli.WithDotEnv, cli.WithEnv(env),
+		cli.WithName("roboshop"), cli.WithProfiles([]string{Observability}))
+	if err != nil {
+		return nil, err
+	}
+	return opts.LoadProject(ctx)
+}
+
+func isMonitoring(s types.ServiceConfig) bool { return slices.Contains(s.Profiles, Observability) }
+
 // Check returns one message per problem, naming the service or network.
 // Compose has no load balancer between the services: its DNS takes the
 // internal balancer's place, so the networks mirror set.Direct().
@@ -40,10 +57,13 @@ func Check(p *types.Project, set *sg.Set) []string {
 	}
 
 	names := make([]string, 0, len(p.Services))
-	for name := range p.Services {
-		names = append(names, name)
+	for name, s := range p.Services {
+		if !isMonitoring(s) {
+			names = append(names, name)
+		}
 	}
 	sort.Strings(names)
+	out = append(out, checkMonitoring(p, names)...)
 
 	for _, name := range names {
 		if _, ok := set.Groups[name]; !ok {
@@ -101,31 +121,12 @@ func Check(p *types.Project, set *sg.Set) []string {
 		if s.HealthCheck == nil || len(s.HealthCheck.Test) == 0 || s.HealthCheck.Disable {
 			fail("service %s has no health check", name)
 		}
-		if s.Restart != types.RestartPolicyUnlessStopped {
-			fail("service %s: restart must be unless-stopped, not %q", name, s.Restart)
-		}
-		if u := strings.Split(s.User, ":")[0]; u == "" || u == "0" || u == "root" {
-			fail("service %s must run as a non-root user (user: %q)", name, s.User)
-		}
-		if !s.ReadOnly {
-			fail("service %s: the root filesystem must be read_only", name)
-		}
-		if !slices.ContainsFunc(s.CapDrop, func(c string) bool { return strings.EqualFold(c, "ALL") }) {
-			fail("service %s must cap_drop ALL", name)
-		}
-		if !slices.ContainsFunc(s.SecurityOpt, func(o string) bool {
-			return strings.HasPrefix(o, "no-new-privileges") && !strings.HasSuffix(o, "false")
-		}) {
-			fail("service %s needs security_opt no-new-privileges", name)
-		}
-		if s.MemLimit <= 0 || s.PidsLimit <= 0 {
-			fail("service %s needs mem_limit and pids_limit", name)
-		}
 		for dep, d := range s.DependsOn {
 			if d.Condition != types.ServiceConditionHealthy {
 				fail("service %s depends on %s without condition: service_healthy", name, dep)
 			}
 		}
+		out = append(out, checkHardening(name, s)...)
 		// A Redis without a memory limit grows until the container is killed,
 		// then refills from its AOF; evicting only expiring keys keeps the rest.
 		if len(s.Command) > 0 && s.Command[0] == "redis-server" &&
@@ -134,6 +135,84 @@ func Check(p *types.Project, set *sg.Set) []string {
 		}
 	}
 	out = append(out, checkWiring(p)...)
+	return out
+}
+
+// checkHardening: what every container of the shop, the monitoring plane's
+// too, runs with.
+func checkHardening(name string, s types.ServiceConfig) []string {
+	var out []string
+	fail := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	if s.Restart != types.RestartPolicyUnlessStopped {
+		fail("service %s: restart must be unless-stopped, not %q", name, s.Restart)
+	}
+	if u := strings.Split(s.User, ":")[0]; u == "" || u == "0" || u == "root" {
+		fail("service %s must run as a non-root user (user: %q)", name, s.User)
+	}
+	if !s.ReadOnly {
+		fail("service %s: the root filesystem must be read_only", name)
+	}
+	if !slices.ContainsFunc(s.CapDrop, func(c string) bool { return strings.EqualFold(c, "ALL") }) {
+		fail("service %s must cap_drop ALL", name)
+	}
+	if !slices.ContainsFunc(s.SecurityOpt, func(o string) bool {
+		return strings.HasPrefix(o, "no-new-privileges") && !strings.HasSuffix(o, "false")
+	}) {
+		fail("service %s needs security_opt no-new-privileges", name)
+	}
+	if s.MemLimit <= 0 || s.PidsLimit <= 0 {
+		fail("service %s needs mem_limit and pids_limit", name)
+	}
+	return out
+}
+
+// checkMonitoring: the monitoring plane reaches a tier only through a network
+// that holds that one tier (its <tier>-telemetry network), so it adds no path
+// between two tiers; its UIs are published on 127.0.0.1 only; its containers
+// are hardened like the shop's. Upstream's images carry no probe tool, so no
+// health check is required of them.
+func checkMonitoring(p *types.Project, shop []string) []string {
+	var out []string
+	fail := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	tiersOn := func(network string) []string {
+		var tiers []string
+		for _, name := range shop {
+			if _, ok := p.Services[name].Networks[network]; ok {
+				tiers = append(tiers, name)
+			}
+		}
+		return tiers
+	}
+	var monitoring []string
+	for name, s := range p.Services {
+		if isMonitoring(s) {
+			monitoring = append(monitoring, name)
+		}
+	}
+	sort.Strings(monitoring)
+	for _, name := range monitoring {
+		s := p.Services[name]
+		nets := make([]string, 0, len(s.Networks))
+		for n := range s.Networks {
+			nets = append(nets, n)
+		}
+		sort.Strings(nets)
+		for _, n := range nets {
+			tiers := tiersOn(n)
+			if len(tiers) > 1 {
+				fail("monitoring service %s is on network %s with %s: a network the monitoring plane shares holds one tier", name, n, strings.Join(tiers, ", "))
+			}
+			if len(tiers) == 1 && !p.Networks[n].Internal {
+				fail("network %s joins %s to the monitoring plane and must be internal", n, tiers[0])
+			}
+		}
+		for _, port := range s.Ports {
+			if port.HostIP != "127.0.0.1" {
+				fail("monitoring service %s publishes %d on every address; publish it on 127.0.0.1 only", name, port.Target)
+			}
+		}
+		out = append(out, checkHardening(name, s)...)
+	}
 	return out
 }
 

@@ -17,7 +17,7 @@ func load(t *testing.T, composeText string) []string {
 	if err := os.WriteFile(path, []byte(composeText), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p, err := Load(context.Background(), path, testSecrets...)
+	p, err := LoadWithObservability(context.Background(), path, testSecrets...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func composeFile(t *testing.T) string {
 // testSecrets are what .env gives compose (scripts/up.sh makes it).
 var testSecrets = []string{"USER_MONGO_PASSWORD=a", "CATALOGUE_MONGO_PASSWORD=b", "REDIS_PASSWORD=c",
 	"MYSQL_PASSWORD=d", "MYSQL_ROOT_PASSWORD=e", "USER_SIGNING_KEY=f", "USER_MONGO_ROOT_PASSWORD=g",
-	"CATALOGUE_MONGO_ROOT_PASSWORD=h"}
+	"CATALOGUE_MONGO_ROOT_PASSWORD=h", "GRAFANA_ADMIN_PASSWORD=i"}
 
 // Without one of its secrets, or with it empty, compose refuses to start and
 // names it: no shop runs on a password that is in the repository.
@@ -127,6 +127,17 @@ func TestCheckCatches(t *testing.T) {
 			"service payment: MYSQL_DSN must reach database payment at payment-mysql:3306"},
 		{"a service signs in as MongoDB's root", "@catalogue-mongodb:27017/catalogue?authSource=catalogue", "@catalogue-mongodb:27017/catalogue?authSource=admin",
 			"service catalogue: MONGO_URI must sign in as catalogue's own user (authSource=catalogue), not root"},
+		{"the monitoring plane on a tier's API network", "    networks: [observability, frontend-telemetry, user-telemetry",
+			"    networks: [observability, user-api, frontend-telemetry, user-telemetry",
+			"monitoring service prometheus is on network user-api with cart, frontend, payment, user"},
+		{"two tiers on one telemetry network", "      - cart-telemetry #", "      - cart-telemetry\n      - user-telemetry #",
+			"monitoring service otel-collector is on network user-telemetry with cart, user"},
+		{"a telemetry network with a way out", "  user-telemetry:\n    internal: true\n", "  user-telemetry: {}\n",
+			"network user-telemetry joins user to the monitoring plane and must be internal"},
+		{"a monitoring UI on every address", `"127.0.0.1:${GRAFANA_PORT:-3000}:3000"`, `"${GRAFANA_PORT:-3000}:3000"`,
+			"monitoring service grafana publishes 3000 on every address"},
+		{"the monitoring plane as root", "    image: prom/prometheus:v3.16.0\n    user: \"65534:65534\"", "    image: prom/prometheus:v3.16.0\n    user: \"0:0\"",
+			"service prometheus must run as a non-root user"},
 		{"dependency not awaited", "      user-mongodb:\n        condition: service_healthy", "      user-mongodb:\n        condition: service_started",
 			"service user depends on user-mongodb without condition: service_healthy"},
 	}
