@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -92,6 +93,19 @@ func tracedShop(t *testing.T) (string, *otlpReceiver) {
 	recv := &otlpReceiver{}
 	srv := httptest.NewServer(recv)
 	t.Cleanup(srv.Close)
+	urls := startServices(t, map[string]string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT": srv.URL,
+		"OTEL_BSP_SCHEDULE_DELAY":     "50", // ms: the test waits for the spans
+	})
+	return nginxtest.Start(t, nginxtest.Upstreams{User: urls["user"], Catalogue: urls["catalogue"], Cart: urls["cart"],
+		Payment: urls["payment"]}), recv
+}
+
+// startServices starts the four services for this test alone, each on a
+// datastore of its own and with extra in its environment, and returns their
+// base URLs by name.
+func startServices(t *testing.T, extra map[string]string) map[string]string {
+	t.Helper()
 	shop := topology.Roboshop()
 	urls := map[string]string{}
 	for _, svc := range shop.Services { // in order: each after the services it calls
@@ -106,16 +120,14 @@ func tracedShop(t *testing.T) (string, *otlpReceiver) {
 		}
 		env := svc.Env(shop, "", store, func(name string) string { return urls[name] })
 		delete(env, "LISTEN_ADDR")
-		env["OTEL_EXPORTER_OTLP_ENDPOINT"] = srv.URL
-		env["OTEL_BSP_SCHEDULE_DELAY"] = "50" // ms: the test waits for the spans
+		maps.Copy(env, extra)
 		if svc.Name == "user" {
 			env["BCRYPT_COST"] = "10"
 		}
 		p := testkit.StartService(t, testkit.Service(svc.Name), env)
 		urls[svc.Name] = "http://" + p.Addr()
 	}
-	return nginxtest.Start(t, nginxtest.Upstreams{User: urls["user"], Catalogue: urls["catalogue"], Cart: urls["cart"],
-		Payment: urls["payment"]}), recv
+	return urls
 }
 
 // traced sends one request through nginx as part of trace traceID, from a

@@ -18,7 +18,7 @@ total_start=$(now)
 scripts/deps.sh
 export ROBOSHOP_TERRAFORM="$CACHE/bin/terraform" TF_CLI_CONFIG_FILE=/dev/null
 export ROBOSHOP_HELM="$BIN/helm-$HELM_VERSION" ROBOSHOP_KUBE_APISERVER="$BIN/kube-apiserver-$KUBE_VERSION"
-export ROBOSHOP_FERRETDB="$FERRETDB" ROBOSHOP_TRIVY="$TRIVY"
+export ROBOSHOP_FERRETDB="$FERRETDB" ROBOSHOP_TRIVY="$TRIVY" ROBOSHOP_PROMETHEUS="$PROMETHEUS" ROBOSHOP_PROMTOOL="$PROMTOOL"
 
 mapfile -t modules < <(go list -m -f '{{.Dir}}')
 
@@ -40,7 +40,8 @@ done
 # MongoDB stand-in (embedded FerretDB; testkit prefers a real mongod on PATH).
 log "building the MongoDB stand-in and the service binaries the tests start"
 build_bins() {
-	(cd standins && CGO_ENABLED=0 go build -tags nomsgpack -trimpath -ldflags="-s -w" -o "$CACHE/bin/mongostandin" ./mongostandin)
+	(cd standins && CGO_ENABLED=0 go build -tags nomsgpack -trimpath -ldflags="-s -w" -o "$CACHE/bin/mongostandin" ./mongostandin &&
+		CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$CACHE/bin/nginxexporter" ./nginxexporter)
 	for svc in user catalogue cart payment; do
 		(cd "$svc" && CGO_ENABLED=0 go build -tags nomsgpack -trimpath -ldflags="-s -w" -o "$CACHE/bin/$svc" .)
 	done

@@ -127,6 +127,17 @@ type buildResult struct {
 	err  error
 }
 
+// Binary returns the path of program name (topology.Programs), built as
+// binary builds it.
+func Binary(t testing.TB, name string) string {
+	t.Helper()
+	path, err := binary(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // binary returns the path of program name (topology.Programs): from
 // $ROBOSHOP_BIN_DIR when the test script built it, else built once per test
 // binary into a temporary directory that Main removes.

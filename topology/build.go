@@ -12,12 +12,14 @@ import (
 // package within it.
 type Program struct{ Module, Package string }
 
-// Programs are what Build knows: the four services, the load generator and
-// the MongoDB stand-in (scaffolding for machines without mongod).
+// Programs are what Build knows: the four services, the load generator, and
+// the stand-ins (scaffolding for machines without mongod or a registry).
 func Programs() map[string]Program {
 	p := map[string]Program{
 		"loadgen":      {"loadgen", "."},
 		"mongostandin": {"standins", "./mongostandin"},
+		// nginx-prometheus-exporter's stand-in, for the observability test.
+		"nginxexporter": {"standins", "./nginxexporter"},
 	}
 	for _, svc := range Roboshop().Services {
 		p[svc.Name] = Program{svc.Name, "."}

@@ -24,6 +24,9 @@ type Frontend struct {
 	// RealIPFrom is the proxy whose X-Forwarded-For nginx believes (an
 	// address or CIDR); empty is "unix:", no proxy.
 	RealIPFrom string
+	// Status, when set, is where nginx also serves its stub_status page
+	// (deploy/observability/nginx-status.conf, moved from 127.0.0.1:8081).
+	Status string
 }
 
 var placeholder = regexp.MustCompile(`\$\{[a-z_]+\}`)
@@ -68,6 +71,22 @@ func WriteNginxConfig(repo, dir string, f Frontend) (string, error) {
 	if err := os.WriteFile(filepath.Join(dir, "roboshop.conf"), []byte(site), 0o644); err != nil {
 		return "", err
 	}
+	include := "include " + filepath.Join(dir, "roboshop.conf") + ";"
+	if f.Status != "" {
+		raw, err := os.ReadFile(filepath.Join(repo, "deploy", "observability", "nginx-status.conf"))
+		if err != nil {
+			return "", err
+		}
+		const listen = "listen 127.0.0.1:8081;"
+		if !strings.Contains(string(raw), listen) {
+			return "", fmt.Errorf("nginx-status.conf no longer says %q", listen)
+		}
+		status := strings.Replace(string(raw), listen, "listen "+f.Status+";", 1)
+		if err := os.WriteFile(filepath.Join(dir, "status.conf"), []byte(status), 0o644); err != nil {
+			return "", err
+		}
+		include += "\n  include " + filepath.Join(dir, "status.conf") + ";"
+	}
 	workerUser, err := workerUser(f.HTMLRoot, dir)
 	if err != nil {
 		return "", err
@@ -88,9 +107,9 @@ http {
   fastcgi_temp_path %[1]s/tmp-fastcgi;
   uwsgi_temp_path %[1]s/tmp-uwsgi;
   scgi_temp_path %[1]s/tmp-scgi;
-  include %[1]s/roboshop.conf;
+  %[3]s
 }
-`, dir, workerUser)
+`, dir, workerUser, include)
 	path := filepath.Join(dir, "nginx.conf")
 	return path, os.WriteFile(path, []byte(main), 0o644)
 }

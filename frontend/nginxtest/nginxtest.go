@@ -35,6 +35,19 @@ func Start(t testing.TB, u Upstreams) string {
 // CIDR), whose X-Forwarded-For it believes; "" is none.
 func StartBehind(t testing.TB, u Upstreams, proxy string) string {
 	t.Helper()
+	return start(t, u, topology.Frontend{RealIPFrom: proxy})
+}
+
+// StartWithStatus is Start with nginx's stub_status page served as compose's
+// observability profile serves it, at the returned address.
+func StartWithStatus(t testing.TB, u Upstreams) (base, status string) {
+	t.Helper()
+	status = "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
+	return start(t, u, topology.Frontend{Status: status}), status
+}
+
+func start(t testing.TB, u Upstreams, f topology.Frontend) string {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "roboshop-nginx-")
 	if err != nil {
 		t.Fatal(err)
@@ -52,8 +65,9 @@ func StartBehind(t testing.TB, u Upstreams, proxy string) string {
 	if err := topology.PublishUI(repo, html); err != nil {
 		t.Fatal(err)
 	}
-	conf, err := topology.WriteNginxConfig(repo, dir, topology.Frontend{Listen: addr, HTMLRoot: html, RealIPFrom: proxy,
-		Upstreams: map[string]string{"user": host(u.User), "catalogue": host(u.Catalogue), "cart": host(u.Cart), "payment": host(u.Payment)}})
+	f.Listen, f.HTMLRoot = addr, html
+	f.Upstreams = map[string]string{"user": host(u.User), "catalogue": host(u.Catalogue), "cart": host(u.Cart), "payment": host(u.Payment)}
+	conf, err := topology.WriteNginxConfig(repo, dir, f)
 	if err != nil {
 		t.Fatal(err)
 	}
