@@ -244,4 +244,3 @@ func buyOnce(t *testing.T, base string) {
 		"expected_total_cents": quote.TotalCents,
 	}, map[string]string{"Idempotency-Key": "metrics-test-checkout"}, nil)
 }
-
