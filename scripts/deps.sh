@@ -23,6 +23,7 @@ command -v dot >/dev/null || need+=(graphviz)
 command -v etcd >/dev/null || need+=(etcd-server)
 command -v systemd-analyze >/dev/null || need+=(systemd) # the EC2 units' check
 command -v unshare >/dev/null || need+=(util-linux)
+command -v conntrack >/dev/null || need+=(conntrack) # the lab's firewall drills
 if ((${#need[@]})); then
 	log "installing Debian packages: ${need[*]} (about 2 minutes the first time)"
 	retry progress "$CACHE/apt.log" apt_install "${need[@]}"

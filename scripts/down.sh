@@ -7,6 +7,9 @@ stopped=0
 if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
 	compose=(docker compose)
 	docker compose version --short 2>/dev/null | grep -Eq '^v?2\.' || compose=("$BIN/docker-compose")
+	# Every profile: the observability profile's and the load generator's
+	# containers hold the shop's networks too.
+	compose+=(--profile observability --profile load)
 	if [ -n "$("${compose[@]}" ps -q 2>/dev/null)" ]; then
 		"${compose[@]}" down "$@"
 		stopped=1

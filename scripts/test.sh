@@ -67,6 +67,12 @@ lab_port=$(free_port 18180)
 ROBOSHOP_RUN=lab FRONTEND_PORT=$lab_port scripts/up.sh 2>&1 | tee "$CACHE/up-lab.txt"
 grep -q "^Roboshop is up in [0-9]* s: http://127.0.0.1:$lab_port/$" "$CACHE/up-lab.txt" &&
 	serves_shop "$lab_port" || { echo "scripts/up.sh (lab) printed no URL that serves the shop" >&2; scripts/lab.sh down; exit 1; }
+# The security-group drills: a mutated copy of the groups applied to the lab,
+# its check showing exactly the broken pairs, the groups restored.
+for drill in sg-rule-removed sg-rule-widened; do
+	log "scripts/drill.sh $drill (on the lab)"
+	FRONTEND_PORT=$lab_port scripts/drill.sh "$drill" | tee "$CACHE/drill-$drill.txt" || { scripts/lab.sh down; exit 1; }
+done
 scripts/lab.sh down
 
 # --- docker-compose.yml, run for real ------------------------------------------

@@ -16,7 +16,14 @@
 #     label=org.roboshop.standin` lists them and `$0 clean` removes them; a
 #     stand-in is rebuilt only when its files change.
 #
-# Usage: standins/images.sh [clean]. Needs root or the docker group.
+#     and, with `observability` (or observability in COMPOSE_PROFILES), the
+#     profile's images but Grafana's, whose UI needs npm (docs/observability.md):
+#       otel/opentelemetry-collector:0.140.0        standins/otelcol (the core components, same release)
+#       jaegertracing/jaeger:2.13.0                 Jaeger v1.76.0's cmd/jaeger (= 2.13.0), API only
+#       prom/prometheus:v3.16.0                     Prometheus and promtool 3.16.0, API only
+#       nginx/nginx-prometheus-exporter:1.4.2       standins/nginxexporter
+#
+# Usage: standins/images.sh [clean|compose|observability]. Needs root or the docker group.
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 COMPOSE_VERSION=v2.40.3
@@ -135,3 +142,25 @@ for spec in redis:redis:7 mysql:mysql:8.4 nginx:nginxinc/nginx-unprivileged:1.27
 	dir=${spec%%:*} tag=${spec#*:}
 	standin "$tag" "$(rev $sdir/"$dir"/* <(echo "$base_id"))" "$sdir/$dir"
 done
+
+# --- The observability profile's images (not Grafana's) --------------------------------------
+case " ${1:-} ${COMPOSE_PROFILES:-} " in *[\ ,]observability[\ ,]*) ;; *) exit 0 ;; esac
+distroless_id=$(docker image inspect -f '{{.Id}}' gcr.io/distroless/static-debian12:nonroot)
+build_prometheus
+build_jaeger
+build_otelcol
+# observability_standin DIR TAG FILES...: the stand-in TAG from DIR's Dockerfile and FILES
+# (each SOURCE[:NAME]), rebuilt when any of them changes.
+observability_standin() {
+	local dir=$1 tag=$2 ctx="$WORK/$1" f
+	shift 2
+	rm -rf "$ctx" && mkdir -p "$ctx/data" && cp "$sdir/$dir/Dockerfile" "$ctx/"
+	for f in "$@"; do cp "${f%%:*}" "$ctx/${f#*:}"; done
+	standin "$tag" "$(cd "$ctx" && find . -type f | sort | xargs cat | rev /dev/stdin <(echo "$distroless_id"))" "$ctx"
+	rm -rf "$ctx"
+}
+(cd standins && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$WORK/nginxexporter" ./nginxexporter)
+observability_standin otelcol otel/opentelemetry-collector:0.140.0 "$OTELCOL:otelcol"
+observability_standin jaeger jaegertracing/jaeger:2.13.0 "$JAEGER:jaeger"
+observability_standin prometheus prom/prometheus:v3.16.0 "$PROMETHEUS:prometheus" "$PROMTOOL:promtool"
+observability_standin nginx-exporter nginx/nginx-prometheus-exporter:1.4.2 "$WORK/nginxexporter:nginx-prometheus-exporter"

@@ -14,6 +14,9 @@ type config struct {
 	Listen   string
 	Repo     string
 	StateDir string
+	// Groups is where the security groups are read from ("" is the
+	// repository's deploy/security-groups): a drill's mutated copy.
+	Groups string
 }
 
 func defaultConfig() config {
@@ -38,7 +41,11 @@ func loadLayout(cfg config) (*layout, error) {
 	if _, err := netip.ParseAddr(cfg.Subnet + ".1"); err != nil {
 		return nil, fmt.Errorf("-subnet %q: want three octets like 10.77.0", cfg.Subnet)
 	}
-	set, err := sg.Load(filepath.Join(cfg.Repo, "deploy", "security-groups"))
+	dir := cfg.Groups
+	if dir == "" {
+		dir = filepath.Join(cfg.Repo, "deploy", "security-groups")
+	}
+	set, err := sg.Load(dir)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,8 @@
 //	            draw who reaches whom as SVG (-graph; differences in red)
 //	lab down    remove every namespace, process and file of the lab (idempotent)
 //	lab metrics <service>   print a service's /metrics, asked from inside its namespace
+//	lab firewall [-groups DIR]   apply the security groups again, from DIR (a drill's
+//	            mutated copy) or the repository's; lab check still compares with the repository's
 package main
 
 import (
@@ -34,6 +36,7 @@ func main() {
 	fs.StringVar(&cfg.Repo, "repo", cfg.Repo, "repository root")
 	fs.StringVar(&cfg.StateDir, "state", cfg.StateDir, "state directory (pids, logs, data)")
 	graph := fs.String("graph", "", "check: where to draw the reachability picture (SVG; default <state>/reachability.svg)")
+	fs.StringVar(&cfg.Groups, "groups", "", "firewall: the security groups to apply (default: the repository's)")
 	_ = fs.Parse(args)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -52,6 +55,8 @@ func main() {
 		}
 	case "metrics":
 		err = metrics(ctx, cfg, fs.Arg(0), os.Stdout)
+	case "firewall":
+		err = firewall(cfg, os.Stdout)
 	case "forward": // internal: started detached by up
 		err = forward(ctx, cfg)
 	default:
@@ -64,6 +69,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: lab up|check|down|metrics <service> [-prefix rs] [-subnet 10.77.0] [-listen 127.0.0.1:8080] [-repo .] [-state /run/roboshop-lab]")
+	fmt.Fprintln(os.Stderr, "usage: lab up|check|down|firewall|metrics <service> [-prefix rs] [-subnet 10.77.0] [-listen 127.0.0.1:8080] [-repo .] [-state /run/roboshop-lab] [-groups DIR]")
 	os.Exit(2)
 }

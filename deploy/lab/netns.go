@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -58,7 +60,9 @@ func (l *layout) createNetwork() error {
 func (l *layout) ruleset(group string) string {
 	g := l.set.Groups[group]
 	var b strings.Builder
-	fmt.Fprintf(&b, "table inet roboshop {\n")
+	// Made, dropped and made again in one transaction: applying it again
+	// (lab firewall) replaces the rules rather than adding to them.
+	fmt.Fprintf(&b, "table inet roboshop\ndelete table inet roboshop\ntable inet roboshop {\n")
 	for _, dir := range []string{sg.Ingress, sg.Egress} {
 		chain, hook, match, iface := "ingress", "input", "saddr", "iif"
 		rules := g.Ingress
@@ -167,4 +171,42 @@ func inNamespace[T any](ns string, open func() (T, error)) (T, error) {
 	}()
 	r := <-ch
 	return r.v, r.err
+}
+
+// firewall applies the groups in cfg.Groups (the repository's when empty) to a
+// running lab's namespaces again: how a drill breaks a rule and restores it.
+// The groups must be the lab's, by name: each keeps its address.
+func firewall(cfg config, out io.Writer) error {
+	l, err := loadLayout(cfg)
+	if err != nil {
+		return err
+	}
+	repo, err := loadLayout(config{Prefix: cfg.Prefix, Subnet: cfg.Subnet, Repo: cfg.Repo})
+	if err != nil {
+		return err
+	}
+	if !slices.Equal(l.groups, repo.groups) {
+		return fmt.Errorf("the groups in %s are %v; the lab's are %v", cfg.Groups, l.groups, repo.groups)
+	}
+	if len(l.namespaces()) == 0 {
+		return fmt.Errorf("no lab with prefix %q is up", cfg.Prefix)
+	}
+	if err := l.applyFirewall(cfg.StateDir); err != nil {
+		return err
+	}
+	// AWS lets a connection that a removed rule no longer allows go on until
+	// it ends; a service's idle keep-alive connection could then hide the
+	// change for minutes. The lab forgets what it tracks, so every connection
+	// from now on meets the new rules.
+	for _, g := range l.groups {
+		if err := run("ip", "netns", "exec", l.ns(g), "conntrack", "--flush"); err != nil {
+			return err
+		}
+	}
+	from := cfg.Groups
+	if from == "" {
+		from = "the repository's deploy/security-groups"
+	}
+	fmt.Fprintf(out, "applied %d security groups from %s\n", len(l.groups), from)
+	return nil
 }
