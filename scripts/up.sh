@@ -12,6 +12,7 @@
 #    security groups (needs root).
 #
 # Environment: FRONTEND_PORT (8080), COMPOSE_PROJECT_NAME (roboshop),
+# COMPOSE_PROFILES=observability for the traces, metrics and dashboards,
 # ROBOSHOP_RUN=compose|lab to choose, ROBOSHOP_STANDINS=1 to make the stand-ins
 # even where a registry answers.
 set -euo pipefail
@@ -59,18 +60,26 @@ compose)
 		standins/images.sh compose
 		compose=("$BIN/docker-compose")
 	fi
+	standins=""
 	if [ -z "${ROBOSHOP_STANDINS:-}" ] && registry_answers; then
 		log "a registry answers: docker compose pulls the upstream images"
 	else
 		log "no registry answers: the upstream images are made here (standins/images.sh)"
 		standins/images.sh
+		# Grafana's image has no stand-in (its UI needs npm): the rest of
+		# the observability profile runs without it.
+		standins=1
 	fi
 	added=$(make_env)
 	if [ -n "$added" ]; then
 		log ".env: added from .env.example (secrets random): $added"
 	fi
+	services=() # none named: every service of the enabled profiles
+	if [ -n "$standins" ] && [[ ,${COMPOSE_PROFILES:-}, == *,observability,* ]]; then
+		mapfile -t services < <("${compose[@]}" config --services | grep -vx grafana)
+	fi
 	log "docker compose up --build --wait -d (the first build takes about 7 minutes on 2 cores)"
-	progress "$WORK/up.log" "${compose[@]}" up --build --wait --wait-timeout 300 -d
+	progress "$WORK/up.log" "${compose[@]}" up --build --wait --wait-timeout 300 -d "${services[@]}"
 	log "checking the shop through http://127.0.0.1:$port/"
 	answer=$(get_local "$port" '/api/catalogue/products?limit=1') || answer=""
 	[[ $answer == HTTP/1.?" 200 "* ]] || { echo "the shop does not answer on port $port" >&2; exit 1; }
@@ -82,6 +91,14 @@ Roboshop is up in $(since "$start" | cut -d. -f1) s: http://localhost:$port/
   metrics: ${compose[*]} exec user /app metrics   (any service: user, catalogue, cart, payment)
   stop:    scripts/down.sh                 (keeps the data; scripts/down.sh -v deletes it)
 MSG
+	if [[ ,${COMPOSE_PROFILES:-}, == *,observability,* ]]; then
+		cat <<MSG
+  traces:  http://localhost:${JAEGER_PORT:-16686}/   (Jaeger; its API where its UI could not be built here)
+  metrics: http://localhost:${PROMETHEUS_PORT:-9090}/   (Prometheus; alerts: /api/v1/alerts)
+  boards:  http://localhost:${GRAFANA_PORT:-3000}/   (Grafana, where its image could be pulled)
+  drills:  scripts/drill.sh trace|gateway-slow|redis-down|catalogue-down   (docs/observability.md)
+MSG
+	fi
 	;;
 lab)
 	if [ "$(id -u)" -ne 0 ]; then
