@@ -50,6 +50,14 @@ build_bins() {
 progress "$CACHE/bins-build.log" build_bins
 export ROBOSHOP_BIN_DIR="$CACHE/bin"
 
+# The compose stage's longest build, Jaeger (about 6 minutes), goes on beside
+# the tests, which spend much of their time waiting on servers.
+observability_builds=""
+if docker info >/dev/null 2>&1; then
+	(build_jaeger && build_otelcol) >"$CACHE/observability-builds.log" 2>&1 &
+	observability_builds=$!
+fi
+
 log "go test -race (every module; each benchmark once to keep it working)"
 patterns=()
 for dir in "${modules[@]}"; do patterns+=("./${dir#"$ROOT"/}/..."); done
@@ -80,7 +88,11 @@ scripts/lab.sh down
 # up, a journey through the published port, isolation checked from inside the
 # containers, down (scripts/compose-test.sh says how).
 if docker info >/dev/null 2>&1; then
-	log "docker compose: images, build, up, journey, isolation, down"
+	if [ -n "$observability_builds" ] && ! wait "$observability_builds"; then
+		cat "$CACHE/observability-builds.log"
+		exit 1
+	fi
+	log "docker compose: images, build, up, journey, isolation, the observability profile and its drills, down"
 	scripts/compose-test.sh
 else
 	log "no Docker engine answers: docker-compose.yml was checked statically only (deploy/composecheck)"

@@ -253,19 +253,29 @@ type mutation struct {
 	differences    []string
 }
 
+var (
+	removedRule = mutation{
+		file: "cart.yaml",
+		old: `  - description: "product names and prices for cart lines (catalogue's listener)"
+    port: 8082
+    group: internal-alb
+`,
+		differences: []string{"cart -> internal-alb:8082: definitions say allowed, network blocked"},
+	}
+	widenedRule = mutation{
+		file:        "payment-mysql.yaml",
+		old:         "    port: 3306\n    group: payment\n",
+		new:         "    port: 3306\n    cidr: 0.0.0.0/0\n",
+		differences: []string{"internet -> payment-mysql:3306: definitions say blocked, network allowed"},
+	}
+)
+
 var ruleRemoved = scenario{
 	about: "cart's egress rule to catalogue's listener (internal-alb:8082) is removed: cart can no longer price a product",
 	look:  "the lab's check (DIFFERENCE lines, and the red edge in its picture, /run/roboshop-lab/reachability.svg); adding to a cart answers 5xx",
 	needs: "lab",
 	run: func(ctx context.Context, d *drill) error {
-		return d.mutate(ctx, mutation{
-			file: "cart.yaml",
-			old: `  - description: "product names and prices for cart lines (catalogue's listener)"
-    port: 8082
-    group: internal-alb
-`,
-			differences: []string{"cart -> internal-alb:8082: definitions say allowed, network blocked"},
-		}, func() error {
+		return d.mutate(ctx, removedRule, func() error {
 			guest, err := d.http.guestWithCart(ctx)
 			if se, ok := err.(*statusError); !ok || se.status/100 != 5 || !strings.HasSuffix(se.path, "/items") {
 				return fmt.Errorf("adding to a cart with cart cut off from catalogue: %v (%s), want a 5xx", err, guest)
@@ -284,12 +294,7 @@ var ruleWidened = scenario{
 	look:  "the lab's check: internet -> payment-mysql:3306 is open (a '+3306!' cell, and red in its picture)",
 	needs: "lab",
 	run: func(ctx context.Context, d *drill) error {
-		return d.mutate(ctx, mutation{
-			file:        "payment-mysql.yaml",
-			old:         "    port: 3306\n    group: payment\n",
-			new:         "    port: 3306\n    cidr: 0.0.0.0/0\n",
-			differences: []string{"internet -> payment-mysql:3306: definitions say blocked, network allowed"},
-		}, nil, nil)
+		return d.mutate(ctx, widenedRule, nil, nil)
 	},
 }
 
@@ -359,17 +364,7 @@ func (d *drill) labRun(ctx context.Context, args ...string) error {
 // labDifferences runs the lab's check and compares its DIFFERENCE lines with want.
 func (d *drill) labDifferences(ctx context.Context, want []string) error {
 	out, err := exec.CommandContext(ctx, d.lab[0], append([]string{"check"}, d.lab[1:]...)...).CombinedOutput()
-	var got []string
-	summary := ""
-	for _, line := range strings.Split(string(out), "\n") {
-		if r, ok := strings.CutPrefix(line, "DIFFERENCE: "); ok {
-			got = append(got, r)
-		}
-		if strings.HasSuffix(line, " differences") {
-			summary = line
-		}
-	}
-	sort.Strings(got)
+	summary, got := parseCheck(string(out))
 	want = slices.Clone(want)
 	sort.Strings(want)
 	if summary == "" || !slices.Equal(got, want) || (err == nil) != (len(want) == 0) {
@@ -377,4 +372,19 @@ func (d *drill) labDifferences(ctx context.Context, want []string) error {
 	}
 	step("lab check: %s%s", summary, strings.Join(append([]string{""}, got...), "\n      DIFFERENCE: "))
 	return nil
+}
+
+// parseCheck reads the lab check's summary line and its DIFFERENCE lines
+// (sorted) from its output.
+func parseCheck(out string) (summary string, differences []string) {
+	for _, line := range strings.Split(out, "\n") {
+		if r, ok := strings.CutPrefix(line, "DIFFERENCE: "); ok {
+			differences = append(differences, r)
+		}
+		if strings.HasSuffix(line, " differences") {
+			summary = line
+		}
+	}
+	sort.Strings(differences)
+	return summary, differences
 }

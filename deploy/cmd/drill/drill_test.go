@@ -1,0 +1,83 @@
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/roboshop-go/roboshop/deploy/sg"
+)
+
+// Each lab drill's change applies to the repository's security groups as they
+// are now, yields groups the loader accepts, and changes what the policy
+// allows in exactly the pairs the drill expects the lab's check to show.
+func TestLabDrillsChangeExactlyTheirPairs(t *testing.T) {
+	repo, err := sg.Load("../../security-groups")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, m := range map[string]mutation{"sg-rule-removed": removedRule, "sg-rule-widened": widenedRule} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			files, _ := filepath.Glob("../../security-groups/*.yaml")
+			for _, f := range files {
+				raw, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if filepath.Base(f) == m.file {
+					if !strings.Contains(string(raw), m.old) {
+						t.Fatalf("%s no longer holds %q", m.file, m.old)
+					}
+					raw = []byte(strings.Replace(string(raw), m.old, m.new, 1))
+				}
+				if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), raw, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			changed, err := sg.Load(dir)
+			if err != nil {
+				t.Fatalf("the changed groups do not load: %v", err)
+			}
+			// The lab's probes: every instance (the groups and the
+			// internet) to every group, on every port of the definitions,
+			// with addresses laid out as the lab lays them out.
+			addrs := map[string]netip.Addr{"internet": netip.MustParseAddr("10.77.0.250")}
+			for i, name := range repo.Names() {
+				addrs[name] = netip.AddrFrom4([4]byte{10, 77, 0, byte(10 + i)})
+			}
+			addrOf := func(name string) netip.Addr { return addrs[name] }
+			admin := netip.PrefixFrom(addrs["internet"], 32)
+			word := map[bool]string{true: "allowed", false: "blocked"}
+			var got []string
+			for _, src := range append(repo.Names(), "internet") {
+				for _, dst := range repo.Names() {
+					for _, port := range repo.Ports() {
+						before, after := repo.Allows(src, dst, port, admin, addrOf), changed.Allows(src, dst, port, admin, addrOf)
+						if src != dst && before != after {
+							got = append(got, fmt.Sprintf("%s -> %s:%d: definitions say %s, network %s", src, dst, port, word[before], word[after]))
+						}
+					}
+				}
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, m.differences) {
+				t.Fatalf("the policy changes %q; the drill expects the lab to show %q", got, m.differences)
+			}
+		})
+	}
+}
+
+func TestParseCheck(t *testing.T) {
+	out := "Reachability ...\ncart  alb 443\n1584 probes, 43 allowed, 1 differences\npicture: x.svg\n" +
+		"DIFFERENCE: z -> a:1: definitions say allowed, network blocked\nDIFFERENCE: a -> b:2: definitions say blocked, network allowed\n"
+	summary, diffs := parseCheck(out)
+	if summary != "1584 probes, 43 allowed, 1 differences" || !slices.Equal(diffs, []string{
+		"a -> b:2: definitions say blocked, network allowed", "z -> a:1: definitions say allowed, network blocked"}) {
+		t.Fatalf("parseCheck = %q, %q", summary, diffs)
+	}
+}
