@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -79,5 +80,33 @@ func TestParseCheck(t *testing.T) {
 	if summary != "1584 probes, 43 allowed, 1 differences" || !slices.Equal(diffs, []string{
 		"a -> b:2: definitions say blocked, network allowed", "z -> a:1: definitions say allowed, network blocked"}) {
 		t.Fatalf("parseCheck = %q, %q", summary, diffs)
+	}
+}
+
+func TestTraceTree(t *testing.T) {
+	var tr jaegerTrace
+	raw := `{"spans": [
+		{"spanID": "c", "operationName": "GET /cart", "processID": "p2", "startTime": 20, "duration": 1500,
+		 "references": [{"refType": "CHILD_OF", "spanID": "b"}]},
+		{"spanID": "a", "operationName": "POST /checkout", "processID": "p1", "startTime": 10, "duration": 12000,
+		 "references": [{"refType": "CHILD_OF", "spanID": "the-browser"}]},
+		{"spanID": "b", "operationName": "GET", "processID": "p1", "startTime": 15, "duration": 2000,
+		 "references": [{"refType": "CHILD_OF", "spanID": "a"}]},
+		{"spanID": "d", "operationName": "BEGIN", "processID": "p1", "startTime": 30, "duration": 300,
+		 "references": [{"refType": "CHILD_OF", "spanID": "a"}]}],
+	 "processes": {"p1": {"serviceName": "payment"}, "p2": {"serviceName": "cart"}}}`
+	if err := json.Unmarshal([]byte(raw), &tr); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, line := range strings.Split(tr.tree(), "\n") {
+		got = append(got, strings.Join(strings.Fields(line), " "))
+	}
+	want := []string{"POST /checkout payment 12.0 ms", "GET payment 2.0 ms", "GET /cart cart 1.5 ms", "BEGIN payment 0.3 ms"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("tree:\n%s\nwant (spaces aside) %q", tr.tree(), want)
+	}
+	if !strings.Contains(tr.tree(), "\n          GET /cart") {
+		t.Fatalf("GET /cart is not drawn under its parent:\n%s", tr.tree())
 	}
 }
