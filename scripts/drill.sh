@@ -5,7 +5,7 @@
 #   scripts/drill.sh trace | gateway-slow | redis-down | catalogue-down
 #       the compose shop with the observability profile
 #       (docker compose --profile observability up, or COMPOSE_PROFILES=observability scripts/up.sh)
-#   sudo scripts/drill.sh sg-rule-removed | sg-rule-widened
+#   sudo scripts/drill.sh [-picture FILE.svg] sg-rule-removed | sg-rule-widened
 #       the lab (ROBOSHOP_RUN=lab scripts/up.sh)
 #
 # Environment: FRONTEND_PORT (8080), PROMETHEUS_PORT (9090), JAEGER_PORT (16686),
@@ -14,7 +14,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 (cd deploy && go build -o "$BIN/drill" ./cmd/drill)
 shop="http://127.0.0.1:${FRONTEND_PORT:-8080}"
-case ${1:-} in
+case ${*: -1} in # the drill is the last argument, after any flags of its own
 sg-rule-*)
 	(cd deploy && go build -o "$BIN/lab" ./lab)
 	exec "$BIN/drill" -shop "$shop" -lab "$BIN/lab -repo $ROOT" -groups "$ROOT/deploy/security-groups" "$@"

@@ -79,7 +79,7 @@ grep -q "^Roboshop is up in [0-9]* s: http://127.0.0.1:$lab_port/$" "$CACHE/up-l
 # its check showing exactly the broken pairs, the groups restored.
 for drill in sg-rule-removed sg-rule-widened; do
 	log "scripts/drill.sh $drill (on the lab)"
-	FRONTEND_PORT=$lab_port scripts/drill.sh "$drill" | tee "$CACHE/drill-$drill.txt" || { scripts/lab.sh down; exit 1; }
+	FRONTEND_PORT=$lab_port scripts/drill.sh -picture "$CACHE/drill-$drill.svg" "$drill" | tee "$CACHE/drill-$drill.txt" || { scripts/lab.sh down; exit 1; }
 done
 scripts/lab.sh down
 

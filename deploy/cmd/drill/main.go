@@ -30,6 +30,7 @@ type drill struct {
 	compose                  []string // the docker compose command, with -p and -f
 	lab                      []string // the lab command, with -repo and -prefix
 	groups                   string   // the security groups' directory (the lab's drills copy it)
+	picture                  string   // where the lab's drills keep the check's picture of the broken lab ("" for its default)
 	http                     *shopClient
 }
 
@@ -58,6 +59,7 @@ func main() {
 	flag.StringVar(&compose, "compose", "docker compose", "the docker compose command (with -p and -f as needed)")
 	flag.StringVar(&lab, "lab", "", "the lab command (with -repo, -prefix as needed)")
 	flag.StringVar(&d.groups, "groups", "deploy/security-groups", "the security groups, copied and changed by the lab's drills")
+	flag.StringVar(&d.picture, "picture", "", "the lab's drills: where to keep the check's picture (SVG) of the broken lab")
 	timeout := flag.Duration("timeout", 5*time.Minute, "give up after this long")
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: drill [flags] %s\n", strings.Join(names(), "|"))

@@ -332,7 +332,7 @@ var (
 
 var ruleRemoved = scenario{
 	about: "cart's egress rule to catalogue's listener (internal-alb:8082) is removed: cart can no longer price a product",
-	look:  "the lab's check (DIFFERENCE lines, and the red edge in its picture, /run/roboshop-lab/reachability.svg); adding to a cart answers 5xx",
+	look:  "the lab's check (DIFFERENCE lines, and the red edge in its picture); adding to a cart answers 5xx",
 	needs: "lab",
 	run: func(ctx context.Context, d *drill) error {
 		return d.mutate(ctx, removedRule, func() error {
@@ -391,7 +391,7 @@ func (d *drill) mutate(ctx context.Context, m mutation, symptom, healed func() e
 		if err := d.labRun(ctx, "firewall", "-groups", dir); err != nil {
 			return err
 		}
-		if err := d.labDifferences(ctx, m.differences); err != nil {
+		if err := d.labDifferences(ctx, m.differences, d.picture); err != nil {
 			return err
 		}
 		if symptom != nil {
@@ -402,7 +402,7 @@ func (d *drill) mutate(ctx context.Context, m mutation, symptom, healed func() e
 		if err := d.labRun(ctx, "firewall"); err != nil {
 			return err
 		}
-		if err := d.labDifferences(ctx, nil); err != nil {
+		if err := d.labDifferences(ctx, nil, ""); err != nil {
 			return err
 		}
 		if healed != nil {
@@ -421,9 +421,14 @@ func (d *drill) labRun(ctx context.Context, args ...string) error {
 	return nil
 }
 
-// labDifferences runs the lab's check and compares its DIFFERENCE lines with want.
-func (d *drill) labDifferences(ctx context.Context, want []string) error {
-	out, err := exec.CommandContext(ctx, d.lab[0], append([]string{"check"}, d.lab[1:]...)...).CombinedOutput()
+// labDifferences runs the lab's check (drawing its picture into graph, or its
+// default place when "") and compares its DIFFERENCE lines with want.
+func (d *drill) labDifferences(ctx context.Context, want []string, graph string) error {
+	args := append([]string{"check"}, d.lab[1:]...)
+	if graph != "" {
+		args = append(args, "-graph", graph)
+	}
+	out, err := exec.CommandContext(ctx, d.lab[0], args...).CombinedOutput()
 	summary, got := parseCheck(string(out))
 	want = slices.Clone(want)
 	sort.Strings(want)
