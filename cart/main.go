@@ -18,7 +18,7 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 		return err
 	}
 	logger := kit.NewLogger(stdout, "cart", cfg.LogLevel)
-	tracing, err := kit.NewTracing(ctx, getenv, "cart")
+	tracing, err := kit.NewTracing(ctx, getenv, "cart", logger)
 	if err != nil {
 		return err
 	}

@@ -22,7 +22,7 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 	}
 	logger := kit.NewLogger(stdout, "catalogue", cfg.LogLevel)
 	reg := kit.NewRegistry()
-	tracing, err := kit.NewTracing(ctx, getenv, "catalogue")
+	tracing, err := kit.NewTracing(ctx, getenv, "catalogue", logger)
 	if err != nil {
 		return err
 	}

@@ -3,8 +3,10 @@ package kit
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -31,8 +33,9 @@ type Tracing struct {
 	exporting  bool
 }
 
-// NewTracing configures tracing for service from getenv.
-func NewTracing(ctx context.Context, getenv Getenv, service string) (*Tracing, error) {
+// NewTracing configures tracing for service from getenv; logger is where it
+// says that spans could not be sent.
+func NewTracing(ctx context.Context, getenv Getenv, service string, logger *slog.Logger) (*Tracing, error) {
 	t := &Tracing{
 		Provider:   noop.NewTracerProvider(),
 		Propagator: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
@@ -67,7 +70,8 @@ func NewTracing(ctx context.Context, getenv Getenv, service string) (*Tracing, e
 	if err != nil {
 		return nil, err
 	}
-	provider := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exporter), sdktrace.WithResource(res))
+	provider := sdktrace.NewTracerProvider(sdktrace.WithBatcher(&quietExporter{SpanExporter: exporter, logger: logger, endpoint: endpoint}),
+		sdktrace.WithResource(res))
 	t.Provider, t.shutdown, t.exporting = provider, provider.Shutdown, true
 	return t, nil
 }
@@ -150,4 +154,33 @@ func (p propagating) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context()) // a RoundTripper must not change its request
 	p.propagator.Inject(r.Context(), propagation.HeaderCarrier(r.Header))
 	return p.base.RoundTrip(r)
+}
+
+// quietExporter says in the service's own log, at most once a minute and with
+// how many spans were lost since, that spans could not be sent. Left to the
+// SDK, a collector that is not there (compose without its observability
+// profile) is a plain-text line on stderr every 5 s from every service.
+type quietExporter struct {
+	sdktrace.SpanExporter
+	logger   *slog.Logger
+	endpoint string
+
+	mu     sync.Mutex
+	said   time.Time // when it last logged
+	failed int       // spans lost since
+}
+
+func (e *quietExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	err := e.SpanExporter.ExportSpans(ctx, spans)
+	if err == nil {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.failed += len(spans)
+	if time.Since(e.said) >= time.Minute {
+		e.logger.Warn("spans not exported", "endpoint", e.endpoint, "spans_lost", e.failed, "err", err.Error())
+		e.said, e.failed = time.Now(), 0
+	}
+	return nil // said: the SDK would say it again, on stderr
 }

@@ -5,14 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
@@ -66,7 +70,7 @@ func callTraced(t *testing.T, tr *Tracing) (passedOn string, line map[string]any
 func TestTracingSpansARequestAndItsCalls(t *testing.T) {
 	spans := tracetest.NewInMemoryExporter()
 	provider := sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
-	tr, err := NewTracing(context.Background(), env(nil), "test")
+	tr, err := NewTracing(context.Background(), env(nil), "test", slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +99,7 @@ func TestTracingSpansARequestAndItsCalls(t *testing.T) {
 // Not exporting (no endpoint), nothing is recorded, but the caller's trace
 // still crosses the service: the call carries it on, and the log names it.
 func TestTracingOffStillPassesTheTraceOn(t *testing.T) {
-	tr, err := NewTracing(context.Background(), env(map[string]string{"OTEL_SERVICE_NAME": "x"}), "test")
+	tr, err := NewTracing(context.Background(), env(map[string]string{"OTEL_SERVICE_NAME": "x"}), "test", slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +131,7 @@ func TestNewTracing(t *testing.T) {
 		{"gRPC", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, false, `OTEL_EXPORTER_OTLP_PROTOCOL "grpc"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tr, err := NewTracing(context.Background(), env(tc.vars), "test")
+			tr, err := NewTracing(context.Background(), env(tc.vars), "test", slog.New(slog.DiscardHandler))
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("error %v, want one naming %s", err, tc.err)
@@ -151,7 +155,7 @@ func TestNewTracing(t *testing.T) {
 func BenchmarkRequestTracing(b *testing.B) {
 	down := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer down.Close()
-	off, err := NewTracing(context.Background(), env(nil), "bench")
+	off, err := NewTracing(context.Background(), env(nil), "bench", slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -172,4 +176,72 @@ func BenchmarkRequestTracing(b *testing.B) {
 			}
 		})
 	}
+}
+
+// A collector that is not there is one warning in the service's JSON log per
+// minute, saying how many spans were lost, not a plain-text line on stderr
+// for every batch.
+func TestUnsentSpansAreSaidOnceAMinute(t *testing.T) {
+	const nowhere = "http://otel-collector.invalid:4318" // .invalid never resolves (RFC 2606)
+	t.Run("the exporter", func(t *testing.T) {
+		otlp, err := otlptracehttp.New(context.Background(), otlptracehttp.WithEndpointURL(nowhere+"/v1/traces"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logged bytes.Buffer
+		e := &quietExporter{SpanExporter: otlp, logger: slog.New(slog.NewJSONHandler(&logged, nil)), endpoint: nowhere}
+		span := tracetest.SpanStubs{{Name: "lost"}}.Snapshots()
+		lost := func() []any {
+			var out []any
+			for _, line := range strings.Split(strings.TrimSpace(logged.String()), "\n") {
+				var l map[string]any
+				if err := json.Unmarshal([]byte(line), &l); err != nil || l["msg"] != "spans not exported" {
+					t.Fatalf("log line %q (%v)", line, err)
+				}
+				out = append(out, l["spans_lost"])
+			}
+			return out
+		}
+		for range 5 {
+			if err := e.ExportSpans(context.Background(), span); err != nil {
+				t.Fatalf("ExportSpans passed its error on: %v", err)
+			}
+		}
+		if got := lost(); len(got) != 1 || got[0] != 1.0 {
+			t.Fatalf("after 5 failed batches within a minute, spans_lost logged %v, want [1]", got)
+		}
+		e.said = e.said.Add(-time.Minute) // a minute on
+		if err := e.ExportSpans(context.Background(), span); err != nil {
+			t.Fatal(err)
+		}
+		if got := lost(); len(got) != 2 || got[1] != 5.0 {
+			t.Fatalf("a minute on, spans_lost logged %v, want [1 5]", got)
+		}
+	})
+	t.Run("nothing on stderr", func(t *testing.T) {
+		var stderr bytes.Buffer
+		log.SetOutput(&stderr) // where the SDK's own error handler writes
+		t.Cleanup(func() { log.SetOutput(os.Stderr) })
+		var logged bytes.Buffer
+		tr, err := NewTracing(context.Background(), env(map[string]string{
+			"OTEL_EXPORTER_OTLP_ENDPOINT": nowhere, "OTEL_BSP_SCHEDULE_DELAY": "20",
+		}), "test", slog.New(slog.NewJSONHandler(&logged, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := tr.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		for range 20 {
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/x", nil))
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err := tr.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		if !strings.Contains(logged.String(), `"msg":"spans not exported"`) {
+			t.Errorf("the service's log does not say spans were lost: %q", logged.String())
+		}
+		if stderr.Len() > 0 {
+			t.Errorf("the SDK wrote to stderr too: %q", stderr.String())
+		}
+	})
 }

@@ -19,7 +19,7 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 		return err
 	}
 	logger := kit.NewLogger(stdout, "payment", cfg.LogLevel)
-	tracing, err := kit.NewTracing(ctx, getenv, "payment")
+	tracing, err := kit.NewTracing(ctx, getenv, "payment", logger)
 	if err != nil {
 		return err
 	}

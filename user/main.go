@@ -18,7 +18,7 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 	}
 	logger := kit.NewLogger(stdout, "user", cfg.LogLevel)
 	reg := kit.NewRegistry()
-	tracing, err := kit.NewTracing(ctx, getenv, "user")
+	tracing, err := kit.NewTracing(ctx, getenv, "user", logger)
 	if err != nil {
 		return err
 	}
