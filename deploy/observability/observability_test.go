@@ -195,6 +195,10 @@ func TestGrafanaProvisioning(t *testing.T) {
 			mounts[v.Target] = v.Source
 		}
 		abs, _ := filepath.Abs(".")
+		home := *project.Services["grafana"].Environment["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+		if filepath.Dir(home) != providers.Providers[0].Options.Path || !fileExists(filepath.Join("grafana/dashboards", filepath.Base(home))) {
+			t.Errorf("the home dashboard %s is not one of the provisioned dashboards", home)
+		}
 		for target, source := range map[string]string{
 			providers.Providers[0].Options.Path: filepath.Join(abs, "grafana/dashboards"),
 			"/etc/grafana/provisioning":         filepath.Join(abs, "grafana/provisioning"),
@@ -286,3 +290,5 @@ func TestDashboardQueriesParse(t *testing.T) {
 		t.Fatalf("promtool found another number of queries than %d:\n%s", len(keys), out)
 	}
 }
+
+func fileExists(path string) bool { _, err := os.Stat(path); return err == nil }
