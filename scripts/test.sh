@@ -54,7 +54,7 @@ export ROBOSHOP_BIN_DIR="$CACHE/bin"
 # the tests, which spend much of their time waiting on servers.
 observability_builds=""
 if docker info >/dev/null 2>&1; then
-	(build_jaeger && build_otelcol) >"$CACHE/observability-builds.log" 2>&1 &
+	(_step_start="" && build_jaeger && build_otelcol) >"$CACHE/observability-builds.log" 2>&1 &
 	observability_builds=$!
 fi
 
