@@ -149,11 +149,20 @@ build_release() {
 # build_ferretdb: FerretDB's server at its pinned version into $FERRETDB, once.
 build_ferretdb() {
 	[ -x "$FERRETDB" ] && return
-	log "building FerretDB $FERRETDB_VERSION from its release source (about 2 minutes, once)"
-	# A release build reads its version from build/version/version.txt, which
-	# the module zip leaves out (FerretDB's own build writes it).
-	PATCH="echo $FERRETDB_VERSION >build/version/version.txt" \
-		retry progress "$CACHE/ferretdb-build.log" build_release github.com/FerretDB/FerretDB "$FERRETDB_VERSION" ./cmd/ferretdb "$FERRETDB"
+	# scripts/test.sh makes the images (the mongo:7 stand-in needs this) while
+	# scripts/deps.sh builds the tools (the lab needs it): one build, the
+	# other waits for it.
+	local lock
+	exec {lock}>"$CACHE/build/ferretdb.lock"
+	flock "$lock"
+	if ! [ -x "$FERRETDB" ]; then
+		log "building FerretDB $FERRETDB_VERSION from its release source (about 2 minutes, once)"
+		# A release build reads its version from build/version/version.txt, which
+		# the module zip leaves out (FerretDB's own build writes it).
+		PATCH="echo $FERRETDB_VERSION >build/version/version.txt" \
+			retry progress "$CACHE/ferretdb-build.log" build_release github.com/FerretDB/FerretDB "$FERRETDB_VERSION" ./cmd/ferretdb "$FERRETDB"
+	fi
+	exec {lock}>&-
 }
 
 # build_trivy: trivy at its pinned version into $TRIVY, once.

@@ -15,12 +15,42 @@ set -euo pipefail
 export CHECKPOINT_DISABLE=1 GOBIN="$BIN"
 total_start=$(now)
 
+# The compose stage's base images (debootstrap, Debian's packages) are made
+# beside the tool builds, which are mostly compiling while these mostly
+# download; docker compose is built from source here too when missing.
+base_images_job=""
+if docker info >/dev/null 2>&1; then
+	(_step_start="" && standins/images.sh) >"$CACHE/images-base.log" 2>&1 &
+	base_images_job=$!
+fi
+
 scripts/deps.sh
 export ROBOSHOP_TERRAFORM="$CACHE/bin/terraform" TF_CLI_CONFIG_FILE=/dev/null
 export ROBOSHOP_HELM="$BIN/helm-$HELM_VERSION" ROBOSHOP_KUBE_APISERVER="$BIN/kube-apiserver-$KUBE_VERSION"
 export ROBOSHOP_FERRETDB="$FERRETDB" ROBOSHOP_TRIVY="$TRIVY" ROBOSHOP_PROMETHEUS="$PROMETHEUS" ROBOSHOP_PROMTOOL="$PROMTOOL"
 
 mapfile -t modules < <(go list -m -f '{{.Dir}}')
+
+# The compose stage's images go on being made beside the checks and tests,
+# which spend much of their time waiting on servers and downloads: the
+# stand-ins (Jaeger's and Prometheus's among them, Jaeger the longest build at
+# about 6 minutes) and the shop's own, which compose then finds in its cache.
+images_job=""
+if [ -n "$base_images_job" ]; then
+	if ! wait "$base_images_job"; then
+		cat "$CACHE/images-base.log"
+		exit 1
+	fi
+	shop_images() {
+		local program
+		for program in user catalogue cart payment loadgen; do
+			docker build -q --build-arg PROGRAM="$program" -t "roboshop/$program:${ROBOSHOP_TAG:-dev}" .
+		done
+		docker build -q -f frontend/Dockerfile -t "roboshop/frontend:${ROBOSHOP_TAG:-dev}" .
+	}
+	(_step_start="" && standins/images.sh observability && shop_images) >"$CACHE/images.log" 2>&1 &
+	images_job=$!
+fi
 
 # --- Static checks -------------------------------------------------------------
 log "gofmt"
@@ -49,14 +79,6 @@ build_bins() {
 }
 progress "$CACHE/bins-build.log" build_bins
 export ROBOSHOP_BIN_DIR="$CACHE/bin"
-
-# The compose stage's longest build, Jaeger (about 6 minutes), goes on beside
-# the tests, which spend much of their time waiting on servers.
-observability_builds=""
-if docker info >/dev/null 2>&1; then
-	(_step_start="" && build_jaeger && build_otelcol) >"$CACHE/observability-builds.log" 2>&1 &
-	observability_builds=$!
-fi
 
 log "go test -race (every module; each benchmark once to keep it working)"
 patterns=()
@@ -88,8 +110,9 @@ scripts/lab.sh down
 # up, a journey through the published port, isolation checked from inside the
 # containers, down (scripts/compose-test.sh says how).
 if docker info >/dev/null 2>&1; then
-	if [ -n "$observability_builds" ] && ! wait "$observability_builds"; then
-		cat "$CACHE/observability-builds.log"
+	log "waiting for the images made beside the tests"
+	if [ -n "$images_job" ] && ! wait "$images_job"; then
+		cat "$CACHE/images.log"
 		exit 1
 	fi
 	log "docker compose: images, build, up, journey, isolation, the observability profile and its drills, down"

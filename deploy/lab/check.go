@@ -49,7 +49,9 @@ func check(ctx context.Context, cfg config, graph string, out io.Writer) (int, e
 			}
 		}
 	}
-	sem := make(chan struct{}, 64)
+	// Most probes wait out probeTimeout (a blocked port answers nothing): 256
+	// at a time keep a check of the whole matrix near 6 s.
+	sem := make(chan struct{}, 256)
 	var wg sync.WaitGroup
 	for _, p := range probes {
 		wg.Add(1)
