@@ -220,27 +220,17 @@ func TestDashboardsAndAlertsAskForRealMetrics(t *testing.T) {
 // a login, the merge, the quote and a checkout with the approving card.
 func buyOnce(t *testing.T, base string) {
 	t.Helper()
-	var guest struct{ Token string }
-	traced(t, base, "", "", "POST", "/api/user/guest", "", nil, nil, &guest)
-	var page struct{ Items []struct{ SKU string } }
-	traced(t, base, "", "", "GET", "/api/catalogue/products?limit=3", "", nil, nil, &page)
-	for _, p := range page.Items {
-		traced(t, base, "", "", "POST", "/api/cart/cart/items", guest.Token, map[string]any{"sku": p.SKU, "qty": 1}, nil, nil)
-	}
+	guest := guestWithCart(t, base)
 	email := fmt.Sprintf("metrics-%d@roboshop.example", time.Now().UnixNano())
 	credentials := map[string]string{"email": email, "name": "Meter", "password": "metrics-test-password"}
 	traced(t, base, "", "", "POST", "/api/user/register", "", credentials, nil, nil)
 	var auth struct{ Token string }
 	traced(t, base, "", "", "POST", "/api/user/login", "", map[string]string{"email": email, "password": credentials["password"]}, nil, &auth)
-	traced(t, base, "", "", "POST", "/api/cart/cart/merge", auth.Token, map[string]string{"guest_token": guest.Token}, nil, nil)
+	traced(t, base, "", "", "POST", "/api/cart/cart/merge", auth.Token, map[string]string{"guest_token": guest}, nil, nil)
 	var quote struct {
 		TotalCents int64 `json:"total_cents"`
 	}
 	traced(t, base, "", "", "GET", "/api/payment/checkout/quote", auth.Token, nil, nil, &quote)
-	traced(t, base, "", "", "POST", "/api/payment/checkout", auth.Token, map[string]any{
-		"card": map[string]any{"number": "4242424242424242", "exp_month": 12, "exp_year": time.Now().Year() + 2, "cvc": "123", "holder": "Meter"},
-		"shipping_address": map[string]string{"name": "Meter", "line1": "1 Gauge Street", "line2": "", "city": "Metertown",
-			"postal_code": "12345", "country": "US"},
-		"expected_total_cents": quote.TotalCents,
-	}, map[string]string{"Idempotency-Key": "metrics-test-checkout"}, nil)
+	traced(t, base, "", "", "POST", "/api/payment/checkout", auth.Token, checkoutBody("Meter", quote.TotalCents),
+		map[string]string{"Idempotency-Key": "metrics-test-checkout"}, nil)
 }

@@ -166,6 +166,30 @@ func traced(t *testing.T, base, traceID, callerSpan, method, path, token string,
 	}
 }
 
+// guestWithCart is a guest's token with three products in its cart, put
+// there through nginx outside any trace.
+func guestWithCart(t *testing.T, base string) string {
+	t.Helper()
+	var guest struct{ Token string }
+	traced(t, base, "", "", "POST", "/api/user/guest", "", nil, nil, &guest)
+	var page struct{ Items []struct{ SKU string } }
+	traced(t, base, "", "", "GET", "/api/catalogue/products?limit=3", "", nil, nil, &page)
+	for _, p := range page.Items {
+		traced(t, base, "", "", "POST", "/api/cart/cart/items", guest.Token, map[string]any{"sku": p.SKU, "qty": 1}, nil, nil)
+	}
+	return guest.Token
+}
+
+// checkoutBody is a checkout with the approving card, shipped to holder.
+func checkoutBody(holder string, totalCents int64) map[string]any {
+	return map[string]any{
+		"card": map[string]any{"number": "4242424242424242", "exp_month": 12, "exp_year": time.Now().Year() + 2, "cvc": "123", "holder": holder},
+		"shipping_address": map[string]string{"name": holder, "line1": "1 Span Street", "line2": "", "city": "Tracetown",
+			"postal_code": "12345", "country": "US"},
+		"expected_total_cents": totalCents,
+	}
+}
+
 // ancestor reports whether a is b or one of b's ancestors in spans.
 func ancestor(spans map[string]span, a, b string) bool {
 	for id := b; id != ""; id = spans[id].parent {
@@ -188,13 +212,7 @@ func TestOneCheckoutIsOneTrace(t *testing.T) {
 	base, recv := tracedShop(t)
 
 	// Untraced set-up: a buyer with three products in the cart, and the quote.
-	var guest struct{ Token string }
-	traced(t, base, "", "", "POST", "/api/user/guest", "", nil, nil, &guest)
-	var page struct{ Items []struct{ SKU string } }
-	traced(t, base, "", "", "GET", "/api/catalogue/products?limit=3", "", nil, nil, &page)
-	for _, p := range page.Items {
-		traced(t, base, "", "", "POST", "/api/cart/cart/items", guest.Token, map[string]any{"sku": p.SKU, "qty": 1}, nil, nil)
-	}
+	guest := guestWithCart(t, base)
 
 	const caller = "00f067aa0ba902b7"
 	registerTrace := "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -202,19 +220,15 @@ func TestOneCheckoutIsOneTrace(t *testing.T) {
 	traced(t, base, registerTrace, caller, "POST", "/api/user/register", "",
 		map[string]string{"email": fmt.Sprintf("trace-%d@roboshop.example", time.Now().UnixNano()), "name": "Tracer", "password": "trace-test-password"},
 		nil, &auth)
-	traced(t, base, "", "", "POST", "/api/cart/cart/merge", auth.Token, map[string]string{"guest_token": guest.Token}, nil, nil)
+	traced(t, base, "", "", "POST", "/api/cart/cart/merge", auth.Token, map[string]string{"guest_token": guest}, nil, nil)
 	var quote struct {
 		TotalCents int64 `json:"total_cents"`
 	}
 	traced(t, base, "", "", "GET", "/api/payment/checkout/quote", auth.Token, nil, nil, &quote)
 
 	checkoutTrace := "0af7651916cd43dd8448eb211c80319c"
-	traced(t, base, checkoutTrace, caller, "POST", "/api/payment/checkout", auth.Token, map[string]any{
-		"card": map[string]any{"number": "4242424242424242", "exp_month": 12, "exp_year": time.Now().Year() + 2, "cvc": "123", "holder": "Tracer"},
-		"shipping_address": map[string]string{"name": "Tracer", "line1": "1 Span Street", "line2": "", "city": "Tracetown",
-			"postal_code": "12345", "country": "US"},
-		"expected_total_cents": quote.TotalCents,
-	}, map[string]string{"Idempotency-Key": "trace-test-checkout"}, nil)
+	traced(t, base, checkoutTrace, caller, "POST", "/api/payment/checkout", auth.Token, checkoutBody("Tracer", quote.TotalCents),
+		map[string]string{"Idempotency-Key": "trace-test-checkout"}, nil)
 
 	// The shape each trace must have, checked once every span has arrived.
 	check := func(traceID string) []string {
