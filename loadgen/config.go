@@ -33,6 +33,11 @@ type config struct {
 	// demonstration); otherwise each connects from its own loopback address,
 	// as shoppers come from their own addresses.
 	OneAddress bool
+	// Shoppers is how many shoppers each virtual user plays in turn, each
+	// with its own address and account, signed up before the clock starts:
+	// many shoppers buying now and then, rather than a few buying non-stop
+	// into their own per-address limits.
+	Shoppers int
 }
 
 var journeyNames = []string{"browse", "guest", "buyer", "checkout"}
@@ -56,12 +61,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	body := fs.String("body", "", "JSON body for -endpoint")
 	asGuest := fs.Bool("guest", false, "send a guest token (one per virtual user) with -endpoint")
 	oneAddress := fs.Bool("one-address", false, "every virtual user from one source address (default: each its own 127.x address on a loopback target)")
+	shoppers := fs.Int("shoppers", 1, "shoppers each virtual user plays in turn, each with its own address and account, signed up before the clock starts (1-64)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
 	cfg := config{VUs: *vus, Duration: *duration, Iterations: *iterations, RampUp: *ramp, Think: *think,
 		Warmup: *warmup, Seed: *seed, JSONPath: *jsonPath, Progress: *progress,
-		Endpoint: *endpoint, Body: *body, AsGuest: *asGuest, OneAddress: *oneAddress}
+		Endpoint: *endpoint, Body: *body, AsGuest: *asGuest, OneAddress: *oneAddress, Shoppers: *shoppers}
 	var errs []error
 	u, err := url.Parse(*target)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -75,6 +81,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if cfg.Duration <= 0 || cfg.Duration > time.Hour {
 		errs = append(errs, errors.New("-duration must be above 0 and at most 1h: the run must end by itself"))
+	}
+	if cfg.Shoppers < 1 || cfg.Shoppers > 64 {
+		errs = append(errs, errors.New("-shoppers must be 1 to 64"))
+	} else if cfg.Shoppers > 1 && cfg.OneAddress {
+		errs = append(errs, errors.New("-shoppers needs each shopper on its own address: drop -one-address"))
+	} else if cfg.Shoppers > 1 && cfg.Endpoint != "" {
+		errs = append(errs, errors.New("-shoppers is for journeys: -endpoint repeats one request as one shopper"))
 	}
 	if cfg.Iterations < 0 || cfg.Iterations > 1_000_000 {
 		errs = append(errs, errors.New("-iterations must be 0 to 1000000"))
@@ -129,9 +142,10 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// sourceAddr is virtual user i's own loopback source address, 127.1.0.1
-// onwards (Linux answers for all of 127.0.0.0/8), or nil where it shares one:
-// a target that is not on loopback, or -one-address.
+// sourceAddr is shopper i's own loopback source address, 127.1.0.1 onwards
+// (Linux answers for all of 127.0.0.0/8), or nil where it shares one: a target
+// that is not on loopback, or -one-address. Shopper i is virtual user i when
+// each plays one; else virtual user v's shoppers are v*Shoppers onwards.
 func (c config) sourceAddr(i int) *net.TCPAddr {
 	if c.OneAddress {
 		return nil
@@ -139,5 +153,5 @@ func (c config) sourceAddr(i int) *net.TCPAddr {
 	if ip := net.ParseIP(c.Target.Hostname()); (ip == nil || !ip.IsLoopback()) && c.Target.Hostname() != "localhost" {
 		return nil
 	}
-	return &net.TCPAddr{IP: net.IPv4(127, 1, byte(i/250), byte(i%250+1))}
+	return &net.TCPAddr{IP: net.IPv4(127, byte(1+i/62500), byte(i/250%250), byte(i%250+1))}
 }

@@ -23,18 +23,26 @@ const (
 
 var searchWords = []string{"robot", "drone", "arm", "lidar", "vacuum", "kit", "servo", "rover", "camera", "garden"}
 
-// shopper is one virtual user: its own random source, tokens and account.
+// shopper is one virtual user: its own random source, and the identities it
+// plays in turn (one unless -shoppers says more).
 type shopper struct {
-	id     int
-	cfg    config
-	client *http.Client
-	rec    *recorder
-	rng    *rand.Rand
+	cfg config
+	rec *recorder
+	rng *rand.Rand
 
-	userToken string
-	email     string
+	ids       []*identity
+	*identity // the one this journey plays
 	journeys  int
 	skus      []string // the catalogue, read once by the checkout journey
+}
+
+// identity is one shopper as the shop sees it: an address (its client's) and
+// an account, with its session.
+type identity struct {
+	n         int // its number among all shoppers: its address and account
+	client    *http.Client
+	userToken string
+	email     string
 }
 
 type stepError struct{ step string }
@@ -227,7 +235,7 @@ func (s *shopper) buyer(ctx context.Context) error {
 		card = cardDeclined
 	}
 	body := checkoutBody(card, quote.TotalCents)
-	key := map[string]string{"Idempotency-Key": "lg-" + strconv.Itoa(s.id) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
+	key := map[string]string{"Idempotency-Key": "lg-" + strconv.Itoa(s.n) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
 	if _, err := s.call(ctx, "buyer/checkout", "POST", "/api/payment/checkout", "/api/payment/checkout", body, s.userToken, key, nil, http.StatusPaymentRequired); err != nil {
 		return err
 	}
@@ -282,7 +290,7 @@ func (s *shopper) checkout(ctx context.Context) error {
 	if _, err := s.call(ctx, "checkout/quote", "GET", "/api/payment/checkout/quote", "/api/payment/checkout/quote", nil, s.userToken, nil, &quote); err != nil {
 		return err
 	}
-	key := map[string]string{"Idempotency-Key": "lg-" + strconv.Itoa(s.id) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
+	key := map[string]string{"Idempotency-Key": "lg-" + strconv.Itoa(s.n) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
 	if _, err := s.call(ctx, "checkout/checkout", "POST", "/api/payment/checkout", "/api/payment/checkout", checkoutBody(cardApproved, quote.TotalCents), s.userToken, key, nil); err != nil {
 		return err
 	}
@@ -295,7 +303,7 @@ func (s *shopper) checkout(ctx context.Context) error {
 func (s *shopper) signIn(ctx context.Context, prefix string) error {
 	var auth tokenBody
 	if s.email == "" {
-		email := fmt.Sprintf("lg-%d-%d-%d@example.com", s.cfg.Seed, s.id, time.Now().UnixNano())
+		email := fmt.Sprintf("lg-%d-%d-%d@example.com", s.cfg.Seed, s.n, time.Now().UnixNano())
 		body := map[string]string{"email": email, "name": "Load Tester", "password": "load-test-password"}
 		if _, err := s.call(ctx, prefix+"/register", "POST", "/api/user/register", "/api/user/register", body, "", nil, &auth); err != nil {
 			return err
@@ -364,9 +372,26 @@ func (s *shopper) repeat(ctx context.Context) error {
 	return nil
 }
 
+// signUp registers every identity the shopper plays, from its own address,
+// recorded under sign-up/register. It returns how many it registered.
+func (s *shopper) signUp(ctx context.Context) int {
+	n := 0
+	for _, id := range s.ids {
+		s.identity = id
+		for attempt := 0; id.userToken == "" && attempt < 3 && ctx.Err() == nil; attempt++ {
+			_ = s.signIn(ctx, "sign-up") // recorded; tried again below
+		}
+		if id.userToken != "" {
+			n++
+		}
+	}
+	return n
+}
+
 func (s *shopper) loop(ctx context.Context, active *atomic.Int32) {
 	active.Add(1)
 	defer active.Add(-1)
+	s.identity = s.ids[0]
 	if s.cfg.Endpoint != "" {
 		_ = s.repeat(ctx)
 		return
@@ -375,6 +400,7 @@ func (s *shopper) loop(ctx context.Context, active *atomic.Int32) {
 		if ctx.Err() != nil {
 			return
 		}
+		s.identity = s.ids[s.journeys%len(s.ids)]
 		var err error
 		switch s.pick() {
 		case "browse":

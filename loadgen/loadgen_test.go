@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -44,6 +45,11 @@ func TestFlags(t *testing.T) {
 		{"endpoint mode", []string{"-endpoint", "GET /api/catalogue/products"}, ""},
 		{"endpoint without method", []string{"-endpoint", "/api/catalogue/products"}, "-endpoint"},
 		{"body not json", []string{"-endpoint", "POST /api/cart/cart/items", "-body", "{sku"}, "not JSON"},
+		{"many shoppers", []string{"-shoppers", "16", "-mix", "checkout=1"}, ""},
+		{"too many shoppers", []string{"-shoppers", "65"}, "-shoppers"},
+		{"no shoppers", []string{"-shoppers", "0"}, "-shoppers"},
+		{"shoppers on one address", []string{"-shoppers", "2", "-one-address"}, "own address"},
+		{"shoppers repeating one request", []string{"-shoppers", "2", "-endpoint", "GET /x"}, "for journeys"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -219,5 +225,92 @@ func TestShoppersComeFromTheirOwnAddresses(t *testing.T) {
 					rep.Total.Count, rep.Total.Limited, rep.Total.Errors, rep.Total.PerSecond)
 			}
 		})
+	}
+}
+
+// TestShoppersTakeTurns: with -shoppers, each virtual user plays that many
+// shoppers in turn, each from its own address and with its own account, all
+// signed up before the run's clock starts, so a shopper's per-address limits
+// see one person buying now and then. Against the real nginx, one shopper per
+// virtual user buying non-stop runs into the checkout limit; four in turn,
+// making as many orders, do not.
+func TestShoppersTakeTurns(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		shoppers int
+		limited  bool
+	}{
+		{"one shopper each buys into its limit", 1, true},
+		{"four shoppers each in turn stay under it", 4, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := nginxtest.Start(t, nginxtest.Shared(t))
+			jsonPath := filepath.Join(t.TempDir(), "report.json")
+			// 8 checkouts per virtual user, within seconds: nginx lets an address
+			// make 5 at once (burst), then one every 3 s.
+			args := []string{"-target", base, "-vus", "2", "-shoppers", fmt.Sprint(tc.shoppers), "-iterations", "8",
+				"-duration", "60s", "-ramp-up", "0s", "-mix", "checkout=1", "-progress", "0s", "-json", jsonPath}
+			var stdout bytes.Buffer
+			if err := run(context.Background(), args, &stdout, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := os.ReadFile(jsonPath)
+			var rep report
+			if err := json.Unmarshal(raw, &rep); err != nil {
+				t.Fatal(err)
+			}
+			steps := map[string]seriesReport{}
+			for _, s := range rep.Steps {
+				steps[s.Name] = s
+			}
+			if rep.Total.Errors != 0 {
+				t.Fatalf("%d errors:\n%s", rep.Total.Errors, stdout.String())
+			}
+			checkouts := steps["checkout/checkout"]
+			if got := checkouts.Limited > 0; got != tc.limited {
+				t.Fatalf("checkouts rate-limited: %d (want some: %v), answered %d:\n%s", checkouts.Limited, tc.limited, checkouts.Count, stdout.String())
+			}
+			if tc.shoppers == 1 {
+				return
+			}
+			if checkouts.Count != 16 || rep.SignUp == nil || rep.SignUp.Shoppers != 8 || steps["checkout/register"].Count != 0 {
+				t.Fatalf("want 8 shoppers signed up before the run and 16 orders in it; got %d orders, sign-up %+v, registrations in the run %d",
+					checkouts.Count, rep.SignUp, steps["checkout/register"].Count)
+			}
+		})
+	}
+}
+
+// TestEachShopperHasItsOwnAddress: the shoppers a virtual user plays each
+// sign up once and then shop from an address of their own, in turn.
+func TestEachShopperHasItsOwnAddress(t *testing.T) {
+	var mu sync.Mutex
+	registered, checkedOut := map[string]int{}, map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		mu.Lock()
+		switch r.URL.Path {
+		case "/api/user/register":
+			registered[host]++
+		case "/api/payment/checkout":
+			checkedOut[host]++
+		}
+		mu.Unlock()
+		// Every step of the journey takes what it needs from one answer.
+		_, _ = w.Write([]byte(`{"items":[{"sku":"A-1"}],"token":"t","total_cents":100}`))
+	}))
+	defer srv.Close()
+	args := []string{"-target", srv.URL, "-vus", "2", "-shoppers", "3", "-iterations", "6", "-duration", "20s",
+		"-ramp-up", "0s", "-mix", "checkout=1", "-progress", "0s"}
+	if err := run(context.Background(), args, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if len(registered) != 6 || len(checkedOut) != 6 {
+		t.Fatalf("registrations from %v, checkouts from %v: want 6 addresses each", registered, checkedOut)
+	}
+	for addr, n := range registered {
+		if n != 1 || checkedOut[addr] != 2 {
+			t.Errorf("%s registered %d times and checked out %d times, want once and twice", addr, n, checkedOut[addr])
+		}
 	}
 }

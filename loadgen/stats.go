@@ -131,6 +131,7 @@ type report struct {
 	Total           seriesReport   `json:"total"`
 	Endpoints       []seriesReport `json:"endpoints"`
 	Steps           []seriesReport `json:"steps"`
+	SignUp          *signUpReport  `json:"sign_up,omitempty"`
 }
 
 func (r *recorder) report(cfg config, end time.Time) report {
@@ -159,6 +160,10 @@ func (r *recorder) report(cfg config, end time.Time) report {
 }
 
 func (rep report) writeText(w io.Writer) {
+	if su := rep.SignUp; su != nil {
+		fmt.Fprintf(w, "\nsigned up %d shoppers in %.1f s before the run (register p50 %.0f ms, p99 %.0f ms, statuses %v)\n",
+			su.Shoppers, su.Seconds, su.Register.P50Millis, su.Register.P99Millis, su.Register.Statuses)
+	}
 	fmt.Fprintf(w, "\n%s, %d virtual users, %.1f s measured: %d requests (%.0f/s), %d errors, %d expected non-2xx, %d rate-limited (429, not counted)\n",
 		rep.Target, rep.VUs, rep.MeasuredSeconds, rep.Total.Count, rep.Total.PerSecond, rep.Total.Errors, rep.Total.Expected, rep.Total.Limited)
 	for _, block := range []struct {

@@ -53,6 +53,51 @@ func bench(ctx context.Context, o options) error {
 		idle[svc] = rss
 	}
 
+	var results []result
+	var journeys loadReport
+	underLoad := map[string]int{}
+	if !o.checkoutOnly {
+		if results, journeys, err = s.endpointsAndJourneys(ctx, o); err != nil {
+			return err
+		}
+		for _, svc := range services {
+			_, _, hwm := procStat(s.pid(svc))
+			underLoad[svc] = hwm
+		}
+		time.Sleep(5 * time.Second) // the journeys' last logins drain
+	}
+	fmt.Fprintf(os.Stderr, "phase: password hashing (2 × %s, %d workers)\n", o.phase/2, runtime.NumCPU())
+	hashing, err := s.hashingPhase(ctx, o.phase/2, runtime.NumCPU())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "phase: checkout (%s, %d virtual users, %d shoppers each, each from its own address)\n", o.checkout, o.vus, o.shoppers)
+	co, err := s.checkoutPhase(ctx, o.checkout, o.vus, o.shoppers)
+	if err != nil {
+		return err
+	}
+	co.hashing = hashing
+	fmt.Fprintf(os.Stderr, "phase: the database's checkout ceiling (%s, %d clients)\n", o.phase, o.vus)
+	if co.dbCeiling, err = s.dbCeilingPhase(ctx, o.phase, o.vus); err != nil {
+		return err
+	}
+	var md strings.Builder
+	if o.checkoutOnly {
+		fmt.Fprintf(&md, "### %s (%s)\n\nMachine: %s.\n", o.label, time.Now().UTC().Format("2006-01-02 15:04 MST"), machine())
+	} else {
+		writeReport(&md, o, results, journeys, idle, underLoad)
+	}
+	writeCheckoutReport(&md, o, co, s.bcryptCost)
+	fmt.Print(md.String())
+	if o.out != "" {
+		return os.WriteFile(o.out, []byte(md.String()), 0o644)
+	}
+	return nil
+}
+
+// endpointsAndJourneys runs the ceiling, each hot endpoint, then the shopper
+// journeys.
+func (s *stack) endpointsAndJourneys(ctx context.Context, o options) ([]result, loadReport, error) {
 	phases := []phase{
 		{title: "nginx: static file (ceiling)", target: topology.FrontendPart, args: []string{"-endpoint", "GET /images/products/dr-001.svg"}},
 		// The trivial handler runs in this process, which does nothing else meanwhile:
@@ -83,7 +128,7 @@ func bench(ctx context.Context, o options) error {
 		}
 		rep, err := s.load(ctx, "http://"+s.addr(ph.target), o.phase, 3*time.Second, o.vus, ph.args...)
 		if err != nil {
-			return err
+			return nil, loadReport{}, err
 		}
 		r.rep = rep
 		if pid != 0 {
@@ -103,38 +148,7 @@ func bench(ctx context.Context, o options) error {
 	}
 	fmt.Fprintf(os.Stderr, "phase: shopper journeys (%s, %d virtual users)\n", o.journeys, o.vus)
 	journeys, err := s.load(ctx, "http://"+s.addr(topology.FrontendPart), o.journeys, 10*time.Second, o.vus)
-	if err != nil {
-		return err
-	}
-	underLoad := map[string]int{}
-	for _, svc := range services {
-		_, _, hwm := procStat(s.pid(svc))
-		underLoad[svc] = hwm
-	}
-	time.Sleep(5 * time.Second) // the journeys' last logins drain
-	fmt.Fprintf(os.Stderr, "phase: password hashing (2 × %s, %d workers)\n", o.phase/2, runtime.NumCPU())
-	hashing, err := s.hashingPhase(ctx, o.phase/2, runtime.NumCPU())
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "phase: checkout (%s, %d virtual users, each from its own address)\n", o.checkout, o.vus)
-	co, err := s.checkoutPhase(ctx, o.checkout, o.vus)
-	if err != nil {
-		return err
-	}
-	co.hashing = hashing
-	fmt.Fprintf(os.Stderr, "phase: the database's checkout ceiling (%s, %d clients)\n", o.phase, o.vus)
-	if co.dbCeiling, err = s.dbCeilingPhase(ctx, o.phase, o.vus); err != nil {
-		return err
-	}
-	var md strings.Builder
-	writeReport(&md, o, results, journeys, idle, underLoad)
-	writeCheckoutReport(&md, o, co, s.bcryptCost)
-	fmt.Print(md.String())
-	if o.out != "" {
-		return os.WriteFile(o.out, []byte(md.String()), 0o644)
-	}
-	return nil
+	return results, journeys, err
 }
 
 // trivialService names the ceiling's handler, served by the bench process itself.

@@ -7,7 +7,9 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,9 +22,11 @@ import (
 // checkoutRun is the buyer's path under load and what it costs.
 type checkoutRun struct {
 	rep        loadReport
+	shoppers   int
+	signUp     time.Duration
 	orders     int64
 	perSecond  float64
-	cpuPerOrd  map[string]time.Duration // per service, and MariaDB
+	cpuPerOrd  map[string]time.Duration // per part (services, datastores, nginx, loadgen) and the whole machine
 	peakRSS    map[string]int           // KiB, per service
 	profiles   map[string]string        // payment and cart
 	dbCeiling  dbCeiling
@@ -30,48 +34,70 @@ type checkoutRun struct {
 	checkoutMs series
 }
 
-// checkoutPhase runs the checkout journey (guest token, three adds, register
-// or log in, merge, quote, checkout, orders) with vus virtual users, each
-// from its own address, while profiling payment and cart.
-func (s *stack) checkoutPhase(ctx context.Context, d time.Duration, vus int) (checkoutRun, error) {
-	// Every virtual user registers once, in its first round (bcrypt at the
-	// service's cost): the ramp-up spreads that out and the warm-up leaves it out.
-	const warmup = 20 * time.Second
-	parts := append(append([]string{}, services...), "payment-mysql")
-	// The CPU clock starts when the measured part does: the registrations of
-	// the ramp-up (bcrypt) are not the orders' cost.
+// checkoutParts are the processes whose CPU per order the report gives, then
+// the machine as a whole.
+var checkoutParts = append(append([]string{}, services...), "payment-mysql", "cart-redis", topology.FrontendPart, "loadgen", "machine")
+
+// checkoutPhase runs the checkout journey (guest token, three adds, merge,
+// quote, checkout, orders) with vus virtual users, each playing shoppers
+// shoppers in turn, each from its own address and signed up before the clock
+// starts (bcrypt at the service's cost), while profiling payment and cart.
+func (s *stack) checkoutPhase(ctx context.Context, d time.Duration, vus, shoppers int) (checkoutRun, error) {
+	const warmup = 10 * time.Second
+	// The CPU clock and the profiles start when the measured part does: after
+	// the sign-up and the warm-up.
 	cpu0 := map[string]time.Duration{}
-	cpuStarted := make(chan struct{})
-	go func() {
-		defer close(cpuStarted)
-		select {
-		case <-ctx.Done():
-		case <-time.After(warmup):
-		}
-		for _, p := range parts {
-			cpu0[p], _, _ = procStat(s.pid(p))
-		}
-	}()
-	profiles := map[string]string{}
+	var signedUpAt time.Time
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, svc := range []string{"payment", "cart"} {
+	profiles := map[string]string{}
+	onLine := func(loadgen int, line string) {
+		if !strings.Contains(line, "the run starts now") {
+			return
+		}
+		signedUpAt = time.Now()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			top := s.cpuProfile(ctx, svc, d)
-			mu.Lock()
-			profiles[svc] = top
-			mu.Unlock()
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(warmup):
+			}
+			for _, p := range checkoutParts {
+				cpu0[p] = s.partCPU(p, loadgen)
+			}
+			for _, svc := range []string{"payment", "cart"} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					top := s.cpuProfile(ctx, svc, d-warmup)
+					mu.Lock()
+					profiles[svc] = top
+					mu.Unlock()
+				}()
+			}
 		}()
 	}
-	rep, err := s.load(ctx, "http://"+s.addr(topology.FrontendPart), d, warmup, vus, "-mix", "checkout=1", "-ramp-up", "10s")
+	cpu1 := map[string]time.Duration{}
+	onEnd := func(loadgen int) {
+		for _, p := range checkoutParts {
+			cpu1[p] = s.partCPU(p, loadgen)
+		}
+	}
+	start := time.Now()
+	rep, err := s.loadWatching(ctx, "http://"+s.addr(topology.FrontendPart), d, warmup, vus, func(pid int, line string) {
+		onLine(pid, line)
+		if strings.HasPrefix(line, "run over") {
+			onEnd(pid)
+		}
+	}, "-mix", "checkout=1", "-ramp-up", "5s", "-shoppers", strconv.Itoa(shoppers))
 	wg.Wait()
-	<-cpuStarted
 	if err != nil {
 		return checkoutRun{}, err
 	}
-	r := checkoutRun{rep: rep, cpuPerOrd: map[string]time.Duration{}, peakRSS: map[string]int{}, profiles: profiles}
+	r := checkoutRun{rep: rep, shoppers: vus * shoppers, signUp: signedUpAt.Sub(start), cpuPerOrd: map[string]time.Duration{},
+		peakRSS: map[string]int{}, profiles: profiles}
 	for _, st := range rep.Steps {
 		if st.Name == "checkout/checkout" {
 			r.checkoutMs = st
@@ -79,14 +105,56 @@ func (s *stack) checkoutPhase(ctx context.Context, d time.Duration, vus int) (ch
 		}
 	}
 	r.perSecond = float64(r.orders) / rep.MeasuredSeconds
-	for _, p := range parts {
-		cpu1, _, hwm := procStat(s.pid(p))
+	for _, p := range checkoutParts {
 		if r.orders > 0 {
-			r.cpuPerOrd[p] = (cpu1 - cpu0[p]) / time.Duration(r.orders)
+			r.cpuPerOrd[p] = (cpu1[p] - cpu0[p]) / time.Duration(r.orders)
 		}
-		r.peakRSS[p] = hwm
+	}
+	for _, svc := range append(append([]string{}, services...), "payment-mysql") {
+		_, _, r.peakRSS[svc] = procStat(s.pid(svc))
 	}
 	return r, nil
+}
+
+// partCPU is the CPU a part has used so far: a process and its children (nginx's
+// workers), loadgen (its pid given), or "machine": every core's busy time.
+func (s *stack) partCPU(part string, loadgen int) time.Duration {
+	switch part {
+	case "machine":
+		return machineBusy()
+	case "loadgen":
+		return treeCPU(loadgen)
+	}
+	return treeCPU(s.pid(part))
+}
+
+// treeCPU is a process's CPU time plus that of its live children.
+func treeCPU(pid int) time.Duration {
+	cpu, _, _ := procStat(pid)
+	raw, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	for _, child := range strings.Fields(string(raw)) {
+		if n, err := strconv.Atoi(child); err == nil {
+			cpu += treeCPU(n)
+		}
+	}
+	return cpu
+}
+
+// machineBusy is the time all cores have spent not idle (/proc/stat).
+func machineBusy() time.Duration {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	fields := strings.Fields(strings.SplitN(string(raw), "\n", 2)[0])[1:]
+	var busy int
+	for i, f := range fields {
+		n, _ := strconv.Atoi(f)
+		if i != 3 && i != 4 && i < 8 { // idle, iowait; guest time is inside user
+			busy += n
+		}
+	}
+	return time.Duration(busy) * time.Second / 100 // USER_HZ
 }
 
 // dbCeiling is the database's own ceiling for checkouts: every write a
@@ -281,9 +349,10 @@ func (s *stack) hashingPhase(ctx context.Context, d time.Duration, workers int) 
 
 func writeCheckoutReport(w io.Writer, o options, r checkoutRun, bcryptCost int) {
 	db := r.dbCeiling
-	fmt.Fprintf(w, "\n#### Checkout under load\n\n%d virtual users, each from its own loopback address, for %s (10 s ramp-up; the first 20 s left out), "+
-		"each looping: guest token, three products added, register (first round; a returning shopper stays signed in), merge, quote, checkout with the approving card, order history.\n\n",
-		o.vus, o.checkout)
+	fmt.Fprintf(w, "\n#### Checkout under load\n\n%d virtual users for %s (the first 10 s left out), each playing %d shoppers in turn, each shopper from its own loopback address "+
+		"with its own account: %d shoppers, signed up before the phase (%.0f s of registrations at bcrypt cost %d). Each round: guest token, three products added, "+
+		"merge into the shopper's cart, quote, checkout with the approving card, order history.\n\n",
+		o.vus, o.checkout, o.shoppers, r.shoppers, r.signUp.Seconds(), bcryptCost)
 	share := 0.0
 	if db.perSecond > 0 {
 		share = 100 * r.perSecond / db.perSecond
@@ -300,8 +369,23 @@ func writeCheckoutReport(w io.Writer, o options, r checkoutRun, bcryptCost int) 
 			st.P50, st.P90, st.P99, st.Max, st.Errors, st.Limited, st.Statuses)
 	}
 	fmt.Fprintln(w, "\n| part | CPU per order | peak RSS |\n|---|---:|---:|")
-	for _, p := range append(append([]string{}, services...), "payment-mysql") {
-		fmt.Fprintf(w, "| %s | %.2f ms | %.1f MiB |\n", p, ms(r.cpuPerOrd[p]), float64(r.peakRSS[p])/1024)
+	var parts time.Duration
+	for _, p := range checkoutParts {
+		rss := "–"
+		if kib, ok := r.peakRSS[p]; ok {
+			rss = fmt.Sprintf("%.1f MiB", float64(kib)/1024)
+		}
+		if p == "machine" {
+			fmt.Fprintf(w, "| the parts above together | %.2f ms | |\n", ms(parts))
+			fmt.Fprintf(w, "| the whole machine (%d cores busy) | %.2f ms | |\n", runtime.NumCPU(), ms(r.cpuPerOrd[p]))
+			continue
+		}
+		parts += r.cpuPerOrd[p]
+		fmt.Fprintf(w, "| %s | %.2f ms | %s |\n", p, ms(r.cpuPerOrd[p]), rss)
+	}
+	if m := r.cpuPerOrd["machine"]; m > 0 {
+		fmt.Fprintf(w, "\nAt %.2f ms of machine CPU per order, %d cores complete at most %.0f orders/s.\n", ms(m), runtime.NumCPU(),
+			float64(runtime.NumCPU())*float64(time.Second)/float64(m))
 	}
 	h := r.hashing
 	fmt.Fprintf(w, "\nPassword hashing at the configured bcrypt cost %d, straight at the user service: %.1f registrations and %.1f logins per second of CPU "+

@@ -11,6 +11,8 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -33,8 +35,9 @@ import (
 
 type options struct {
 	repo, out, label          string
-	vus, bcryptCost           int
+	vus, bcryptCost, shoppers int
 	phase, journeys, checkout time.Duration
+	checkoutOnly              bool
 }
 
 func main() {
@@ -47,6 +50,8 @@ func main() {
 	flag.DurationVar(&o.journeys, "journeys", 60*time.Second, "length of the journey phase")
 	flag.IntVar(&o.bcryptCost, "bcrypt-cost", 12, "the user service's BCRYPT_COST (its default is 12)")
 	flag.DurationVar(&o.checkout, "checkout", 90*time.Second, "length of the checkout phase (the first 10 s left out)")
+	flag.IntVar(&o.shoppers, "shoppers", 16, "shoppers each checkout virtual user plays in turn, each from its own address, signed up before the phase")
+	flag.BoolVar(&o.checkoutOnly, "checkout-only", false, "run only the password hashing, checkout and database ceiling phases")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -195,12 +200,34 @@ type series struct {
 }
 
 func (s *stack) load(ctx context.Context, target string, d, warmup time.Duration, vus int, args ...string) (loadReport, error) {
+	return s.loadWatching(ctx, target, d, warmup, vus, nil, args...)
+}
+
+// loadWatching runs loadgen as load does, calling onLine with each line it
+// writes to stderr as it writes it, and with its process id first of all.
+func (s *stack) loadWatching(ctx context.Context, target string, d, warmup time.Duration, vus int, onLine func(pid int, line string), args ...string) (loadReport, error) {
 	out := filepath.Join(s.dir, fmt.Sprintf("load-%d.json", time.Now().UnixNano()))
 	all := append([]string{"-target", target, "-vus", strconv.Itoa(vus), "-duration", d.String(), "-warmup", warmup.String(),
 		"-ramp-up", "2s", "-progress", "0s", "-json", out}, args...)
 	cmd := exec.CommandContext(ctx, s.bins["loadgen"], all...)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return loadReport{}, fmt.Errorf("loadgen %v: %v\n%s", all, err, b)
+	var stdout, output bytes.Buffer // loadgen's stdout, and its stderr as read
+	cmd.Stdout = &stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return loadReport{}, err
+	}
+	if err := cmd.Start(); err != nil {
+		return loadReport{}, err
+	}
+	lines := bufio.NewScanner(stderr)
+	for lines.Scan() {
+		output.WriteString(lines.Text() + "\n")
+		if onLine != nil {
+			onLine(cmd.Process.Pid, lines.Text())
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		return loadReport{}, fmt.Errorf("loadgen %v: %v\n%s%s", all, err, stdout.String(), output.String())
 	}
 	raw, err := os.ReadFile(out)
 	if err != nil {
