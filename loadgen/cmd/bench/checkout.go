@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,6 +33,35 @@ type checkoutRun struct {
 	dbCeiling  dbCeiling
 	hashing    hashing
 	checkoutMs series
+	pool       map[string]float64 // payment's MySQL pool over the measured part: poolCounters
+}
+
+// poolCounters are payment's MySQL pool counters the report gives, as deltas
+// over the measured part: connections opened and closed again is churn, and
+// waits are checkouts queued for a connection.
+var poolCounters = []string{"go_sql_max_idle_closed_total", "go_sql_max_lifetime_closed_total", "go_sql_wait_count_total", "go_sql_wait_duration_seconds_total"}
+
+// metricValues reads the named unlabelled-or-single-series counters from a
+// service's /metrics.
+func (s *stack) metricValues(svc string, names []string) map[string]float64 {
+	out := map[string]float64{}
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get("http://" + s.addr(svc) + "/metrics")
+	if err != nil {
+		return out
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(raw), "\n") {
+		name, value, ok := strings.Cut(line, " ")
+		if i := strings.IndexByte(name, '{'); i >= 0 {
+			name = name[:i]
+		}
+		if ok && slices.Contains(names, name) {
+			out[name], _ = strconv.ParseFloat(strings.TrimSpace(value), 64)
+		}
+	}
+	return out
 }
 
 // checkoutParts are the processes whose CPU per order the report gives, then
@@ -47,6 +77,7 @@ func (s *stack) checkoutPhase(ctx context.Context, d time.Duration, vus, shopper
 	// The CPU clock and the profiles start when the measured part does: after
 	// the sign-up and the warm-up.
 	cpu0 := map[string]time.Duration{}
+	var pool0, pool1 map[string]float64
 	var signedUpAt time.Time
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -67,6 +98,7 @@ func (s *stack) checkoutPhase(ctx context.Context, d time.Duration, vus, shopper
 			for _, p := range checkoutParts {
 				cpu0[p] = s.partCPU(p, loadgen)
 			}
+			pool0 = s.metricValues("payment", poolCounters)
 			for _, svc := range []string{"payment", "cart"} {
 				wg.Add(1)
 				go func() {
@@ -84,6 +116,7 @@ func (s *stack) checkoutPhase(ctx context.Context, d time.Duration, vus, shopper
 		for _, p := range checkoutParts {
 			cpu1[p] = s.partCPU(p, loadgen)
 		}
+		pool1 = s.metricValues("payment", poolCounters)
 	}
 	start := time.Now()
 	rep, err := s.loadWatching(ctx, "http://"+s.addr(topology.FrontendPart), d, warmup, vus, func(pid int, line string) {
@@ -97,7 +130,10 @@ func (s *stack) checkoutPhase(ctx context.Context, d time.Duration, vus, shopper
 		return checkoutRun{}, err
 	}
 	r := checkoutRun{rep: rep, shoppers: vus * shoppers, signUp: signedUpAt.Sub(start), cpuPerOrd: map[string]time.Duration{},
-		peakRSS: map[string]int{}, profiles: profiles}
+		peakRSS: map[string]int{}, profiles: profiles, pool: map[string]float64{}}
+	for _, name := range poolCounters {
+		r.pool[name] = pool1[name] - pool0[name]
+	}
 	for _, st := range rep.Steps {
 		if st.Name == "checkout/checkout" {
 			r.checkoutMs = st
@@ -383,6 +419,9 @@ func writeCheckoutReport(w io.Writer, o options, r checkoutRun, bcryptCost int) 
 		parts += r.cpuPerOrd[p]
 		fmt.Fprintf(w, "| %s | %.2f ms | %s |\n", p, ms(r.cpuPerOrd[p]), rss)
 	}
+	fmt.Fprintf(w, "\nPayment's MySQL pool over the measured part: %.0f connections closed for want of an idle slot and %.0f at the end of their lifetime, "+
+		"%.0f waits for a connection (%.1f s in all).\n", r.pool["go_sql_max_idle_closed_total"], r.pool["go_sql_max_lifetime_closed_total"],
+		r.pool["go_sql_wait_count_total"], r.pool["go_sql_wait_duration_seconds_total"])
 	if m := r.cpuPerOrd["machine"]; m > 0 {
 		fmt.Fprintf(w, "\nAt %.2f ms of machine CPU per order, %d cores complete at most %.0f orders/s.\n", ms(m), runtime.NumCPU(),
 			float64(runtime.NumCPU())*float64(time.Second)/float64(m))
