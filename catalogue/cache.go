@@ -137,18 +137,28 @@ func (c *cachedStore) Product(ctx context.Context, sku string) (json.RawMessage,
 	return s.encoded[i], nil
 }
 
-// Products filters by category, by the featured mark and by a case-insensitive
-// literal substring of name or description, in SKU order or q.Sort's.
+// Products filters by SKUs, by category, by the featured mark and by a
+// case-insensitive literal substring of name or description, in SKU order or
+// q.Sort's. A SKU not sold is left out, as a filter leaves it out.
 func (c *cachedStore) Products(ctx context.Context, q productQuery) ([]json.RawMessage, int64, error) {
 	s, err := c.snapshot(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
 	candidates := s.orders[q.Sort]
+	var wanted map[int]bool
+	if len(q.SKUs) > 0 {
+		wanted = make(map[int]bool, len(q.SKUs))
+		for _, sku := range q.SKUs {
+			if i, ok := s.bySKU[sku]; ok {
+				wanted[i] = true
+			}
+		}
+	}
 	needle := strings.ToLower(q.Search)
 	matches := make([]int, 0, len(candidates))
 	for _, i := range candidates {
-		if (q.Category == "" || s.category[i] == q.Category) && (!q.Featured || s.featured[i]) &&
+		if (wanted == nil || wanted[i]) && (q.Category == "" || s.category[i] == q.Category) && (!q.Featured || s.featured[i]) &&
 			(needle == "" || strings.Contains(s.text[i], needle)) {
 			matches = append(matches, i)
 		}

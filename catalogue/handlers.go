@@ -91,6 +91,12 @@ const jsonContentType = "application/json; charset=utf-8"
 func parseProductQuery(c *gin.Context) (productQuery, error) {
 	qs := kit.NewQuery(c)
 	q := productQuery{Limit: qs.Int("limit", defaultLimit, 1, maxLimit), Offset: qs.Int("offset", 0, 0, maxOffset)}
+	if raw, ok := qs.String("skus"); ok {
+		q.SKUs = strings.Split(raw, ",")
+		if len(raw) > maxLimit*8 || len(q.SKUs) > maxLimit || slices.ContainsFunc(q.SKUs, func(sku string) bool { return !skuPattern.MatchString(sku) }) {
+			qs.Fail("skus", "must be 1 to "+strconv.Itoa(maxLimit)+" comma-separated SKUs such as DR-001,AR-002")
+		}
+	}
 	if raw, ok := qs.String("category"); ok && raw != "" {
 		if len(raw) > 40 || !slugPattern.MatchString(raw) {
 			qs.Fail("category", "must be a category slug such as \"drones\"")

@@ -98,6 +98,10 @@ func TestProductListing(t *testing.T) {
 		{"by price, dearest first", "sort=-price", total, defaultLimit, dearest.SKU},
 		{"by name", "sort=name", total, defaultLimit, firstByName.SKU},
 		{"by price within a category", "sort=price&category=drones", 6, 6, "DR-004"},
+		{"by SKUs", "skus=DR-002,KP-001,CB-001", 3, 3, "CB-001"},
+		{"a SKU not sold is left out", "skus=DR-002,ZZ-999", 1, 1, "DR-002"},
+		{"a SKU named twice is listed once", "skus=DR-002,DR-002", 1, 1, "DR-002"},
+		{"SKUs within a category", "skus=DR-002,KP-001&category=drones", 1, 1, "DR-002"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -177,6 +181,10 @@ func TestProductListingRejects(t *testing.T) {
 		{"unknown sort", "sort=colour", "sort"},
 		{"sort twice", "sort=name&sort=price", "sort"},
 		{"featured not a boolean", "featured=yes", "featured"},
+		{"empty SKU list", "skus=", "skus"},
+		{"not a SKU", "skus=DR-001," + url.QueryEscape("' OR 1=1"), "skus"},
+		{"trailing comma", "skus=DR-001,", "skus"},
+		{"more SKUs than a page", "skus=" + strings.TrimSuffix(strings.Repeat("DR-001,", 101), ","), "skus"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -31,6 +31,7 @@ type Category struct {
 
 // productQuery is a validated GET /products request.
 type productQuery struct {
+	SKUs     []string // only these (payment prices a cart in one call)
 	Category string
 	Search   string
 	Featured bool   // only products marked featured

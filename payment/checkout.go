@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/roboshop-go/roboshop/kit"
-	"golang.org/x/sync/errgroup"
 )
 
 const (
@@ -32,7 +31,7 @@ const (
 type shop interface {
 	Cart(ctx context.Context, token string) ([]cartLine, error)
 	SettleCart(ctx context.Context, token, orderID string, items []OrderLine) error
-	Product(ctx context.Context, sku string) (catalogueProduct, error)
+	Products(ctx context.Context, skus []string) (map[string]catalogueProduct, error)
 }
 
 // checkout is the order saga: claim the cart, price it afresh, confirm the
@@ -274,8 +273,9 @@ func (co *checkout) Quote(ctx context.Context, user, token string) (Order, error
 	return priceCart(ctx, co.sh, token)
 }
 
-// priceCart reads the caller's cart and prices every line from the catalogue:
-// neither the client nor the cart is trusted with a price.
+// priceCart reads the caller's cart and prices every line from the catalogue,
+// all of them in one call: neither the client nor the cart is trusted with a
+// price.
 func priceCart(ctx context.Context, sh shop, token string) (Order, error) {
 	lines, err := sh.Cart(ctx, token)
 	if err != nil {
@@ -284,28 +284,25 @@ func priceCart(ctx context.Context, sh shop, token string) (Order, error) {
 	if len(lines) == 0 {
 		return Order{}, kit.NewError(http.StatusUnprocessableEntity, "cart_empty", "the cart is empty")
 	}
-	items := make([]OrderLine, len(lines))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
+	skus := make([]string, len(lines))
 	for i, l := range lines {
-		g.Go(func() error {
-			p, err := sh.Product(gctx, l.SKU)
-			if errors.Is(err, errProductGone) {
-				return kit.InvalidField("cart", "product "+l.SKU+" is no longer sold; remove it from the cart")
-			}
-			if err != nil {
-				return err
-			}
-			if l.Qty < 1 || l.Qty > 99 || p.PriceCents <= 0 || p.PriceCents > 100_000_000 {
-				return errors.New("cart line or catalogue price out of range for " + l.SKU)
-			}
-			items[i] = OrderLine{SKU: p.SKU, Name: p.Name, Qty: l.Qty, UnitPriceCents: p.PriceCents,
-				LineTotalCents: p.PriceCents * int64(l.Qty)}
-			return nil
-		})
+		skus[i] = l.SKU
 	}
-	if err := g.Wait(); err != nil {
+	products, err := sh.Products(ctx, skus)
+	if err != nil {
 		return Order{}, err
+	}
+	items := make([]OrderLine, len(lines))
+	for i, l := range lines {
+		p, sold := products[l.SKU]
+		if !sold {
+			return Order{}, kit.InvalidField("cart", "product "+l.SKU+" is no longer sold; remove it from the cart")
+		}
+		if l.Qty < 1 || l.Qty > 99 || p.PriceCents <= 0 || p.PriceCents > 100_000_000 {
+			return Order{}, errors.New("cart line or catalogue price out of range for " + l.SKU)
+		}
+		items[i] = OrderLine{SKU: p.SKU, Name: p.Name, Qty: l.Qty, UnitPriceCents: p.PriceCents,
+			LineTotalCents: p.PriceCents * int64(l.Qty)}
 	}
 	o := Order{Items: items, Currency: Currency}
 	for _, it := range items {

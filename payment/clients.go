@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/roboshop-go/roboshop/kit"
 )
@@ -26,8 +28,6 @@ type catalogueProduct struct {
 	Name       string `json:"name"`
 	PriceCents int64  `json:"price_cents"`
 }
-
-var errProductGone = errors.New("product no longer in the catalogue")
 
 // Cart returns the caller's cart lines (quantities only: prices come from the catalogue).
 func (s *shopClient) Cart(ctx context.Context, token string) ([]cartLine, error) {
@@ -58,13 +58,25 @@ func (s *shopClient) SettleCart(ctx context.Context, token, orderID string, item
 		Token: token, Body: body, Retries: 2}, nil)
 }
 
-// Product returns the catalogue's current name and price for sku.
-func (s *shopClient) Product(ctx context.Context, sku string) (catalogueProduct, error) {
-	var p catalogueProduct
-	err := kit.Call(ctx, s.http, kit.CallOptions{Method: http.MethodGet,
-		URL: s.catalogueURL + "/products/" + url.PathEscape(sku), Retries: 2}, &p)
-	if errors.Is(err, kit.ErrRemoteNotFound) {
-		return p, errProductGone
+// skusPerCall is the catalogue's largest page: a longer list is asked for in parts.
+const skusPerCall = 100
+
+// Products returns the catalogue's current name and price of each of skus
+// that it still sells, in one call per hundred SKUs.
+func (s *shopClient) Products(ctx context.Context, skus []string) (map[string]catalogueProduct, error) {
+	found := make(map[string]catalogueProduct, len(skus))
+	for part := range slices.Chunk(skus, skusPerCall) {
+		var page struct {
+			Items []catalogueProduct `json:"items"`
+		}
+		query := url.Values{"skus": {strings.Join(part, ",")}, "limit": {strconv.Itoa(skusPerCall)}}
+		if err := kit.Call(ctx, s.http, kit.CallOptions{Method: http.MethodGet,
+			URL: s.catalogueURL + "/products?" + query.Encode(), Retries: 2}, &page); err != nil {
+			return nil, err
+		}
+		for _, p := range page.Items {
+			found[p.SKU] = p
+		}
 	}
-	return p, err
+	return found, nil
 }
