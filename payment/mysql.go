@@ -57,8 +57,10 @@ func openMySQLStore(dsn string, logger *slog.Logger, tp trace.TracerProvider) (*
 		db = otelsql.OpenDB(connector, otelsql.WithTracerProvider(tp), otelsql.WithAttributes(semconv.DBSystemNameMySQL),
 			otelsql.WithSpanOptions(otelsql.SpanOptions{DisableErrSkip: true, OmitConnResetSession: true, OmitConnPrepare: true, OmitRows: true}))
 	}
+	// As many kept idle as may be open: with fewer, every release above the
+	// idle count closes a connection that the next checkout opens again.
 	db.SetMaxOpenConns(32)
-	db.SetMaxIdleConns(16)
+	db.SetMaxIdleConns(32)
 	db.SetConnMaxLifetime(5 * time.Minute)
 	return &mysqlStore{db: db}, nil
 }
