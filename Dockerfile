@@ -3,25 +3,47 @@
 #   docker build --build-arg PROGRAM=user -t roboshop/user .
 # Build context: the repository root (a program needs ../kit, and the go.mod
 # files its module graph names).
+#
+# The build stage compiles all five programs, one after another in one
+# container, so the packages they share (kit, gin, the OpenTelemetry and
+# Prometheus clients) are compiled once; it names no build argument, so the
+# five images of `docker compose build` share it from the builder's cache and
+# it runs once for all of them.
 FROM golang:1.26-bookworm AS build
-ARG PROGRAM
 WORKDIR /src
 # Test-only dependencies (testkit, topology, frontend) are part of the module
-# graph, so their go.mod files come too; their code does not.
+# graphs, so their go.mod files come too; their code does not.
 COPY kit/go.mod kit/go.sum kit/
 COPY testkit/go.mod testkit/go.sum testkit/
 COPY topology/go.mod topology/
 COPY frontend/go.mod frontend/go.sum frontend/
-COPY ${PROGRAM}/go.mod ${PROGRAM}/go.sum ${PROGRAM}/
-RUN test -n "$PROGRAM" && cd "$PROGRAM" && GOWORK=off go mod download
+COPY user/go.mod user/go.sum user/
+COPY catalogue/go.mod catalogue/go.sum catalogue/
+COPY cart/go.mod cart/go.sum cart/
+COPY payment/go.mod payment/go.sum payment/
+COPY loadgen/go.mod loadgen/go.sum loadgen/
+RUN for program in user catalogue cart payment loadgen; do \
+      (cd "$program" && GOWORK=off go mod download) || exit 1; \
+    done
 COPY kit/ kit/
-COPY ${PROGRAM}/ ${PROGRAM}/
+COPY user/ user/
+COPY catalogue/ catalogue/
+COPY cart/ cart/
+COPY payment/ payment/
+COPY loadgen/ loadgen/
 # Static, trimmed; nomsgpack leaves out gin's unused msgpack codec, which halves
 # a service's binary (about 14 MB).
-RUN cd "$PROGRAM" && GOWORK=off CGO_ENABLED=0 go build -tags nomsgpack -trimpath -ldflags="-s -w" -o /out/app .
+RUN for program in user catalogue cart payment loadgen; do \
+      (cd "$program" && GOWORK=off CGO_ENABLED=0 go build -tags nomsgpack -trimpath -ldflags="-s -w" -o "/out/$program" .) || exit 1; \
+    done
+# Past the shared steps: the one this image is for.
+ARG PROGRAM
+RUN test -n "$PROGRAM" && test -f "/out/$PROGRAM" \
+ || { echo "PROGRAM must be one of: user catalogue cart payment loadgen" >&2; exit 1; }
 
 FROM gcr.io/distroless/static-debian12:nonroot
-COPY --from=build /out/app /app
+ARG PROGRAM
+COPY --from=build /out/${PROGRAM} /app
 USER nonroot:nonroot
 EXPOSE 8080
 # distroless has no shell or curl: a service's binary probes its own /healthz
