@@ -42,12 +42,12 @@ serves_shop "$port" || { echo "the printed URL does not serve the shop's page" >
 echo "the printed URL serves the shop; up.sh took ${up_seconds} s" >&2
 
 log "buyer journey through the published port 127.0.0.1:$port"
-(cd loadgen && go build -o "$BIN/loadgen" .)
+(cd loadgen && "${AS_SHIPPED[@]}" GOWORK=off go build -o "$BIN/loadgen" .)
 "$BIN/loadgen" -target "http://127.0.0.1:$port" -vus 1 -iterations 1 -mix buyer=1 -duration 60s \
 	-ramp-up 0s -progress 0 -json "$WORK/journey.json" >"$WORK/journey.txt"
 
 log "isolation, published ports and the journey, checked from inside the containers"
-(cd deploy && go build -o "$BIN/composeverify" ./cmd/composeverify)
+(cd deploy && "${AS_SHIPPED[@]}" GOWORK=off go build -o "$BIN/composeverify" ./cmd/composeverify)
 "$BIN/composeverify" -project "$PROJECT" -probe-image "$BASE" -journey "$WORK/journey.json" | tee "$WORK/verify.txt"
 
 log "measurements"

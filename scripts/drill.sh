@@ -12,11 +12,11 @@
 # COMPOSE_PROJECT_NAME (roboshop). Each drill gives up after 5 minutes.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-(cd deploy && go build -o "$BIN/drill" ./cmd/drill)
+(cd deploy && "${AS_SHIPPED[@]}" GOWORK=off go build -o "$BIN/drill" ./cmd/drill)
 shop="http://127.0.0.1:${FRONTEND_PORT:-8080}"
 case ${*: -1} in # the drill is the last argument, after any flags of its own
 sg-rule-*)
-	(cd deploy && go build -o "$BIN/lab" ./lab)
+	(cd deploy && "${AS_SHIPPED[@]}" GOWORK=off go build -o "$BIN/lab" ./lab)
 	exec "$BIN/drill" -shop "$shop" -lab "$BIN/lab -repo $ROOT" -groups "$ROOT/deploy/security-groups" "$@"
 	;;
 *)

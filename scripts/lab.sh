@@ -15,7 +15,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 [ "${1:-}" = "down" ] || scripts/deps.sh
 export ROBOSHOP_FERRETDB="$FERRETDB" # the lab's MongoDB servers (SCRAM)
-(cd deploy && go build -o ../.cache/bin/lab ./lab)
+(cd deploy && "${AS_SHIPPED[@]}" GOWORK=off go build -o ../.cache/bin/lab ./lab)
 cmd=${1:-}
 shift || true
 exec .cache/bin/lab "$cmd" -repo "$PWD" "$@"
