@@ -31,7 +31,7 @@ FERRETDB="$BIN/ferretdb-$FERRETDB_VERSION"
 # the checks built into it (it needs Go's encoding/json/v2 experiment), built
 # as deploy/trivyconfig (the scanner without the rest of trivy's CLI) at the
 # version its go.mod pins, once per change of its source.
-TRIVY_VERSION=$(awk '$1 == "github.com/aquasecurity/trivy" && $2 ~ /^v/ {print $2; exit}' deploy/trivyconfig/go.mod)
+TRIVY_VERSION=$(awk '{sub(/^require /, "")} $1 == "github.com/aquasecurity/trivy" && $2 ~ /^v/ {print $2; exit}' deploy/trivyconfig/go.mod)
 TRIVYCONFIG="$BIN/trivyconfig-$TRIVY_VERSION-$(cat deploy/trivyconfig/go.mod deploy/trivyconfig/go.sum deploy/trivyconfig/main.go | sha256sum | cut -c1-12)"
 # The observability profile (docs/observability.md): Prometheus and promtool
 # (one build; the tests run promtool on the alert rules and Prometheus against
