@@ -160,7 +160,7 @@ go_install_as() {
 build_cyclonedx() {
 	[ -x "$CYCLONEDX" ] && return
 	log "building cyclonedx-gomod $CYCLONEDX_VERSION from the Go module proxy (about a minute, once)"
-	go_install_as "$CYCLONEDX" "github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@$CYCLONEDX_VERSION"
+	GCFLAGS=$TOOL_GCFLAGS go_install_as "$CYCLONEDX" "github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@$CYCLONEDX_VERSION"
 }
 
 # build_release MODULE VERSION PACKAGES OUT [LDFLAGS]: builds commands from the
