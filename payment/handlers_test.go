@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -259,6 +260,35 @@ func TestCartPriceIsNotTrusted(t *testing.T) {
 	o := testkit.Decode[orderResponse](t, body).Order
 	if code != 201 || o.Items[0].UnitPriceCents != 729900 || o.TotalCents != 729900 {
 		t.Fatalf("tampered price used: %d %+v", code, o)
+	}
+}
+
+// A cart line whose product the catalogue no longer sells (here one it never
+// sold, written behind the cart service's back) is named in a 422 by the
+// quote and by the checkout, which charges nothing; the lines still sold are
+// priced in the same one call to the catalogue.
+func TestProductNoLongerSold(t *testing.T) {
+	t.Parallel()
+	app := newTestApp(t)
+	user := testkit.RegisterUser(t, app.userURL)
+	app.addToCart(t, user, "KP-003", 1)
+	line := `{"qty":1,"name":"Discontinued","unit_price_cents":100,"added":1}`
+	if out, err := exec.Command("redis-cli", "-u", app.redisURL, "HSET", "cart:"+subject(t, app, user), "ZZ-999", line).CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli: %v %s", err, out)
+	}
+	body := checkoutBody("4242424242424242")
+	body["expected_total_cents"] = 1 // no total can be quoted
+	quote := testkit.Serve(t, app.router, testkit.Request{Method: "GET", Path: "/checkout/quote", Token: user})
+	checkout := testkit.Serve(t, app.router, testkit.Request{Method: "POST", Path: "/checkout", Token: user,
+		Body: body, Headers: map[string]string{"Idempotency-Key": "gone-1"}})
+	for name, w := range map[string]*httptest.ResponseRecorder{"quote": quote, "checkout": checkout} {
+		e := testkit.ExpectError(t, w, http.StatusUnprocessableEntity, "validation_failed")
+		if !strings.Contains(e.Error.Fields["cart"], "ZZ-999") {
+			t.Errorf("%s: the gone product is not named: %s", name, w.Body)
+		}
+	}
+	if made, _ := app.gateway.Charges(); made != 0 {
+		t.Fatalf("%d charges for a cart with a product no longer sold", made)
 	}
 }
 
