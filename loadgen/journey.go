@@ -235,8 +235,7 @@ func (s *shopper) buyer(ctx context.Context) error {
 		card = cardDeclined
 	}
 	body := checkoutBody(card, quote.TotalCents)
-	key := map[string]string{"Idempotency-Key": "lg-" + strconv.Itoa(s.n) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
-	if _, err := s.call(ctx, "buyer/checkout", "POST", "/api/payment/checkout", "/api/payment/checkout", body, s.userToken, key, nil, http.StatusPaymentRequired); err != nil {
+	if _, err := s.call(ctx, "buyer/checkout", "POST", "/api/payment/checkout", "/api/payment/checkout", body, s.userToken, s.checkoutKey(), nil, http.StatusPaymentRequired); err != nil {
 		return err
 	}
 	s.think(ctx)
@@ -290,8 +289,7 @@ func (s *shopper) checkout(ctx context.Context) error {
 	if _, err := s.call(ctx, "checkout/quote", "GET", "/api/payment/checkout/quote", "/api/payment/checkout/quote", nil, s.userToken, nil, &quote); err != nil {
 		return err
 	}
-	key := map[string]string{"Idempotency-Key": "lg-" + strconv.Itoa(s.n) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
-	if _, err := s.call(ctx, "checkout/checkout", "POST", "/api/payment/checkout", "/api/payment/checkout", checkoutBody(cardApproved, quote.TotalCents), s.userToken, key, nil); err != nil {
+	if _, err := s.call(ctx, "checkout/checkout", "POST", "/api/payment/checkout", "/api/payment/checkout", checkoutBody(cardApproved, quote.TotalCents), s.userToken, s.checkoutKey(), nil); err != nil {
 		return err
 	}
 	_, err := s.call(ctx, "checkout/orders", "GET", "/api/payment/orders?limit=10", "/api/payment/orders", nil, s.userToken, nil, nil)
@@ -317,6 +315,12 @@ func (s *shopper) signIn(ctx context.Context, prefix string) error {
 	}
 	s.userToken = auth.Token
 	return nil
+}
+
+// checkoutKey is a new checkout's Idempotency-Key header, unique to the
+// shopper being played and the moment.
+func (s *shopper) checkoutKey() map[string]string {
+	return map[string]string{"Idempotency-Key": "lg-" + strconv.Itoa(s.n) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
 }
 
 func checkoutBody(card string, total int64) map[string]any {

@@ -203,8 +203,8 @@ func (s *stack) load(ctx context.Context, target string, d, warmup time.Duration
 	return s.loadWatching(ctx, target, d, warmup, vus, nil, args...)
 }
 
-// loadWatching runs loadgen as load does, calling onLine with each line it
-// writes to stderr as it writes it, and with its process id first of all.
+// loadWatching runs loadgen as load does, calling onLine with loadgen's
+// process id and each line it writes to stderr, as it writes it.
 func (s *stack) loadWatching(ctx context.Context, target string, d, warmup time.Duration, vus int, onLine func(pid int, line string), args ...string) (loadReport, error) {
 	out := filepath.Join(s.dir, fmt.Sprintf("load-%d.json", time.Now().UnixNano()))
 	all := append([]string{"-target", target, "-vus", strconv.Itoa(vus), "-duration", d.String(), "-warmup", warmup.String(),
