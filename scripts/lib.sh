@@ -11,6 +11,11 @@ export GOFLAGS="${GOFLAGS:--buildvcs=false}" DOCKER_BUILDKIT=0 COMPOSE_BAKE=fals
 # binaries and the lab's tools are built with them too ("${AS_SHIPPED[@]}" GOWORK=off
 # go build ...), so each package is compiled once for all of them.
 AS_SHIPPED=(env CGO_ENABLED=0 GOFLAGS="$GOFLAGS -trimpath -tags=nomsgpack")
+# required_version GO.MOD MODULE: the version GO.MOD requires of MODULE, in a
+# require block or on a require line of its own.
+required_version() {
+	awk -v m="$2" '{sub(/^require /, "")} $1 == m && $2 ~ /^v/ {print $2; exit}' "$1"
+}
 CACHE="$ROOT/.cache"
 WORK="$CACHE/compose"
 BIN="$CACHE/bin"
@@ -31,7 +36,7 @@ FERRETDB="$BIN/ferretdb-$FERRETDB_VERSION"
 # the checks built into it (it needs Go's encoding/json/v2 experiment), built
 # as deploy/trivyconfig (the scanner without the rest of trivy's CLI) at the
 # version its go.mod pins, once per change of its source.
-TRIVY_VERSION=$(awk '{sub(/^require /, "")} $1 == "github.com/aquasecurity/trivy" && $2 ~ /^v/ {print $2; exit}' deploy/trivyconfig/go.mod)
+TRIVY_VERSION=$(required_version deploy/trivyconfig/go.mod github.com/aquasecurity/trivy)
 TRIVYCONFIG="$BIN/trivyconfig-$TRIVY_VERSION-$(cat deploy/trivyconfig/go.mod deploy/trivyconfig/go.sum deploy/trivyconfig/main.go | sha256sum | cut -c1-12)"
 # The observability profile (docs/observability.md): Prometheus and promtool
 # (one build; the tests run promtool on the alert rules and Prometheus against
@@ -50,7 +55,7 @@ OTELCOL="$BIN/otelcol-$(cat standins/otelcol/go.mod standins/otelcol/go.sum stan
 # of user and catalogue talks to, and staticcheck, which reads every module,
 # stay optimised.
 TOOL_GCFLAGS="all=-N -l"
-KUBE_VERSION=$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ {print $2}' deploy/kube/apiserver/go.mod)
+KUBE_VERSION=$(required_version deploy/kube/apiserver/go.mod k8s.io/kubernetes)
 
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
@@ -156,6 +161,14 @@ go_install_as() {
 	mv "$CACHE/build/$name/$(basename "${pkg%@*}")" "$dest"
 }
 
+# build_own_tool DIR OUT: a test-only tool whose source is here, a module of
+# its own (not in go.work), into OUT; the build's output goes to
+# .cache/<dir's name>-build.log.
+build_own_tool() {
+	(cd "$1" && retry progress "$CACHE/$(basename "$1")-build.log" env GOWORK=off CGO_ENABLED=0 \
+		go build -trimpath -gcflags "$TOOL_GCFLAGS" -ldflags="-s -w" -o "$2" .)
+}
+
 # build_cyclonedx: cyclonedx-gomod at its pinned version into $CYCLONEDX, once.
 build_cyclonedx() {
 	[ -x "$CYCLONEDX" ] && return
@@ -204,8 +217,7 @@ build_ferretdb() {
 build_trivy() {
 	[ -x "$TRIVYCONFIG" ] && return
 	log "building trivy $TRIVY_VERSION's config scanner (deploy/trivyconfig) from the Go module proxy (about 3 minutes on 2 cores, once)"
-	(cd deploy/trivyconfig && retry progress "$CACHE/trivyconfig-build.log" env GOWORK=off GOEXPERIMENT=jsonv2 CGO_ENABLED=0 \
-		go build -trimpath -gcflags "$TOOL_GCFLAGS" -ldflags="-s -w" -o "$TRIVYCONFIG" .)
+	GOEXPERIMENT=jsonv2 build_own_tool deploy/trivyconfig "$TRIVYCONFIG"
 }
 
 # build_prometheus: Prometheus and promtool at their pinned version, once. The
@@ -235,6 +247,5 @@ build_jaeger() {
 build_otelcol() {
 	[ -x "$OTELCOL" ] && return
 	log "building the OpenTelemetry Collector stand-in (standins/otelcol)"
-	(cd standins/otelcol && retry progress "$CACHE/otelcol-build.log" env GOWORK=off CGO_ENABLED=0 \
-		go build -trimpath -gcflags "$TOOL_GCFLAGS" -ldflags="-s -w" -o "$OTELCOL" .)
+	build_own_tool standins/otelcol "$OTELCOL"
 }
