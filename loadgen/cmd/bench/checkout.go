@@ -22,18 +22,16 @@ import (
 
 // checkoutRun is the buyer's path under load and what it costs.
 type checkoutRun struct {
-	rep        loadReport
-	shoppers   int
-	signUp     time.Duration
-	orders     int64
-	perSecond  float64
-	cpuPerOrd  map[string]time.Duration // per part (services, datastores, nginx, loadgen) and the whole machine
-	peakRSS    map[string]int           // KiB, per service
-	profiles   map[string]string        // payment and cart
-	dbCeiling  dbCeiling
-	hashing    hashing
-	checkoutMs series
-	pool       map[string]float64 // payment's MySQL pool over the measured part: poolCounters
+	rep       loadReport
+	signUp    time.Duration
+	orders    int64
+	perSecond float64
+	cpuPerOrd map[string]time.Duration // per part (services, datastores, nginx, loadgen) and the whole machine
+	peakRSS   map[string]int           // KiB, per service
+	profiles  map[string]string        // payment and cart
+	dbCeiling dbCeiling
+	hashing   hashing
+	pool      map[string]float64 // payment's MySQL pool over the measured part: poolCounters
 }
 
 // poolCounters are payment's MySQL pool counters the report gives, as deltas
@@ -129,14 +127,13 @@ func (s *stack) checkoutPhase(ctx context.Context, d time.Duration, vus, shopper
 	if err != nil {
 		return checkoutRun{}, err
 	}
-	r := checkoutRun{rep: rep, shoppers: vus * shoppers, signUp: signedUpAt.Sub(start), cpuPerOrd: map[string]time.Duration{},
+	r := checkoutRun{rep: rep, signUp: signedUpAt.Sub(start), cpuPerOrd: map[string]time.Duration{},
 		peakRSS: map[string]int{}, profiles: profiles, pool: map[string]float64{}}
 	for _, name := range poolCounters {
 		r.pool[name] = pool1[name] - pool0[name]
 	}
 	for _, st := range rep.Steps {
 		if st.Name == "checkout/checkout" {
-			r.checkoutMs = st
 			r.orders = st.Count - st.Errors - st.Expected
 		}
 	}
@@ -388,7 +385,7 @@ func writeCheckoutReport(w io.Writer, o options, r checkoutRun, bcryptCost int) 
 	fmt.Fprintf(w, "\n#### Checkout under load\n\n%d virtual users for %s (the first 10 s left out), each playing %d shoppers in turn, each shopper from its own loopback address "+
 		"with its own account: %d shoppers, signed up before the phase (%.0f s of registrations at bcrypt cost %d). Each round: guest token, three products added, "+
 		"merge into the shopper's cart, quote, checkout with the approving card, order history.\n\n",
-		o.vus, o.checkout, o.shoppers, r.shoppers, r.signUp.Seconds(), bcryptCost)
+		o.vus, o.checkout, o.shoppers, o.vus*o.shoppers, r.signUp.Seconds(), bcryptCost)
 	share := 0.0
 	if db.perSecond > 0 {
 		share = 100 * r.perSecond / db.perSecond
