@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -12,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/roboshop-go/roboshop/kit"
 )
 
@@ -19,14 +19,23 @@ const (
 	// Shipping: free from freeShippingFrom, else a flat shippingCents.
 	freeShippingFrom = 10_000
 	shippingCents    = 599
-	// An in-progress key or an active cart claim older than this belongs to a
-	// request that died: a checkout takes at most checkoutTimeout+afterCharge.
-	staleClaim = time.Minute
-	// checkoutTimeout bounds the calls before the charge; after the charge the
-	// order is recorded even if the client went away.
-	checkoutTimeout = 15 * time.Second
-	afterCharge     = 10 * time.Second
 )
+
+// timing is how long each part of a checkout may take, all derived from one
+// period (CHECKOUT_STALE_AFTER, a minute by default) so that a key, a cart
+// claim or an intent left longer than it can only belong to a checkout that
+// died: one runs at most Timeout before the charge and AfterCharge after it,
+// together well under Stale.
+type timing struct {
+	Stale       time.Duration // an in-progress key, an active claim or a pending intent older than this is dead
+	Timeout     time.Duration // the calls up to the charge: Stale/4
+	AfterCharge time.Duration // recording the order once charged: Stale/6
+	Reconcile   time.Duration // how often open intents are resolved: Stale/2
+}
+
+func timingFor(stale time.Duration) timing {
+	return timing{Stale: stale, Timeout: stale / 4, AfterCharge: stale / 6, Reconcile: stale / 2}
+}
 
 type shop interface {
 	Cart(ctx context.Context, token string) ([]cartLine, error)
@@ -35,14 +44,35 @@ type shop interface {
 }
 
 // checkout is the order saga: claim the cart, price it afresh, confirm the
-// total the shopper saw, charge, record, settle the cart. Its invariant: one
-// cart, at most one order, whatever the Idempotency-Keys, on any number of
-// payment replicas (the claim is a row in the shared database).
+// total the shopper saw, commit the intent, charge, record, settle the cart.
+// Its invariants: one cart, at most one order, whatever the Idempotency-Keys,
+// on any number of payment replicas (the claim is a row in the shared
+// database); no charge without a committed intent, and every intent resolved
+// (reconcile.go) to an order, to nothing charged, or to a refund.
 type checkout struct {
 	logger *slog.Logger
 	st     store
 	sh     shop
 	gw     Gateway
+	timing
+	crash    crashPoint
+	resolved *prometheus.CounterVec // intents resolved by the reconciler, by outcome
+	open     *prometheus.GaugeVec   // intents not finished, by state
+}
+
+func newCheckout(logger *slog.Logger, reg prometheus.Registerer, st store, sh shop, gw Gateway, t timing, crash crashPoint) *checkout {
+	co := &checkout{logger: logger, st: st, sh: sh, gw: gw, timing: t, crash: crash,
+		resolved: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "roboshop_charge_intents_resolved_total",
+			Help: "Charge intents resolved by the reconciler, by outcome (ordered, failed, refunded, refund_failed)"}, []string{"outcome"}),
+		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "roboshop_charge_intents_open",
+			Help: "Charge intents not finished at the last reconciliation: pending (the charge's outcome not yet known) and refunding (a refund due)"}, []string{"state"})}
+	for _, o := range []string{resolvedOrdered, resolvedFailed, resolvedRefunded, resolvedRefundFailed} {
+		co.resolved.WithLabelValues(o)
+	}
+	co.open.WithLabelValues(intentPending)
+	co.open.WithLabelValues(intentRefunding)
+	reg.MustRegister(co.resolved, co.open)
+	return co
 }
 
 // checkoutInput is a validated checkout request.
@@ -72,24 +102,33 @@ func errCartBusy() *kit.Error {
 
 // Run places the order for in, at most once per key and per cart.
 func (co *checkout) Run(ctx context.Context, in checkoutInput) (outcome, error) {
-	claimed, rec, err := co.st.ClaimKey(ctx, in.User, in.Key, in.Fingerprint, time.Now().Add(-staleClaim))
+	claimed, rec, err := co.st.ClaimKey(ctx, in.User, in.Key, in.Fingerprint, time.Now().Add(-co.Stale))
 	if err != nil {
 		return outcome{}, err
 	}
 	if !claimed {
 		return replay(rec, in.Fingerprint)
 	}
-	claimID, err := co.claimCart(ctx, in.User, in.Token)
+	claimID, resolvedStale, err := co.claimCart(ctx, in.User, in.Token)
 	if err != nil {
 		co.releaseKey(in.User, in.Key)
 		return outcome{}, err
 	}
-	// Until the charge, any failure releases the key and the cart: nothing happened.
+	if resolvedStale {
+		// The dead checkout resolved first may have been this key's own, and
+		// its order recorded under this key: then that is the answer.
+		if rec, err := co.st.Key(ctx, in.User, in.Key); err == nil && rec.State == keyDone {
+			co.releaseCart(in.User, claimID)
+			return replay(rec, in.Fingerprint)
+		}
+	}
+	co.crash.at(crashAfterClaim)
+	// Until the intent, any failure releases the key and the cart: nothing happened.
 	release := func() {
 		co.releaseKey(in.User, in.Key)
 		co.releaseCart(in.User, claimID)
 	}
-	pctx, cancel := context.WithTimeout(ctx, checkoutTimeout)
+	pctx, cancel := context.WithTimeout(ctx, co.Timeout)
 	defer cancel()
 	order, err := priceCart(pctx, co.sh, in.Token)
 	if err != nil {
@@ -102,116 +141,154 @@ func (co *checkout) Run(ctx context.Context, in checkoutInput) (outcome, error) 
 			"the total is now %s, not %s: prices or the cart changed; confirm the new total to pay",
 			dollars(order.TotalCents), dollars(in.ExpectedTotal)))
 	}
-	order.ShippingAddress = in.Address
-	order.Payment = PaymentInfo{Brand: in.Card.Brand, Last4: in.Card.Last4()}
-
-	chargeID, err := co.gw.Charge(pctx, ChargeRequest{Reference: chargeReference(in.User, in.Key),
-		AmountCents: order.TotalCents, Currency: Currency, Card: in.Card})
-	if errors.Is(err, errDeclined) {
-		body := declinedBody()
-		err := co.st.FinishKey(context.WithoutCancel(ctx), in.User, in.Key, http.StatusPaymentRequired, body)
-		co.releaseCart(in.User, claimID)
-		if err != nil {
-			co.releaseKey(in.User, in.Key)
-			return outcome{}, err
-		}
-		return outcome{Status: http.StatusPaymentRequired, Body: body}, nil
-	}
-	if err != nil {
-		release()
-		return outcome{}, errors.Join(kit.ErrUnavailable, err)
-	}
-
-	// Charged: record the order even if the client has gone, within afterCharge.
-	saveCtx, cancelSave := context.WithTimeout(context.WithoutCancel(ctx), afterCharge)
-	defer cancelSave()
-	order.Payment.ID = chargeID
 	order.ID = "ord_" + randomHex(12)
 	order.Status = "paid"
 	order.CreatedAt = time.Now().UTC().Truncate(time.Microsecond)
+	order.ShippingAddress = in.Address
+	order.Payment = PaymentInfo{Brand: in.Card.Brand, Last4: in.Card.Last4()}
+
+	// The intent is durable before any money moves.
+	it := intent{ID: randomHex(12), User: in.User, ClaimID: claimID, Key: in.Key, Order: order}
+	if it.Reference, err = co.st.CreateIntent(pctx, it); err != nil {
+		if errors.Is(err, errClaimLost) {
+			co.releaseKey(in.User, in.Key)
+			return outcome{}, errCartBusy()
+		}
+		// Committed or not, nothing was charged: a committed intent is
+		// resolved as failed once stale, and frees nothing then.
+		release()
+		return outcome{}, err
+	}
+	co.crash.at(crashAfterIntent)
+	chargeID, err := co.gw.Charge(pctx, ChargeRequest{Reference: it.Reference,
+		AmountCents: order.TotalCents, Currency: Currency, Card: in.Card})
+	switch {
+	case errors.Is(err, errDeclined):
+		body := declinedBody()
+		if _, err := co.st.FailIntent(context.WithoutCancel(ctx), it, &keyAnswer{Status: http.StatusPaymentRequired, Body: body}, time.Time{}); err != nil {
+			return outcome{}, err // the intent stays pending: the reconciler finds no charge and frees both
+		}
+		return outcome{Status: http.StatusPaymentRequired, Body: body}, nil
+	case errors.Is(err, errGatewayRefused):
+		if _, ferr := co.st.FailIntent(context.WithoutCancel(ctx), it, nil, time.Time{}); ferr != nil {
+			err = errors.Join(err, ferr)
+		}
+		return outcome{}, errors.Join(kit.ErrUnavailable, err)
+	case err != nil:
+		// No answer: the card may have been charged. Only a charge found now
+		// lets the checkout go on; otherwise the intent, the key and the
+		// claim stay as they are until the reconciler resolves the intent
+		// once it is stale (when no call of this checkout can still arrive).
+		lctx, cancelLookup := context.WithTimeout(context.WithoutCancel(ctx), co.AfterCharge)
+		found, lerr := co.gw.Lookup(lctx, it.Reference)
+		cancelLookup()
+		if lerr != nil || found.Status != chargeCaptured || found.AmountCents != order.TotalCents {
+			co.logger.Warn("charge outcome unknown; the reconciler resolves its intent", "intent", it.ID,
+				"reference", it.Reference, "request_id", in.RequestID, "error", err.Error())
+			return outcome{}, errors.Join(kit.ErrUnavailable, err)
+		}
+		chargeID = found.ID
+	}
+	co.crash.at(crashAfterCharge)
+
+	// Charged: record the order even if the client has gone, within AfterCharge.
+	saveCtx, cancelSave := context.WithTimeout(context.WithoutCancel(ctx), co.AfterCharge)
+	defer cancelSave()
+	order.Payment.ID = chargeID
 	body, err := json.Marshal(orderResponse{Order: order})
 	if err != nil {
 		return outcome{}, err
 	}
-	if err := co.st.SaveOrder(saveCtx, in.User, in.Key, claimID, order, body); err != nil {
-		if !errors.Is(err, errClaimLost) {
-			// The connection may have broken after the commit went through.
-			switch co.recorded(saveCtx, in.User, in.Key) {
-			case recordedYes:
-				co.settle(saveCtx, in.User, in.Token, claimID, order)
-				return outcome{Status: http.StatusCreated, Body: body}, nil
-			case recordedUnknown:
-				// Neither refund (the order may stand) nor release: a retry with
-				// the key replays the order if it stands, or takes the key over
-				// after staleClaim and charges under the same gateway reference.
-				co.logger.Error("order commit outcome unknown; key and cart stay claimed", "charge_id", chargeID,
-					"request_id", in.RequestID, "error", err.Error())
-				return outcome{}, err
-			}
+	err = co.recordOrder(saveCtx, it, order, body)
+	switch {
+	case err == nil:
+	case errors.Is(err, errClaimLost):
+		// Another checkout holds the cart now: no order for this charge.
+		co.refund(saveCtx, it, chargeID, time.Time{})
+		return outcome{}, errCartBusy()
+	case errors.Is(err, errIntentResolved):
+		// The reconciler took this intent (this checkout ran past the stale
+		// period) and moved its money; the key says what became of it.
+		if rec, kerr := co.st.Key(saveCtx, in.User, in.Key); kerr == nil && rec.State == keyDone {
+			return replay(rec, in.Fingerprint)
 		}
-		// No order without its payment, no payment without its order.
-		if rerr := co.gw.Refund(saveCtx, chargeID); rerr != nil {
-			co.logger.Error("order not recorded and refund failed: charge needs manual refund",
-				"charge_id", chargeID, "request_id", in.RequestID, "error", rerr.Error())
-		}
-		release()
-		if errors.Is(err, errClaimLost) {
-			return outcome{}, errCartBusy()
-		}
+		return outcome{}, errCartBusy()
+	default:
+		// Not recorded yet: the intent stays pending, and the reconciler
+		// records the order from it (the charge exists) once it is stale.
+		co.logger.Error("order not recorded yet; the reconciler records it from its intent", "intent", it.ID,
+			"charge_id", chargeID, "request_id", in.RequestID, "error", err.Error())
 		return outcome{}, err
 	}
+	co.crash.at(crashAfterCommit)
 	co.settle(saveCtx, in.User, in.Token, claimID, order)
 	return outcome{Status: http.StatusCreated, Body: body}, nil
 }
 
-type recordedState int
-
-const (
-	recordedNo recordedState = iota
-	recordedYes
-	recordedUnknown
-)
-
-// recorded tells whether an order transaction whose commit failed did commit,
-// by reading the key's state again until the database answers or ctx ends.
-func (co *checkout) recorded(ctx context.Context, user, key string) recordedState {
-	var rec keyRecord
-	err := untilDone(ctx, func(ctx context.Context) error {
-		var err error
-		if rec, err = co.st.Key(ctx, user, key); errors.Is(err, errNotFound) {
-			return nil // no record at all: nothing was committed
+// recordOrder saves it's order, trying again until ctx ends while the
+// database does not answer: a write that did commit before its answer was
+// lost is found by the intent's state, and the intent's fence keeps a second
+// write from doubling it.
+func (co *checkout) recordOrder(ctx context.Context, it intent, o Order, body []byte) error {
+	for {
+		err := co.st.SaveOrder(ctx, it, o, body)
+		if err == nil {
+			return nil
 		}
-		return err
-	})
-	switch {
-	case err != nil:
-		return recordedUnknown
-	case rec.State == keyDone && rec.Status == http.StatusCreated:
-		return recordedYes
+		if errors.Is(err, errIntentResolved) {
+			if state, serr := co.st.IntentState(ctx, it.ID); serr == nil && state == intentOrdered {
+				return nil // an earlier attempt committed, or a reconciler recorded the same order
+			}
+			return err
+		}
+		if errors.Is(err, errClaimLost) || !errors.Is(err, kit.ErrUnavailable) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
-	return recordedNo
 }
 
 // claimCart makes this checkout the one that holds the user's cart. A cart
 // whose earlier order is recorded but not yet taken out of the cart is settled
-// first, so that order's lines are never sold twice.
-func (co *checkout) claimCart(ctx context.Context, user, token string) (string, error) {
-	claimID := randomHex(12)
-	for range 3 {
-		claimed, held, err := co.st.ClaimCart(ctx, user, claimID, time.Now().Add(-staleClaim))
+// first, so that order's lines are never sold twice; a claim whose checkout
+// died is taken over only after its intent is resolved (resolvedStale says it
+// was), so no two attempts to pay for it are ever open at once.
+func (co *checkout) claimCart(ctx context.Context, user, token string) (claimID string, resolvedStale bool, err error) {
+	claimID = randomHex(12)
+	for range 4 { // a stale claim resolved, its order settled, then the claim
+		claimed, held, err := co.st.ClaimCart(ctx, user, claimID, newChargeReference())
 		if err != nil || claimed {
-			return claimID, err
+			return claimID, resolvedStale, err
 		}
-		switch held.State {
-		case claimActive:
-			return "", errCartBusy()
-		case claimOrdered:
+		switch {
+		case held.State == claimActive && held.UpdatedAt.Before(time.Now().Add(-co.Stale)):
+			resolvedStale = true
+			it, err := co.st.PendingIntent(ctx, user, held.ID)
+			switch {
+			case errors.Is(err, errNotFound): // it died before its intent: nothing to resolve
+			case err != nil:
+				return "", resolvedStale, err
+			default:
+				if _, err := co.resolve(ctx, it); err != nil {
+					return "", resolvedStale, err
+				}
+			}
+			if took, err := co.st.TakeOverCart(ctx, user, held.ID, claimID); err != nil || took {
+				return claimID, resolvedStale, err
+			}
+		case held.State == claimActive:
+			return "", resolvedStale, errCartBusy()
+		case held.State == claimOrdered:
 			if err := co.settlePending(ctx, user, token, held); err != nil {
-				return "", err
+				return "", resolvedStale, err
 			}
 		}
 	}
-	return "", errCartBusy()
+	return "", resolvedStale, errCartBusy()
 }
 
 // settlePending finishes an ordered claim whose cart settlement failed earlier.
@@ -231,6 +308,7 @@ func (co *checkout) settlePending(ctx context.Context, user, token string, held 
 // keyed by the order id); the claim stays ordered meanwhile, and the next quote
 // or checkout settles it first in any case.
 func (co *checkout) settle(ctx context.Context, user, token, claimID string, o Order) {
+	co.crash.at(crashBeforeSettle)
 	if err := co.sh.SettleCart(ctx, token, o.ID, o.Items); err != nil {
 		co.logger.Warn("order recorded; settling its cart in the background", "order_id", o.ID, "error", err.Error())
 		go co.settleLater(user, token, claimID, o)
@@ -268,7 +346,7 @@ func (co *checkout) Quote(ctx context.Context, user, token string) (Order, error
 			return Order{}, err
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, checkoutTimeout)
+	ctx, cancel := context.WithTimeout(ctx, co.Timeout)
 	defer cancel()
 	return priceCart(ctx, co.sh, token)
 }
@@ -374,12 +452,10 @@ func untilDone(ctx context.Context, f func(context.Context) error) error {
 	}
 }
 
-// chargeReference is the gateway idempotency reference for (user, key): a retry
-// after a crash reuses it, so the gateway never charges the same checkout twice.
-func chargeReference(user, key string) string {
-	sum := sha256.Sum256([]byte(user + "\x00" + key))
-	return "chk_" + hex.EncodeToString(sum[:16])
-}
+// newChargeReference is a cart claim's gateway idempotency reference: random,
+// never derived from the client's key, so that every attempt to pay for one
+// claim (a takeover of a dead checkout's too) charges under it.
+func newChargeReference() string { return "chk_" + randomHex(16) }
 
 func randomHex(n int) string {
 	b := make([]byte, n)

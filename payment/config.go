@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,6 +12,9 @@ import (
 )
 
 type config struct {
+	GatewayURL            string // the card gateway stand-in; "" for the in-process simulator (a toy)
+	StaleAfter            time.Duration
+	CrashAt               crashPoint
 	GatewayLatency        time.Duration
 	GatewayFailurePercent int
 	Faults                kit.Faults // the drill's FAULT_* knobs (none unless set)
@@ -36,9 +40,17 @@ func loadConfig(getenv kit.Getenv) (config, error) {
 		GatewayLatency:        env.Duration("GATEWAY_LATENCY", 0, 0, 30*time.Second),
 		GatewayFailurePercent: env.Int("GATEWAY_FAILURE_PERCENT", 0, 0, 100),
 		Faults:                kit.LoadFaults(env),
+		GatewayURL:            trim(env.String("GATEWAY_URL", "")),
+		// When a checkout's key, claim or intent counts as dead; every other
+		// checkout deadline is a fraction of it (timingFor).
+		StaleAfter: env.Duration("CHECKOUT_STALE_AFTER", time.Minute, 4*time.Second, time.Hour),
+		CrashAt:    crashPoint(env.String("CRASH_AT", "")),
 	}
 	if err := env.Err(); err != nil {
 		return config{}, err
+	}
+	if cfg.CrashAt != "" && !slices.Contains(crashPoints, string(cfg.CrashAt)) {
+		return config{}, fmt.Errorf("invalid configuration: CRASH_AT must be one of %s", strings.Join(crashPoints, ", "))
 	}
 	if _, err := mysql.ParseDSN(cfg.MySQLDSN); err != nil {
 		return config{}, fmt.Errorf("invalid configuration: MYSQL_DSN: %w", err)

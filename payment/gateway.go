@@ -5,7 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	mathrand "math/rand/v2"
+	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -21,13 +24,35 @@ type ChargeRequest struct {
 	Card        Card
 }
 
-var errDeclined = errors.New("card declined")
+var (
+	errDeclined = errors.New("card declined")
+	// errNoCharge: the gateway holds no charge under the reference asked for.
+	errNoCharge = errors.New("no charge under this reference")
+)
 
-// Gateway is the card processor. The built-in simulator stands in for a real one.
+// ChargeState is what a gateway holds under a reference.
+type ChargeState struct {
+	ID          string
+	AmountCents int64
+	Currency    string
+	Status      string // chargeCaptured, chargeDeclined or chargeRefunded
+}
+
+const (
+	chargeCaptured = "captured"
+	chargeDeclined = "declined"
+	chargeRefunded = "refunded"
+)
+
+// Gateway is the card processor: the stand-in process (cmd/cardgateway, spoken
+// to over HTTP) or, where GATEWAY_URL is unset, the in-process simulator.
 type Gateway interface {
-	// Charge returns the charge id, or errDeclined.
+	// Charge returns the charge id, or errDeclined. Any other error leaves the
+	// outcome unknown (Lookup tells), except errGatewayRefused.
 	Charge(ctx context.Context, req ChargeRequest) (string, error)
-	// Refund gives a charge back (used when the order could not be recorded).
+	// Lookup returns what the gateway holds under reference, or errNoCharge.
+	Lookup(ctx context.Context, reference string) (ChargeState, error)
+	// Refund gives a charge back; refunding a refunded charge succeeds.
 	Refund(ctx context.Context, chargeID string) error
 }
 
@@ -38,16 +63,17 @@ const (
 )
 
 // simulator approves every valid card but cardDeclined, remembering charges by
-// reference the way a real gateway's idempotency keys do.
+// reference the way a real gateway's idempotency keys do. It lives and dies
+// with payment, so it is a toy: a charge it made is forgotten on a restart.
 type simulator struct {
 	mu       sync.Mutex
-	byRef    map[string]string // reference -> charge id
-	charges  int               // charges actually made, for tests
-	refunded map[string]bool
+	byRef    map[string]*ChargeState
+	charges  int // charges actually made, for tests
+	refunded int
 }
 
 func newSimulator() *simulator {
-	return &simulator{byRef: map[string]string{}, refunded: map[string]bool{}}
+	return &simulator{byRef: map[string]*ChargeState{}}
 }
 
 func (s *simulator) Charge(ctx context.Context, req ChargeRequest) (string, error) {
@@ -59,26 +85,41 @@ func (s *simulator) Charge(ctx context.Context, req ChargeRequest) (string, erro
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if id, ok := s.byRef[req.Reference]; ok {
-		return id, nil
+	if c, ok := s.byRef[req.Reference]; ok {
+		if c.Status != chargeCaptured || c.AmountCents != req.AmountCents {
+			return "", fmt.Errorf("reference %s: %s for %d cents: %w", req.Reference, c.Status, c.AmountCents, errGatewayRefused)
+		}
+		return c.ID, nil
 	}
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	id := "ch_" + hex.EncodeToString(b)
-	s.byRef[req.Reference] = id
+	s.byRef[req.Reference] = &ChargeState{ID: id, AmountCents: req.AmountCents, Currency: req.Currency, Status: chargeCaptured}
 	s.charges++
 	return id, nil
+}
+
+func (s *simulator) Lookup(ctx context.Context, reference string) (ChargeState, error) {
+	if err := ctx.Err(); err != nil {
+		return ChargeState{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.byRef[reference]; ok {
+		return *c, nil
+	}
+	return ChargeState{}, errNoCharge
 }
 
 func (s *simulator) Refund(_ context.Context, chargeID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for ref, id := range s.byRef {
-		if id == chargeID {
-			delete(s.byRef, ref) // a retry under the same reference charges anew
+	for _, c := range s.byRef {
+		if c.ID == chargeID && c.Status == chargeCaptured {
+			c.Status = chargeRefunded
+			s.refunded++
 		}
 	}
-	s.refunded[chargeID] = true
 	return nil
 }
 
@@ -86,11 +127,12 @@ func (s *simulator) Refund(_ context.Context, chargeID string) error {
 func (s *simulator) Charges() (made, refunded int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.charges, len(s.refunded)
+	return s.charges, s.refunded
 }
 
-// errGatewayUnavailable is a charge the failing gateway of a drill refused.
-var errGatewayUnavailable = errors.New("card gateway unavailable")
+// errGatewayRefused: the charge certainly was not made (the drill's failing
+// gateway refused it before sending it, or the gateway refused the reference).
+var errGatewayRefused = errors.New("card gateway refused the charge")
 
 // faultyGateway is a drill's slow or failing card gateway (GATEWAY_LATENCY,
 // GATEWAY_FAILURE_PERCENT): every call waits latency first, and failPercent of
@@ -116,9 +158,16 @@ func (g faultyGateway) Charge(ctx context.Context, req ChargeRequest) (string, e
 		return "", err
 	}
 	if g.roll() < g.failPercent {
-		return "", errGatewayUnavailable
+		return "", errGatewayRefused
 	}
 	return g.Gateway.Charge(ctx, req)
+}
+
+func (g faultyGateway) Lookup(ctx context.Context, reference string) (ChargeState, error) {
+	if err := kit.Sleep(ctx, g.latency); err != nil {
+		return ChargeState{}, err
+	}
+	return g.Gateway.Lookup(ctx, reference)
 }
 
 func (g faultyGateway) Refund(ctx context.Context, chargeID string) error {
@@ -126,4 +175,51 @@ func (g faultyGateway) Refund(ctx context.Context, chargeID string) error {
 		return err
 	}
 	return g.Gateway.Refund(ctx, chargeID)
+}
+
+// httpGateway speaks to the card gateway stand-in (cmd/cardgateway) as to a
+// real processor: a charge carries its reference, so sending it again can
+// never charge twice; nothing here retries a charge on its own.
+type httpGateway struct {
+	base string
+	http *http.Client
+}
+
+type gatewayCharge struct {
+	ID          string `json:"id"`
+	AmountCents int64  `json:"amount_cents"`
+	Currency    string `json:"currency"`
+	Status      string `json:"status"`
+}
+
+func (g *httpGateway) Charge(ctx context.Context, req ChargeRequest) (string, error) {
+	body := map[string]any{"reference": req.Reference, "amount_cents": req.AmountCents, "currency": req.Currency,
+		"card": map[string]any{"number": req.Card.Number, "exp_month": req.Card.ExpMonth, "exp_year": req.Card.ExpYear, "cvc": req.Card.CVC}}
+	var c gatewayCharge
+	err := kit.Call(ctx, g.http, kit.CallOptions{Method: http.MethodPost, URL: g.base + "/v1/charges", Body: body}, &c)
+	var status *kit.RemoteStatusError
+	switch {
+	case errors.As(err, &status) && status.Status == http.StatusPaymentRequired:
+		return "", errDeclined
+	case errors.As(err, &status):
+		return "", fmt.Errorf("%w: %w", errGatewayRefused, err) // it answered, and made nothing
+	case err != nil:
+		return "", err
+	case c.Status != chargeCaptured:
+		return "", fmt.Errorf("reference %s is %s: %w", req.Reference, c.Status, errGatewayRefused)
+	}
+	return c.ID, nil
+}
+
+func (g *httpGateway) Lookup(ctx context.Context, reference string) (ChargeState, error) {
+	var c gatewayCharge
+	err := kit.Call(ctx, g.http, kit.CallOptions{Method: http.MethodGet, URL: g.base + "/v1/charges/" + url.PathEscape(reference), Retries: 2}, &c)
+	if errors.Is(err, kit.ErrRemoteNotFound) {
+		return ChargeState{}, errNoCharge
+	}
+	return ChargeState(c), err
+}
+
+func (g *httpGateway) Refund(ctx context.Context, chargeID string) error {
+	return kit.Call(ctx, g.http, kit.CallOptions{Method: http.MethodPost, URL: g.base + "/v1/charges/" + url.PathEscape(chargeID) + "/refund", Retries: 2}, nil)
 }

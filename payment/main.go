@@ -39,9 +39,16 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 	client := tracing.Client(kit.NewHTTPClient(3 * time.Second))
 	verifier := kit.NewVerifier(kit.NewJWKSClient(cfg.UserURL+"/.well-known/jwks.json", client))
 	shop := &shopClient{cartURL: cfg.CartURL, catalogueURL: cfg.CatalogueURL, http: client}
+	st.crash = cfg.CrashAt
 	reg := kit.NewRegistry()
 	reg.MustRegister(st.poolMetrics())
-	gateway := withFaults(newSimulator(), cfg.GatewayLatency, cfg.GatewayFailurePercent)
-	router := newRouter(logger, reg, cfg.Faults, ready, st, shop, gateway, verifier)
+	var gateway Gateway = newSimulator()
+	if cfg.GatewayURL != "" {
+		gateway = &httpGateway{base: cfg.GatewayURL, http: client}
+	}
+	gateway = withFaults(gateway, cfg.GatewayLatency, cfg.GatewayFailurePercent)
+	co := newCheckout(logger, reg, st, shop, gateway, timingFor(cfg.StaleAfter), cfg.CrashAt)
+	go co.reconcile(ctx, startup.Err)
+	router := newRouter(logger, reg, cfg.Faults, ready, st, co, verifier)
 	return kit.Serve(ctx, logger, cfg.ListenAddr, tracing.Handler(router))
 }

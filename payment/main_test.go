@@ -23,11 +23,12 @@ func sharedDeps(t testing.TB) deps {
 }
 
 type testApp struct {
-	router  *gin.Engine
-	store   *mysqlStore
-	gateway *simulator
-	dsn     string
-	logs    *testkit.Buffer
+	router   *gin.Engine
+	store    *mysqlStore
+	gateway  *simulator
+	co *checkout
+	dsn      string
+	logs     *testkit.Buffer
 	deps
 }
 
@@ -64,7 +65,9 @@ func newTestAppWith(t testing.TB, dsn string, d deps, wrap func(*simulator) Gate
 	}
 	sh := &shopClient{cartURL: d.cartURL, catalogueURL: d.catalogueURL, http: client}
 	ready := func(ctx context.Context) error { return st.Ping(ctx) }
-	return &testApp{router: newRouter(logger, kit.NewRegistry(), kit.Faults{}, ready, st, sh, gw, verifier),
+	reg := kit.NewRegistry()
+	co := newCheckout(logger, reg, st, sh, gw, timingFor(time.Minute), "")
+	return &testApp{router: newRouter(logger, reg, kit.Faults{}, ready, st, co, verifier), co: co,
 		store: st, gateway: sim, dsn: dsn, logs: logs, deps: d}
 }
 

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -26,7 +28,10 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-type mysqlStore struct{ db *sql.DB }
+type mysqlStore struct {
+	db    *sql.DB
+	crash crashPoint // CRASH_AT: tests and drills only
+}
 
 // driverLog routes the driver's own messages (e.g. dropped idle connections) into
 // the service's JSON log instead of stderr.
@@ -172,61 +177,53 @@ func (s *mysqlStore) ReleaseKey(ctx context.Context, user, key string) error {
 	return unavailable(err)
 }
 
-func (s *mysqlStore) FinishKey(ctx context.Context, user, key string, status int, body []byte) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE idempotency_keys SET state = ?, response_status = ?, response_body = ?, updated_at = ?
-		WHERE user_id = ? AND idem_key = ?`, keyDone, status, string(body), time.Now().UTC(), user, key)
-	return unavailable(err)
-}
-
-func (s *mysqlStore) ClaimCart(ctx context.Context, user, claimID string, staleBefore time.Time) (bool, cartClaim, error) {
+func (s *mysqlStore) ClaimCart(ctx context.Context, user, claimID, reference string) (bool, cartClaim, error) {
 	now := time.Now().UTC()
-	_, err := s.db.ExecContext(ctx, `INSERT INTO cart_claims (user_id, claim_id, state, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?)`, user, claimID, claimActive, now, now)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO cart_claims (user_id, claim_id, state, charge_ref, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, user, claimID, claimActive, reference, now, now)
 	if err == nil {
 		return true, cartClaim{}, nil
 	}
 	if !isDuplicate(err) {
 		return false, cartClaim{}, unavailable(err)
 	}
-	held, updated, err := s.readClaim(ctx, user)
+	held, err := s.readClaim(ctx, user)
 	if errors.Is(err, errNotFound) {
 		return false, cartClaim{}, nil // released meanwhile: try again
 	}
+	return false, held, err
+}
+
+func (s *mysqlStore) TakeOverCart(ctx context.Context, user, heldID, claimID string) (bool, error) {
+	// The subquery's rows are read with shared locks, and CreateIntent locks
+	// the claim's row first: a takeover and a new intent of the old claim
+	// cannot both succeed.
+	res, err := s.db.ExecContext(ctx, `UPDATE cart_claims SET claim_id = ?, updated_at = ?
+		WHERE user_id = ? AND claim_id = ? AND state = ?
+		AND NOT EXISTS (SELECT 1 FROM charge_intents WHERE claim_id = ? AND state = ?)`,
+		claimID, time.Now().UTC(), user, heldID, claimActive, heldID, intentPending)
 	if err != nil {
-		return false, cartClaim{}, err
+		return false, unavailable(err)
 	}
-	if held.State == claimActive && updated.Before(staleBefore) {
-		// Its request died mid-way: take it over, unless another request did first.
-		res, err := s.db.ExecContext(ctx, `UPDATE cart_claims SET claim_id = ?, updated_at = ?
-			WHERE user_id = ? AND claim_id = ? AND state = ?`, claimID, now, user, held.ID, claimActive)
-		if err != nil {
-			return false, cartClaim{}, unavailable(err)
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			return true, cartClaim{}, nil
-		}
-	}
-	return false, held, nil
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 func (s *mysqlStore) CartClaim(ctx context.Context, user string) (cartClaim, error) {
-	c, _, err := s.readClaim(ctx, user)
-	return c, err
+	return s.readClaim(ctx, user)
 }
 
-// readClaim reads the claim on user's cart and when it last changed;
-// errNotFound when there is none.
-func (s *mysqlStore) readClaim(ctx context.Context, user string) (cartClaim, time.Time, error) {
+// readClaim reads the claim on user's cart; errNotFound when there is none.
+func (s *mysqlStore) readClaim(ctx context.Context, user string) (cartClaim, error) {
 	var c cartClaim
 	var orderID sql.NullString
-	var updated time.Time
 	err := s.db.QueryRowContext(ctx, "SELECT claim_id, state, order_id, updated_at FROM cart_claims WHERE user_id = ?", user).
-		Scan(&c.ID, &c.State, &orderID, &updated)
+		Scan(&c.ID, &c.State, &orderID, &c.UpdatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return cartClaim{}, time.Time{}, errNotFound
+		return cartClaim{}, errNotFound
 	}
 	c.OrderID = orderID.String
-	return c, updated, unavailable(err)
+	return c, unavailable(err)
 }
 
 func (s *mysqlStore) ReleaseCart(ctx context.Context, user, claimID string) error {
@@ -234,7 +231,9 @@ func (s *mysqlStore) ReleaseCart(ctx context.Context, user, claimID string) erro
 	return unavailable(err)
 }
 
-func (s *mysqlStore) SaveOrder(ctx context.Context, user, key, claimID string, o Order, body []byte) (err error) {
+// inTx runs f in a transaction and commits it; any error rolls it back.
+// beforeCommit names the crash point between its statements and its commit.
+func (s *mysqlStore) inTx(ctx context.Context, beforeCommit string, f func(tx *sql.Tx) error) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return unavailable(err)
@@ -244,51 +243,237 @@ func (s *mysqlStore) SaveOrder(ctx context.Context, user, key, claimID string, o
 			_ = tx.Rollback()
 		}
 	}()
-	// The claim first: it is the fence that keeps a checkout whose claim was
-	// taken over from recording a second order for the same cart.
-	claimed, err := tx.ExecContext(ctx, `UPDATE cart_claims SET state = ?, order_id = ?, updated_at = ?
-		WHERE user_id = ? AND claim_id = ? AND state = ?`, claimOrdered, o.ID, time.Now().UTC(), user, claimID, claimActive)
+	if err = f(tx); err != nil {
+		return err
+	}
+	s.crash.at(beforeCommit)
+	return unavailable(tx.Commit())
+}
+
+// execOne runs a conditional statement and reports whether it changed one row.
+func execOne(ctx context.Context, tx *sql.Tx, query string, args ...any) (bool, error) {
+	res, err := tx.ExecContext(ctx, query, args...)
 	if err != nil {
-		return unavailable(err)
+		return false, unavailable(err)
 	}
-	if n, _ := claimed.RowsAffected(); n != 1 {
-		return errClaimLost
+	n, err := res.RowsAffected()
+	return n == 1, unavailable(err)
+}
+
+func (s *mysqlStore) CreateIntent(ctx context.Context, it intent) (string, error) {
+	order, err := json.Marshal(it.Order)
+	if err != nil {
+		return "", err
 	}
-	a := o.ShippingAddress
-	if _, err = tx.ExecContext(ctx, `INSERT INTO orders (id, user_id, status, subtotal_cents, shipping_cents, total_cents, currency,
-		ship_name, ship_line1, ship_line2, ship_city, ship_postal_code, ship_country, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		o.ID, user, o.Status, o.SubtotalCents, o.ShippingCents, o.TotalCents, o.Currency,
-		a.Name, a.Line1, a.Line2, a.City, a.PostalCode, a.Country, o.CreatedAt); err != nil {
-		return unavailable(err)
-	}
-	// Every line in one statement: one round trip however long the order.
-	values := make([]string, len(o.Items))
-	args := make([]any, 0, 7*len(o.Items))
-	for i, l := range o.Items {
-		values[i] = "(?, ?, ?, ?, ?, ?, ?)"
-		args = append(args, o.ID, i+1, l.SKU, l.Name, l.Qty, l.UnitPriceCents, l.LineTotalCents)
-	}
-	if len(values) > 0 { // never empty: an empty cart is refused before any charge
-		if _, err = tx.ExecContext(ctx, `INSERT INTO order_lines (order_id, line_no, sku, name, qty, unit_price_cents, line_total_cents)
-			VALUES `+strings.Join(values, ", "), args...); err != nil {
+	var reference sql.NullString
+	err = s.inTx(ctx, "", func(tx *sql.Tx) error {
+		// The claim's row locked: a takeover waits for this intent, then sees it.
+		err := tx.QueryRowContext(ctx, `SELECT charge_ref FROM cart_claims WHERE user_id = ? AND claim_id = ? AND state = ? FOR UPDATE`,
+			it.User, it.ClaimID, claimActive).Scan(&reference)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errClaimLost
+		}
+		if err != nil {
 			return unavailable(err)
 		}
-	}
-	if _, err = tx.ExecContext(ctx, `INSERT INTO payments (id, order_id, amount_cents, currency, card_brand, card_last4, status, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, o.Payment.ID, o.ID, o.TotalCents, o.Currency, o.Payment.Brand, o.Payment.Last4,
-		"captured", o.CreatedAt); err != nil {
+		if !reference.Valid { // a claim made before references were kept on it
+			reference = sql.NullString{String: newChargeReference(), Valid: true}
+			if _, err := tx.ExecContext(ctx, "UPDATE cart_claims SET charge_ref = ? WHERE user_id = ?", reference.String, it.User); err != nil {
+				return unavailable(err)
+			}
+		}
+		now := time.Now().UTC()
+		_, err = tx.ExecContext(ctx, `INSERT INTO charge_intents (id, reference, user_id, claim_id, idem_key, order_id,
+			amount_cents, currency, order_json, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			it.ID, reference.String, it.User, it.ClaimID, it.Key, it.Order.ID, it.Order.TotalCents, it.Order.Currency,
+			string(order), intentPending, now, now)
 		return unavailable(err)
+	})
+	return reference.String, err
+}
+
+const intentColumns = "id, reference, user_id, claim_id, idem_key, order_json, state, charge_id, updated_at"
+
+func scanIntent(row interface{ Scan(...any) error }) (intent, error) {
+	var it intent
+	var order string
+	var chargeID sql.NullString
+	if err := row.Scan(&it.ID, &it.Reference, &it.User, &it.ClaimID, &it.Key, &order, &it.State, &chargeID, &it.UpdatedAt); err != nil {
+		return intent{}, err
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET state = ?, response_status = ?, response_body = ?, order_id = ?, updated_at = ?
-		WHERE user_id = ? AND idem_key = ? AND state = ?`, keyDone, 201, string(body), o.ID, time.Now().UTC(), user, key, keyInProgress)
+	it.ChargeID = chargeID.String
+	return it, json.Unmarshal([]byte(order), &it.Order)
+}
+
+func (s *mysqlStore) PendingIntent(ctx context.Context, user, claimID string) (intent, error) {
+	it, err := scanIntent(s.db.QueryRowContext(ctx, "SELECT "+intentColumns+
+		" FROM charge_intents WHERE claim_id = ? AND user_id = ? AND state = ? LIMIT 1", claimID, user, intentPending))
+	if errors.Is(err, sql.ErrNoRows) {
+		return intent{}, errNotFound
+	}
+	return it, unavailable(err)
+}
+
+func (s *mysqlStore) OpenIntents(ctx context.Context, staleBefore time.Time, limit int) ([]intent, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT "+intentColumns+` FROM charge_intents
+		WHERE state = ? AND updated_at < ? OR state = ? ORDER BY updated_at LIMIT ?`, intentPending, staleBefore.UTC(), intentRefunding, limit)
 	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	var open []intent
+	for rows.Next() {
+		it, err := scanIntent(rows)
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		open = append(open, it)
+	}
+	return open, unavailable(rows.Err())
+}
+
+func (s *mysqlStore) IntentCounts(ctx context.Context) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT state, COUNT(*) FROM charge_intents GROUP BY state")
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	counts := map[string]int{}
+	for rows.Next() {
+		var state string
+		var n int
+		if err := rows.Scan(&state, &n); err != nil {
+			return nil, unavailable(err)
+		}
+		counts[state] = n
+	}
+	return counts, unavailable(rows.Err())
+}
+
+func (s *mysqlStore) IntentState(ctx context.Context, id string) (string, error) {
+	var state string
+	err := s.db.QueryRowContext(ctx, "SELECT state FROM charge_intents WHERE id = ?", id).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", errNotFound
+	}
+	return state, unavailable(err)
+}
+
+func (s *mysqlStore) FailIntent(ctx context.Context, it intent, answer *keyAnswer, keyStaleBefore time.Time) (bool, error) {
+	var moved bool
+	err := s.inTx(ctx, "", func(tx *sql.Tx) error {
+		var err error
+		if moved, err = execOne(ctx, tx, "UPDATE charge_intents SET state = ?, updated_at = ? WHERE id = ? AND state = ?",
+			intentFailed, time.Now().UTC(), it.ID, intentPending); err != nil || !moved {
+			return err
+		}
+		if answer != nil {
+			_, err = tx.ExecContext(ctx, `UPDATE idempotency_keys SET state = ?, response_status = ?, response_body = ?, updated_at = ?
+				WHERE user_id = ? AND idem_key = ? AND state = ?`, keyDone, answer.Status, string(answer.Body), time.Now().UTC(), it.User, it.Key, keyInProgress)
+		} else {
+			err = freeKeyTx(ctx, tx, it.User, it.Key, keyStaleBefore)
+		}
+		if err != nil {
+			return unavailable(err)
+		}
+		return freeClaimTx(ctx, tx, it.User, it.ClaimID)
+	})
+	return moved, err
+}
+
+// freeKeyTx deletes an in-progress key last claimed before staleBefore (any,
+// for the zero time): a key that a live retry has just taken over is that
+// retry's to answer.
+func freeKeyTx(ctx context.Context, tx *sql.Tx, user, key string, staleBefore time.Time) error {
+	if staleBefore.IsZero() {
+		staleBefore = time.Now().Add(time.Hour)
+	}
+	_, err := tx.ExecContext(ctx, "DELETE FROM idempotency_keys WHERE user_id = ? AND idem_key = ? AND state = ? AND updated_at < ?",
+		user, key, keyInProgress, staleBefore.UTC())
+	return unavailable(err)
+}
+
+func freeClaimTx(ctx context.Context, tx *sql.Tx, user, claimID string) error {
+	_, err := tx.ExecContext(ctx, "DELETE FROM cart_claims WHERE user_id = ? AND claim_id = ? AND state = ?", user, claimID, claimActive)
+	return unavailable(err)
+}
+
+func (s *mysqlStore) StartRefund(ctx context.Context, it intent, chargeID string, keyStaleBefore time.Time) (bool, error) {
+	var moved bool
+	err := s.inTx(ctx, "", func(tx *sql.Tx) error {
+		var err error
+		if moved, err = execOne(ctx, tx, "UPDATE charge_intents SET state = ?, charge_id = ?, updated_at = ? WHERE id = ? AND state = ?",
+			intentRefunding, chargeID, time.Now().UTC(), it.ID, intentPending); err != nil || !moved {
+			return err
+		}
+		if err := freeKeyTx(ctx, tx, it.User, it.Key, keyStaleBefore); err != nil {
+			return err
+		}
+		return freeClaimTx(ctx, tx, it.User, it.ClaimID)
+	})
+	return moved, err
+}
+
+func (s *mysqlStore) RefundDone(ctx context.Context, id string) error {
+	_, err := s.db.ExecContext(ctx, "UPDATE charge_intents SET state = ?, last_error = NULL, updated_at = ? WHERE id = ? AND state = ?",
+		intentRefunded, time.Now().UTC(), id, intentRefunding)
+	return unavailable(err)
+}
+
+func (s *mysqlStore) RefundFailed(ctx context.Context, id, reason string) error {
+	if len(reason) > 255 {
+		reason = reason[:255]
+	}
+	_, err := s.db.ExecContext(ctx, `UPDATE charge_intents SET refund_attempts = refund_attempts + 1, last_error = ?, updated_at = ?
+		WHERE id = ? AND state = ?`, reason, time.Now().UTC(), id, intentRefunding)
+	return unavailable(err)
+}
+
+func (s *mysqlStore) SaveOrder(ctx context.Context, it intent, o Order, body []byte) error {
+	return s.inTx(ctx, crashBeforeCommit, func(tx *sql.Tx) error {
+		// The intent and the claim first: the fences that keep a second
+		// recording of this charge, or an order for a cart another checkout
+		// now holds, from being written.
+		now := time.Now().UTC()
+		if ok, err := execOne(ctx, tx, "UPDATE charge_intents SET state = ?, charge_id = ?, updated_at = ? WHERE id = ? AND state = ?",
+			intentOrdered, o.Payment.ID, now, it.ID, intentPending); err != nil || !ok {
+			return cmp.Or(err, errIntentResolved)
+		}
+		if ok, err := execOne(ctx, tx, `UPDATE cart_claims SET state = ?, order_id = ?, updated_at = ?
+			WHERE user_id = ? AND claim_id = ? AND state = ?`, claimOrdered, o.ID, now, it.User, it.ClaimID, claimActive); err != nil || !ok {
+			return cmp.Or(err, errClaimLost)
+		}
+		a := o.ShippingAddress
+		if _, err := tx.ExecContext(ctx, `INSERT INTO orders (id, user_id, status, subtotal_cents, shipping_cents, total_cents, currency,
+			ship_name, ship_line1, ship_line2, ship_city, ship_postal_code, ship_country, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			o.ID, it.User, o.Status, o.SubtotalCents, o.ShippingCents, o.TotalCents, o.Currency,
+			a.Name, a.Line1, a.Line2, a.City, a.PostalCode, a.Country, o.CreatedAt); err != nil {
+			return unavailable(err)
+		}
+		// Every line in one statement: one round trip however long the order.
+		values := make([]string, len(o.Items))
+		args := make([]any, 0, 7*len(o.Items))
+		for i, l := range o.Items {
+			values[i] = "(?, ?, ?, ?, ?, ?, ?)"
+			args = append(args, o.ID, i+1, l.SKU, l.Name, l.Qty, l.UnitPriceCents, l.LineTotalCents)
+		}
+		if len(values) > 0 { // never empty: an empty cart is refused before any intent
+			if _, err := tx.ExecContext(ctx, `INSERT INTO order_lines (order_id, line_no, sku, name, qty, unit_price_cents, line_total_cents)
+				VALUES `+strings.Join(values, ", "), args...); err != nil {
+				return unavailable(err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO payments (id, order_id, amount_cents, currency, card_brand, card_last4, status, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, o.Payment.ID, o.ID, o.TotalCents, o.Currency, o.Payment.Brand, o.Payment.Last4,
+			"captured", o.CreatedAt); err != nil {
+			return unavailable(err)
+		}
+		// The key's answer, for its replays; a key freed meanwhile keeps none.
+		_, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET state = ?, response_status = ?, response_body = ?, order_id = ?, updated_at = ?
+			WHERE user_id = ? AND idem_key = ? AND state = ?`, keyDone, 201, string(body), o.ID, now, it.User, it.Key, keyInProgress)
 		return unavailable(err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return errors.New("idempotency key no longer in progress")
-	}
-	return unavailable(tx.Commit())
+	})
 }
 
 const orderColumns = `o.id, o.status, o.subtotal_cents, o.shipping_cents, o.total_cents, o.currency,

@@ -12,11 +12,10 @@ import (
 
 // newRouter is the whole payment API: registered users only (guests get 403).
 func newRouter(logger *slog.Logger, reg *prometheus.Registry, faults kit.Faults, ready func(context.Context) error,
-	st store, sh shop, gw Gateway, verifier *kit.Verifier) *gin.Engine {
+	st store, co *checkout, verifier *kit.Verifier) *gin.Engine {
 	r := kit.NewEngine(logger, reg, faults)
 	kit.Health(r, reg, ready)
 	users := r.Group("", kit.RequireAuth(verifier, kit.RoleUser))
-	co := &checkout{logger: logger, st: st, sh: sh, gw: gw}
 	users.GET("/checkout/quote", handleQuote(co))
 	// Each checkout by what became of it: a new order, a replay of one, a
 	// declined card, a refusal (4xx) or a failure (5xx).

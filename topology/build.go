@@ -12,14 +12,17 @@ import (
 // package within it.
 type Program struct{ Module, Package string }
 
-// Programs are what Build knows: the four services, the load generator, and
-// the stand-ins (scaffolding for machines without mongod or a registry).
+// Programs are what Build knows: the four services, the load generator, the
+// card gateway stand-in, and the stand-ins (scaffolding for machines without
+// mongod or a registry).
 func Programs() map[string]Program {
 	p := map[string]Program{
 		"loadgen":      {"loadgen", "."},
 		"mongostandin": {"standins", "./mongostandin"},
 		// nginx-prometheus-exporter's stand-in, for the observability test.
 		"nginxexporter": {"standins", "./nginxexporter"},
+		// The card processor's stand-in, payment's outside dependency.
+		"cardgateway": {"payment", "./cmd/cardgateway"},
 	}
 	for _, svc := range Roboshop().Services {
 		p[svc.Name] = Program{svc.Name, "."}

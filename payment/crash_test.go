@@ -1,0 +1,236 @@
+package main
+
+import (
+	"database/sql"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/roboshop-go/roboshop/testkit"
+)
+
+// crashStale is the tests' CHECKOUT_STALE_AFTER: short, so that a dead
+// checkout's key, claim and intent are taken over within seconds, and long
+// enough that a live checkout on a busy machine never counts as dead.
+const crashStale = "8s"
+
+// crashShop is payment as a process of its own on a database of its own, the
+// card gateway stand-in beside it (it outlives payment), and the shared user,
+// catalogue and cart services.
+type crashShop struct {
+	deps
+	gateway *testkit.Process
+	dsn     string
+}
+
+func newCrashShop(t *testing.T) *crashShop {
+	t.Helper()
+	return &crashShop{deps: sharedDeps(t), gateway: testkit.StartCardGateway(t), dsn: testkit.MariaDBDSN(t)}
+}
+
+// payment starts a payment process, made to die at crashAt ("" for never).
+func (s *crashShop) payment(t *testing.T, crashAt string) string {
+	t.Helper()
+	env := map[string]string{"MYSQL_DSN": s.dsn, "USER_URL": s.userURL, "CATALOGUE_URL": s.catalogueURL,
+		"CART_URL": s.cartURL, "GATEWAY_URL": "http://" + s.gateway.Addr(), "CHECKOUT_STALE_AFTER": crashStale}
+	if crashAt != "" {
+		env["CRASH_AT"] = crashAt
+	}
+	return "http://" + testkit.StartService(t, testkit.PaymentService, env).Addr()
+}
+
+// checkoutUntilAnswered retries a checkout with key the way the UI and the
+// load generator do, until its answer is definitive: not a transport error,
+// not a 5xx, not a 409 for a checkout still in progress (at most 60 s).
+func checkoutUntilAnswered(t *testing.T, base, token, key string, body map[string]any) (int, []byte) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		code, resp, err := testkit.TrySend(t, base, testkit.Request{Method: "POST", Path: "/checkout", Token: token,
+			Body: body, Headers: map[string]string{"Idempotency-Key": key}})
+		inProgress := code == http.StatusConflict && strings.Contains(string(resp), "checkout_in_progress")
+		if err == nil && code < 500 && !inProgress {
+			return code, resp
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("checkout with key %s: no definitive answer within 60 s (last %d %s %v)", key, code, resp, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// ledgerReconciliation is what the gateway, MariaDB and the cart hold after a
+// checkout, read back from each.
+type ledgerReconciliation struct {
+	captured, refunded, declined int // the gateway's ledger
+	orders, payments             int // MariaDB
+	openIntents, claims          int
+	intents                      map[string]int // by state
+	cartLines                    int
+	problems                     []string
+}
+
+// reconcileLedger reads every store and checks the invariants of money:
+// every captured charge is one order's payment (same id and amount), every
+// payment a captured charge, every refunded charge a refunded intent; no
+// intent left open.
+func reconcileLedger(t *testing.T, s *crashShop, token string) ledgerReconciliation {
+	t.Helper()
+	db, err := sql.Open("mysql", s.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	r := ledgerReconciliation{intents: map[string]int{}}
+	fail := func(format string, args ...any) { r.problems = append(r.problems, fmt.Sprintf(format, args...)) }
+	payments := map[string]int64{}
+	rows, err := db.Query("SELECT p.id, p.amount_cents FROM payments p JOIN orders o ON o.id = p.order_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		var amount int64
+		if err := rows.Scan(&id, &amount); err != nil {
+			t.Fatal(err)
+		}
+		payments[id] = amount
+	}
+	rows.Close()
+	refundedIntents := map[string]bool{}
+	rows, err = db.Query("SELECT state, COALESCE(charge_id, '') FROM charge_intents")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var state, charge string
+		if err := rows.Scan(&state, &charge); err != nil {
+			t.Fatal(err)
+		}
+		r.intents[state]++
+		if state == intentRefunded {
+			refundedIntents[charge] = true
+		}
+		if state == intentPending || state == intentRefunding {
+			r.openIntents++
+		}
+	}
+	rows.Close()
+	_ = db.QueryRow("SELECT COUNT(*) FROM orders").Scan(&r.orders)
+	_ = db.QueryRow("SELECT COUNT(*) FROM cart_claims").Scan(&r.claims)
+	r.payments = len(payments)
+	for _, c := range testkit.Ledger(t, s.gateway) {
+		switch c.Status {
+		case chargeCaptured:
+			r.captured++
+			if amount, ok := payments[c.ID]; !ok {
+				fail("charge %s is captured but no order's payment", c)
+			} else if amount != c.AmountCents {
+				fail("charge %s: its order's payment is %d cents", c, amount)
+			}
+			delete(payments, c.ID)
+		case chargeRefunded:
+			r.refunded++
+			if !refundedIntents[c.ID] {
+				fail("charge %s is refunded but no intent says so", c)
+			}
+		case chargeDeclined:
+			r.declined++
+		}
+	}
+	for id := range payments {
+		fail("payment %s has no captured charge in the gateway's ledger", id)
+	}
+	if r.openIntents > 0 {
+		fail("%d intents still open", r.openIntents)
+	}
+	r.cartLines = len(testkit.Decode[struct{ Items []cartLine }](t, getCart(t, s.cartURL, token)).Items)
+	return r
+}
+
+func getCart(t *testing.T, cartURL, token string) []byte {
+	t.Helper()
+	code, body := testkit.Send(t, cartURL, testkit.Request{Method: "GET", Path: "/cart", Token: token})
+	if code != http.StatusOK {
+		t.Fatalf("cart: %d %s", code, body)
+	}
+	return body
+}
+
+// TestCrashAtEveryStepChargesOnce: payment is killed (SIGKILL, no deferred
+// call) at each step of the checkout, started again, and the shopper retries
+// the way the UI and the load generator do (the same key, or a new one, until
+// answered). Whatever the step, the gateway's ledger, MariaDB and the cart
+// then agree: exactly one captured charge, and it is the one order's
+// payment; no second charge, no charge without its order or its refund, no
+// intent left open, the cart settled once (empty) and no claim left.
+func TestCrashAtEveryStepChargesOnce(t *testing.T) {
+	t.Parallel()
+	// What the retry is answered, by step: before the charge nothing was
+	// bought, so the retry buys; from the charge on, the order stands: the
+	// same key replays it, a new key finds the cart settled.
+	charged := map[string]bool{crashAfterCharge: true, crashBeforeCommit: true, crashAfterCommit: true, crashBeforeSettle: true}
+	for _, point := range crashPoints {
+		for _, sameKey := range []bool{true, false} {
+			name := point + "/new key"
+			if sameKey {
+				name = point + "/same key"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				s := newCrashShop(t)
+				user := testkit.RegisterUser(t, s.userURL)
+				app := &testApp{deps: s.deps}
+				app.addToCart(t, user, "DR-001", 1)
+				app.addToCart(t, user, "KP-002", 2)
+				crashing := s.payment(t, point)
+				code, quote := testkit.Send(t, crashing, testkit.Request{Method: "GET", Path: "/checkout/quote", Token: user})
+				if code != http.StatusOK {
+					t.Fatalf("quote: %d %s", code, quote)
+				}
+				body := checkoutBody("4242424242424242")
+				body["expected_total_cents"] = testkit.Decode[quoteResponse](t, quote).TotalCents
+				code, resp, err := testkit.TrySend(t, crashing, testkit.Request{Method: "POST", Path: "/checkout", Token: user,
+					Body: body, Headers: map[string]string{"Idempotency-Key": "first"}})
+				if err == nil {
+					t.Fatalf("payment answered %d %s instead of dying at %s", code, resp, point)
+				}
+
+				again := s.payment(t, "")
+				key := "retry"
+				if sameKey {
+					key = "first"
+				}
+				code, resp = checkoutUntilAnswered(t, again, user, key, body)
+				switch {
+				case !charged[point] && code == http.StatusCreated:
+				case charged[point] && sameKey && code == http.StatusCreated && strings.Contains(string(resp), `"status":"paid"`):
+				case charged[point] && !sameKey && code == http.StatusUnprocessableEntity && strings.Contains(string(resp), "cart_empty"):
+				default:
+					t.Fatalf("retry with key %q after a crash at %s: %d %s", key, point, code, resp)
+				}
+				// A quote settles an order whose cart was not settled yet.
+				if code, quote := testkit.Send(t, again, testkit.Request{Method: "GET", Path: "/checkout/quote", Token: user}); code != http.StatusUnprocessableEntity {
+					t.Fatalf("quote after the order: %d %s, want 422 cart_empty", code, quote)
+				}
+				r := reconcileLedger(t, s, user)
+				t.Logf("%s: charges captured %d, refunded %d; orders %d, payments %d; intents %v; claims %d; cart lines %d",
+					name, r.captured, r.refunded, r.orders, r.payments, r.intents, r.claims, r.cartLines)
+				for _, p := range r.problems {
+					t.Error(p)
+				}
+				if r.captured != 1 || r.orders != 1 || r.payments != 1 || r.claims != 0 || r.cartLines != 0 {
+					t.Errorf("want one captured charge, one order and its payment, no claim, an empty cart")
+				}
+				if code == http.StatusCreated {
+					id := testkit.Decode[orderResponse](t, resp).Order.ID
+					if code, _ := testkit.Send(t, again, testkit.Request{Method: "GET", Path: "/orders/" + id, Token: user}); code != http.StatusOK {
+						t.Errorf("the order answered 201, %s, is not the shopper's: %d", id, code)
+					}
+				}
+			})
+		}
+	}
+}
