@@ -56,14 +56,14 @@ type checkout struct {
 	gw     Gateway
 	timing
 	crash    crashPoint
-	resolved *prometheus.CounterVec // intents resolved by the reconciler, by outcome
+	resolved *prometheus.CounterVec // intents resolved, by outcome
 	open     *prometheus.GaugeVec   // intents not finished, by state
 }
 
 func newCheckout(logger *slog.Logger, reg prometheus.Registerer, st store, sh shop, gw Gateway, t timing, crash crashPoint) *checkout {
 	co := &checkout{logger: logger, st: st, sh: sh, gw: gw, timing: t, crash: crash,
 		resolved: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "roboshop_charge_intents_resolved_total",
-			Help: "Charge intents resolved by the reconciler, by outcome (ordered, failed, refunded, refund_failed)"}, []string{"outcome"}),
+			Help: "Charge intents resolved, by outcome: ordered, failed (nothing charged), refunded, refund_failed (one failed attempt; the refund stays due)"}, []string{"outcome"}),
 		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "roboshop_charge_intents_open",
 			Help: "Charge intents not finished at the last reconciliation: pending (the charge's outcome not yet known) and refunding (a refund due)"}, []string{"state"})}
 	for _, o := range []string{resolvedOrdered, resolvedFailed, resolvedRefunded, resolvedRefundFailed} {
@@ -199,7 +199,7 @@ func (co *checkout) Run(ctx context.Context, in checkoutInput) (outcome, error) 
 	if err != nil {
 		return outcome{}, err
 	}
-	err = co.recordOrder(saveCtx, it, order, body)
+	_, err = co.recordOrder(saveCtx, it, order, body)
 	switch {
 	case err == nil:
 	case errors.Is(err, errClaimLost):
@@ -228,25 +228,27 @@ func (co *checkout) Run(ctx context.Context, in checkoutInput) (outcome, error) 
 // recordOrder saves it's order, trying again until ctx ends while the
 // database does not answer: a write that did commit before its answer was
 // lost is found by the intent's state, and the intent's fence keeps a second
-// write from doubling it.
-func (co *checkout) recordOrder(ctx context.Context, it intent, o Order, body []byte) error {
+// write from doubling it. wrote says this call's write is the one that
+// committed as far as it knows; false with no error: the order stands,
+// recorded by another (a reconciler, or an earlier write whose answer was lost).
+func (co *checkout) recordOrder(ctx context.Context, it intent, o Order, body []byte) (wrote bool, err error) {
 	for {
 		err := co.st.SaveOrder(ctx, it, o, body)
 		if err == nil {
-			return nil
+			return true, nil
 		}
 		if errors.Is(err, errIntentResolved) {
 			if state, serr := co.st.IntentState(ctx, it.ID); serr == nil && state == intentOrdered {
-				return nil // an earlier attempt committed, or a reconciler recorded the same order
+				return false, nil
 			}
-			return err
+			return false, err
 		}
 		if errors.Is(err, errClaimLost) || !errors.Is(err, kit.ErrUnavailable) {
-			return err
+			return false, err
 		}
 		select {
 		case <-ctx.Done():
-			return err
+			return false, err
 		case <-time.After(250 * time.Millisecond):
 		}
 	}

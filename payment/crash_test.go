@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -232,5 +236,158 @@ func TestCrashAtEveryStepChargesOnce(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// failingRefunds is a gateway whose first refunds fail, as a processor's
+// outage would, and which can hold a charge until the test lets it go.
+type failingRefunds struct {
+	*simulator
+	mu       sync.Mutex
+	failures int // refunds still to fail
+	charging chan struct{}
+	proceed  chan struct{}
+}
+
+func (g *failingRefunds) Charge(ctx context.Context, req ChargeRequest) (string, error) {
+	if g.charging != nil {
+		g.charging <- struct{}{}
+		<-g.proceed
+	}
+	return g.simulator.Charge(ctx, req)
+}
+
+func (g *failingRefunds) Refund(ctx context.Context, chargeID string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.failures > 0 {
+		g.failures--
+		return errors.New("gateway unavailable for refunds")
+	}
+	return g.simulator.Refund(ctx, chargeID)
+}
+
+// TestRefundThatFailsIsRetriedUntilItSucceeds: a charge whose order can no
+// longer be recorded (its cart claim is gone by the time it returns) is
+// refunded; the gateway fails the first two refunds, each is recorded on the
+// intent, counted and logged, and the reconciler's passes retry until the
+// money is back. No order, and the key is free for a new try.
+func TestRefundThatFailsIsRetriedUntilItSucceeds(t *testing.T) {
+	t.Parallel()
+	gw := &failingRefunds{failures: 2, charging: make(chan struct{}), proceed: make(chan struct{})}
+	app := newTestAppWith(t, testkit.MariaDBDSN(t), sharedDeps(t), func(s *simulator) Gateway {
+		gw.simulator = s
+		return gw
+	})
+	user := testkit.RegisterUser(t, app.userURL)
+	app.addToCart(t, user, "RV-002", 1)
+	body := checkoutBody("4242424242424242")
+	body["expected_total_cents"] = app.quoteTotal(t, user)
+	done := make(chan int)
+	go func() {
+		code, _, _ := app.checkout(t, user, "refund-1", body)
+		done <- code
+	}()
+	<-gw.charging
+	db := openDB(t, app.dsn)
+	if _, err := db.Exec("DELETE FROM cart_claims"); err != nil { // the cart is no longer this checkout's
+		t.Fatal(err)
+	}
+	close(gw.proceed)
+	if code := <-done; code != http.StatusConflict {
+		t.Fatalf("checkout whose claim was lost: %d, want 409", code)
+	}
+	intentRow := func() (state string, attempts int, lastError string) {
+		var le sql.NullString
+		if err := db.QueryRow("SELECT state, refund_attempts, last_error FROM charge_intents").Scan(&state, &attempts, &le); err != nil {
+			t.Fatal(err)
+		}
+		return state, attempts, le.String
+	}
+	if state, attempts, lastError := intentRow(); state != intentRefunding || attempts != 1 || !strings.Contains(lastError, "unavailable for refunds") {
+		t.Fatalf("after the checkout: intent %s, %d refund attempts (%q); want refunding, 1", state, attempts, lastError)
+	}
+	for pass := 1; pass <= 2; pass++ {
+		outcomes, _ := app.co.reconcileOnce(testkit.Context(t))
+		t.Logf("reconciliation pass %d: %v", pass, outcomes)
+	}
+	state, attempts, _ := intentRow()
+	made, refunded := app.gateway.Charges()
+	if state != intentRefunded || attempts != 2 || made != 1 || refunded != 1 || countRows(t, app, "orders") != 0 {
+		t.Fatalf("intent %s after %d failed refunds; %d charges, %d refunded, %d orders; want refunded, 2, 1, 1, 0",
+			state, attempts, made, refunded, countRows(t, app, "orders"))
+	}
+	if n := strings.Count(app.logs.String(), "refund failed; it stays due"); n != 2 {
+		t.Errorf("%d refund failures logged, want 2", n)
+	}
+	testkit.ExpectMetrics(t, app.router,
+		`roboshop_charge_intents_resolved_total{outcome="refund_failed"} 2`,
+		`roboshop_charge_intents_resolved_total{outcome="refunded"} 1`,
+		`roboshop_charge_intents_open{state="refunding"} 0`)
+	// Nothing was bought: the same key starts a new checkout, which goes through.
+	gw.charging = nil
+	if code, resp, _ := app.checkout(t, user, "refund-1", body); code != http.StatusCreated {
+		t.Fatalf("the same key after the refund: %d %s", code, resp)
+	}
+}
+
+func openDB(t *testing.T, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// TestTwoReplicasResolveADeadCheckoutOnce: payment dies after the charge;
+// two replicas start on its database, and while both reconcilers run, the
+// shopper sends ten checkouts with new keys, five to each. The dead
+// checkout's intent is resolved exactly once (one order, counted once over
+// both replicas), nothing else is charged, every new key finds the cart
+// settled.
+func TestTwoReplicasResolveADeadCheckoutOnce(t *testing.T) {
+	t.Parallel()
+	s := newCrashShop(t)
+	user := testkit.RegisterUser(t, s.userURL)
+	app := &testApp{deps: s.deps}
+	app.addToCart(t, user, "HH-001", 1)
+	crashing := s.payment(t, crashAfterCharge)
+	_, quote := testkit.Send(t, crashing, testkit.Request{Method: "GET", Path: "/checkout/quote", Token: user})
+	body := checkoutBody("4242424242424242")
+	body["expected_total_cents"] = testkit.Decode[quoteResponse](t, quote).TotalCents
+	if code, resp, err := testkit.TrySend(t, crashing, testkit.Request{Method: "POST", Path: "/checkout", Token: user,
+		Body: body, Headers: map[string]string{"Idempotency-Key": "dies"}}); err == nil {
+		t.Fatalf("payment answered %d %s instead of dying", code, resp)
+	}
+	replicas := []string{s.payment(t, ""), s.payment(t, "")}
+	codes := make([]int, 10)
+	testkit.InParallel(len(codes), func(i int) {
+		codes[i], _ = checkoutUntilAnswered(t, replicas[i%2], user, fmt.Sprintf("new-%d", i), body)
+	})
+	for i, c := range codes {
+		if c != http.StatusUnprocessableEntity {
+			t.Errorf("checkout %d with a new key: %d, want 422 cart_empty", i, c)
+		}
+	}
+	testkit.Send(t, replicas[0], testkit.Request{Method: "GET", Path: "/checkout/quote", Token: user})
+	r := reconcileLedger(t, s, user)
+	for _, p := range r.problems {
+		t.Error(p)
+	}
+	resolved := 0
+	for _, base := range replicas {
+		_, metrics := testkit.Send(t, base, testkit.Request{Method: "GET", Path: "/metrics"})
+		for _, line := range strings.Split(string(metrics), "\n") {
+			if v, ok := strings.CutPrefix(line, `roboshop_charge_intents_resolved_total{outcome="ordered"} `); ok {
+				n, _ := strconv.Atoi(v)
+				resolved += n
+			}
+		}
+	}
+	t.Logf("charges captured %d, orders %d, intents %v, resolved as ordered %d time(s) over both replicas", r.captured, r.orders, r.intents, resolved)
+	if r.captured != 1 || r.orders != 1 || r.intents[intentOrdered] != 1 || len(r.intents) != 1 || resolved != 1 || r.cartLines != 0 {
+		t.Fatalf("want one charge, one order, one intent resolved once, an empty cart")
 	}
 }

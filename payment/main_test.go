@@ -23,12 +23,12 @@ func sharedDeps(t testing.TB) deps {
 }
 
 type testApp struct {
-	router   *gin.Engine
-	store    *mysqlStore
-	gateway  *simulator
-	co *checkout
-	dsn      string
-	logs     *testkit.Buffer
+	router  *gin.Engine
+	store   *mysqlStore
+	gateway *simulator
+	co      *checkout
+	dsn     string
+	logs    *testkit.Buffer
 	deps
 }
 

@@ -22,6 +22,17 @@ const (
 // with no error. Only intents older than the stale period come here (and a
 // refunding one, any age): no call of their checkout can still reach the gateway.
 func (co *checkout) resolve(ctx context.Context, it intent) (string, error) {
+	outcome, err := co.resolveOnce(ctx, it)
+	if outcome == resolvedOrdered || outcome == resolvedFailed { // finishRefund counts its own
+		co.resolved.WithLabelValues(outcome).Inc()
+	}
+	if outcome != "" {
+		co.logger.Info("charge intent resolved", "intent", it.ID, "reference", it.Reference, "order_id", it.Order.ID, "outcome", outcome)
+	}
+	return outcome, err
+}
+
+func (co *checkout) resolveOnce(ctx context.Context, it intent) (string, error) {
 	if it.State == intentRefunding {
 		return co.finishRefund(ctx, it)
 	}
@@ -42,9 +53,9 @@ func (co *checkout) resolve(ctx context.Context, it intent) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	switch err := co.recordOrder(ctx, it, o, body); {
+	switch wrote, err := co.recordOrder(ctx, it, o, body); {
 	case err == nil:
-		return resolvedOrdered, nil
+		return movedTo(wrote, resolvedOrdered), nil
 	case errors.Is(err, errClaimLost):
 		// The cart is no longer this checkout's (its lines may have changed):
 		// its order cannot be recorded, so the money goes back.
@@ -97,6 +108,7 @@ func (co *checkout) finishRefund(ctx context.Context, it intent) (string, error)
 		co.resolved.WithLabelValues(resolvedRefundFailed).Inc()
 		return resolvedRefundFailed, err
 	}
+	co.resolved.WithLabelValues(resolvedRefunded).Inc()
 	co.logger.Info("charge refunded", "intent", it.ID, "charge_id", it.ChargeID, "order_id", it.Order.ID)
 	return resolvedRefunded, nil
 }
@@ -110,10 +122,6 @@ func (co *checkout) reconcileOnce(ctx context.Context) (map[string]int, error) {
 		outcome, rerr := co.resolve(ctx, it)
 		if outcome != "" {
 			done[outcome]++
-			if outcome != resolvedRefundFailed { // finishRefund counts its own failures
-				co.resolved.WithLabelValues(outcome).Inc()
-			}
-			co.logger.Info("charge intent resolved", "intent", it.ID, "reference", it.Reference, "order_id", it.Order.ID, "outcome", outcome)
 		}
 		if rerr != nil && outcome == "" {
 			err = errors.Join(err, rerr)
