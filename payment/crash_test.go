@@ -76,13 +76,21 @@ type ledgerReconciliation struct {
 	problems                     []string
 }
 
-// reconcileLedger reads every store and checks the invariants of money:
-// every captured charge is one order's payment (same id and amount), every
-// payment a captured charge, every refunded charge a refunded intent; no
-// intent left open.
+// reconcileLedger is reconcileMoney, and the shopper's cart.
 func reconcileLedger(t *testing.T, s *crashShop, token string) ledgerReconciliation {
 	t.Helper()
-	db, err := sql.Open("mysql", s.dsn)
+	r := reconcileMoney(t, s.dsn, s.gateway)
+	r.cartLines = len(testkit.Decode[struct{ Items []cartLine }](t, getCart(t, s.cartURL, token)).Items)
+	return r
+}
+
+// reconcileMoney reads the gateway's ledger and MariaDB and checks the
+// invariants of money: every captured charge is one order's payment (same id
+// and amount), every payment a captured charge, every refunded charge a
+// refunded intent; no intent left open.
+func reconcileMoney(t *testing.T, dsn string, gateway *testkit.Process) ledgerReconciliation {
+	t.Helper()
+	db, err := sql.Open("mysql", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +133,7 @@ func reconcileLedger(t *testing.T, s *crashShop, token string) ledgerReconciliat
 	_ = db.QueryRow("SELECT COUNT(*) FROM orders").Scan(&r.orders)
 	_ = db.QueryRow("SELECT COUNT(*) FROM cart_claims").Scan(&r.claims)
 	r.payments = len(payments)
-	for _, c := range testkit.Ledger(t, s.gateway) {
+	for _, c := range testkit.Ledger(t, gateway) {
 		switch c.Status {
 		case chargeCaptured:
 			r.captured++
@@ -150,7 +158,6 @@ func reconcileLedger(t *testing.T, s *crashShop, token string) ledgerReconciliat
 	if r.openIntents > 0 {
 		fail("%d intents still open", r.openIntents)
 	}
-	r.cartLines = len(testkit.Decode[struct{ Items []cartLine }](t, getCart(t, s.cartURL, token)).Items)
 	return r
 }
 

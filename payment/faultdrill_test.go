@@ -18,7 +18,7 @@ import (
 // own, so the drill can pause, kill and restart any part.
 type drillShop struct {
 	userMongo, catalogueMongo, redis, mariadb *testkit.Process
-	user, catalogue, cart, payment            *testkit.Process
+	user, catalogue, cart, payment, gateway   *testkit.Process
 	dsn                                       string
 }
 
@@ -34,8 +34,10 @@ func startDrillShop(t *testing.T) *drillShop {
 	s.catalogue = testkit.StartService(t, testkit.CatalogueService, map[string]string{"MONGO_URI": catalogueURI})
 	s.cart = testkit.StartService(t, testkit.CartService, map[string]string{"REDIS_URL": "redis://" + s.redis.Addr() + "/0",
 		"USER_URL": s.url(s.user), "CATALOGUE_URL": s.url(s.catalogue)})
+	s.gateway = testkit.StartCardGateway(t)
 	s.payment = testkit.StartService(t, testkit.PaymentService, map[string]string{"MYSQL_DSN": s.dsn,
-		"USER_URL": s.url(s.user), "CATALOGUE_URL": s.url(s.catalogue), "CART_URL": s.url(s.cart)})
+		"USER_URL": s.url(s.user), "CATALOGUE_URL": s.url(s.catalogue), "CART_URL": s.url(s.cart),
+		"GATEWAY_URL": s.url(s.gateway), "CHECKOUT_STALE_AFTER": crashStale})
 	return s
 }
 
@@ -71,10 +73,14 @@ func (d *drillShopper) retry(t *testing.T, base string, req testkit.Request) (in
 
 // TestFaultDrill runs shoppers (register, two cart adds, quote, checkout) for
 // 30 s while Redis is paused, MariaDB and each MongoDB are killed and
-// restarted, and payment is stopped with SIGTERM and started again; then it
-// reconciles from the databases: every 201 has exactly one order and one
-// payment, no order lacks its 201, no cart write was applied twice, and every
-// service answers again without having been restarted.
+// restarted, payment is stopped with SIGTERM and started again, and then
+// killed twice by SIGKILL between a charge and its order's commit (CRASH_AT
+// after_charge, then before_commit: the next checkout to get there dies
+// there); then it reconciles the gateway's ledger, MariaDB and the carts:
+// every 201 has exactly one order and one payment, no order lacks its 201,
+// every captured charge is one order's payment, no intent is left open, no
+// cart write was applied twice, and every service answers again without
+// having been restarted.
 func TestFaultDrill(t *testing.T) {
 	t.Parallel()
 	shop := startDrillShop(t)
@@ -159,7 +165,24 @@ func TestFaultDrill(t *testing.T) {
 	at(23 * time.Second)
 	shop.payment.Stop() // SIGTERM: in-flight checkouts finish first
 	shop.payment.Start(t)
+	// SIGKILL where money has moved and the order is not committed: the next
+	// checkout to get there takes payment down with it.
+	killed := 0
+	for _, point := range []string{crashAfterCharge, crashBeforeCommit} {
+		shop.payment.Stop()
+		shop.payment.SetEnv("CRASH_AT=" + point)
+		// Under this load it may die before Start has seen it listen.
+		if err := shop.payment.TryStart(); err != nil || shop.payment.WaitExit(20*time.Second) {
+			killed++
+		}
+		shop.payment.Stop()
+		shop.payment.SetEnv("CRASH_AT=")
+		shop.payment.Start(t)
+	}
 	wg.Wait()
+	if killed != 2 {
+		t.Errorf("payment died at %d of the 2 crash points; no checkout reached the other", killed)
+	}
 
 	// Every service answers again; only payment was ever restarted.
 	for _, p := range []*testkit.Process{shop.user, shop.catalogue, shop.cart, shop.payment} {
@@ -211,6 +234,23 @@ func TestFaultDrill(t *testing.T) {
 		}
 	}
 
+	// The gateway's ledger against MariaDB: once the reconciler has resolved
+	// the killed checkouts' intents, every captured charge is one order's
+	// payment and every payment a captured charge.
+	var money ledgerReconciliation
+	for waited := 0; ; waited++ {
+		if money = reconcileMoney(t, shop.dsn, shop.gateway); money.openIntents == 0 || waited == 60 {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	for _, p := range money.problems {
+		t.Error(p)
+	}
+	if money.orders != len(stored) || money.captured != money.orders {
+		t.Errorf("%d captured charges for %d orders", money.captured, money.orders)
+	}
+
 	// Every order's cart is settled (payment retries in the background).
 	for waited := 0; ; waited++ {
 		var claims int
@@ -259,8 +299,8 @@ func TestFaultDrill(t *testing.T) {
 	if len(created) == 0 {
 		t.Fatal("no checkout succeeded during the drill")
 	}
-	t.Logf("%d shoppers in %s, %d requests with retries; checkout answers %v; %d orders recorded",
-		len(shoppers), loadFor, attempts, statuses, len(stored))
+	t.Logf("%d shoppers in %s, %d requests with retries; checkout answers %v; %d orders recorded; payment SIGKILLed %d times mid-checkout; ledger: %d captured, %d refunded, %d declined; intents %v",
+		len(shoppers), loadFor, attempts, statuses, len(stored), killed, money.captured, money.refunded, money.declined, money.intents)
 }
 
 func merge(a, b map[string]int) map[string]bool {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -188,3 +189,37 @@ func (s *Buffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// SetEnv sets KEY=value pairs in the environment of the process's next Start
+// (a restart with another setting, on the same port and data).
+func (p *Process) SetEnv(pairs ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, pair := range pairs {
+		key, _, _ := strings.Cut(pair, "=")
+		p.env = slices.DeleteFunc(p.env, func(kv string) bool { return strings.HasPrefix(kv, key+"=") })
+		p.env = append(p.env, pair)
+	}
+}
+
+// WaitExit waits up to within for the process to exit on its own, and reports
+// whether it did (then Start runs it again).
+func (p *Process) WaitExit(within time.Duration) bool {
+	p.mu.Lock()
+	done := p.done
+	p.mu.Unlock()
+	select {
+	case <-done:
+		p.mu.Lock()
+		p.cmd = nil
+		p.mu.Unlock()
+		return true
+	case <-time.After(within):
+		return false
+	}
+}
+
+// TryStart is Start for a process that may end on its own before Start could
+// see it listen (one made to crash at its first request): the error instead
+// of failing the test.
+func (p *Process) TryStart() error { return p.start(30 * time.Second) }
