@@ -1,13 +1,13 @@
-# One recipe for every Go program's image: the four services and the load
-# generator, chosen by the PROGRAM build argument (docker-compose.yml sets it):
+# One recipe for every Go program's image: the four services, the load
+# generator and the card gateway stand-in, chosen by the PROGRAM build argument (docker-compose.yml sets it):
 #   docker build --build-arg PROGRAM=user -t roboshop/user .
 # Build context: the repository root (a program needs ../kit, and the go.mod
 # files its module graph names).
 #
-# The build stage compiles all five programs, one after another in one
+# The build stage compiles all six programs, one after another in one
 # container, so the packages they share (kit, gin, the OpenTelemetry and
 # Prometheus clients) are compiled once; it names no build argument, so the
-# five images of `docker compose build` share it from the builder's cache and
+# six images of `docker compose build` share it from the builder's cache and
 # it runs once for all of them.
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
@@ -35,15 +35,20 @@ COPY loadgen/ loadgen/
 # a service's binary (about 14 MB).
 RUN for program in user catalogue cart payment loadgen; do \
       (cd "$program" && GOWORK=off CGO_ENABLED=0 go build -tags nomsgpack -trimpath -ldflags="-s -w" -o "/out/$program" .) || exit 1; \
-    done
+    done \
+ && (cd payment && GOWORK=off CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/cardgateway ./cmd/cardgateway) \
+ && mkdir /out/data
 # Past the shared steps: the one this image is for.
 ARG PROGRAM
 RUN test -n "$PROGRAM" && test -f "/out/$PROGRAM" \
- || { echo "PROGRAM must be one of: user catalogue cart payment loadgen" >&2; exit 1; }
+ || { echo "PROGRAM must be one of: user catalogue cart payment loadgen cardgateway" >&2; exit 1; }
 
 FROM gcr.io/distroless/static-debian12:nonroot
 ARG PROGRAM
 COPY --from=build /out/${PROGRAM} /app
+# The card gateway stand-in's ledger lives here (a volume, which takes this
+# directory's owner when first made); the services write nothing.
+COPY --from=build --chown=nonroot:nonroot /out/data /data
 USER nonroot:nonroot
 EXPOSE 8080
 # distroless has no shell or curl: a service's binary probes its own /healthz

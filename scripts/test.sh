@@ -43,7 +43,7 @@ if [ -n "$base_images_job" ]; then
 	fi
 	shop_images() {
 		local program
-		for program in user catalogue cart payment loadgen; do
+		for program in user catalogue cart payment loadgen cardgateway; do
 			docker build -q --build-arg PROGRAM="$program" -t "roboshop/$program:${ROBOSHOP_TAG:-dev}" .
 		done
 		docker build -q -f frontend/Dockerfile -t "roboshop/frontend:${ROBOSHOP_TAG:-dev}" .
@@ -80,6 +80,7 @@ build_bins() {
 	for svc in user catalogue cart payment; do
 		(cd "$svc" && "${AS_SHIPPED[@]}" GOWORK=off go build -ldflags="-s -w" -o "$CACHE/bin/$svc" .)
 	done
+	(cd payment && "${AS_SHIPPED[@]}" GOWORK=off go build -ldflags="-s -w" -o "$CACHE/bin/cardgateway" ./cmd/cardgateway)
 	(cd deploy && "${AS_SHIPPED[@]}" GOWORK=off go build -o "$CACHE/bin/lab" ./lab)
 }
 progress "$CACHE/bins-build.log" build_bins

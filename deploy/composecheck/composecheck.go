@@ -7,6 +7,7 @@ package composecheck
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -45,6 +46,15 @@ func LoadWithObservability(ctx context.Context, path string, env ...string) (*ty
 
 func isMonitoring(s types.ServiceConfig) bool { return slices.Contains(s.Profiles, Observability) }
 
+// Outside are the stand-ins for services the shop calls on the internet, each
+// with the one tier that calls it: not tiers, so no security group of their
+// own; the caller's group lets it out to 0.0.0.0/0, and in compose the
+// stand-in shares a network with that tier alone (checkOutside).
+var Outside = map[string]string{"card-gateway": "payment"}
+
+// OutsidePort is where an outside stand-in listens.
+const OutsidePort = 8080
+
 // Check returns one message per problem, naming the service or network.
 // Compose has no load balancer between the services: its DNS takes the
 // internal balancer's place, so the networks mirror set.Direct().
@@ -58,12 +68,13 @@ func Check(p *types.Project, set *sg.Set) []string {
 
 	names := make([]string, 0, len(p.Services))
 	for name, s := range p.Services {
-		if !isMonitoring(s) {
+		if _, outside := Outside[name]; !isMonitoring(s) && !outside {
 			names = append(names, name)
 		}
 	}
 	sort.Strings(names)
 	out = append(out, checkMonitoring(p, names)...)
+	out = append(out, checkOutside(p, set, names)...)
 
 	for _, name := range names {
 		if _, ok := set.Groups[name]; !ok {
@@ -162,6 +173,44 @@ func checkHardening(name string, s types.ServiceConfig) []string {
 	}
 	if s.MemLimit <= 0 || s.PidsLimit <= 0 {
 		fail("service %s needs mem_limit and pids_limit", name)
+	}
+	return out
+}
+
+// checkOutside: an outside stand-in is on networks that hold its caller and
+// no other tier, its caller may reach the internet, it publishes nothing, it
+// has a health check and is hardened like the shop.
+func checkOutside(p *types.Project, set *sg.Set, shop []string) []string {
+	var out []string
+	fail := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	for _, name := range slices.Sorted(maps.Keys(Outside)) {
+		s, ok := p.Services[name]
+		if !ok {
+			continue
+		}
+		caller := Outside[name]
+		for n := range s.Networks {
+			for _, tier := range shop {
+				if _, on := p.Services[tier].Networks[n]; on && tier != caller {
+					fail("outside service %s shares network %s with %s; only %s calls it", name, n, tier, caller)
+				}
+			}
+			if _, on := p.Services[caller].Networks[n]; !on {
+				fail("outside service %s: network %s does not hold %s, which calls it", name, n, caller)
+			}
+		}
+		if !slices.ContainsFunc(set.Flat(), func(r sg.FlatRule) bool {
+			return r.Group == caller && r.Direction == sg.Egress && r.CIDR == "0.0.0.0/0"
+		}) {
+			fail("outside service %s: security group %s has no egress to 0.0.0.0/0 to reach it by", name, caller)
+		}
+		if len(s.Ports) > 0 {
+			fail("outside service %s publishes ports", name)
+		}
+		if s.HealthCheck == nil || len(s.HealthCheck.Test) == 0 || s.HealthCheck.Disable {
+			fail("service %s has no health check", name)
+		}
+		out = append(out, checkHardening(name, s)...)
 	}
 	return out
 }

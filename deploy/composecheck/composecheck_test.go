@@ -140,6 +140,14 @@ func TestCheckCatches(t *testing.T) {
 			"service prometheus must run as a non-root user"},
 		{"dependency not awaited", "      user-mongodb:\n        condition: service_healthy", "      user-mongodb:\n        condition: service_started",
 			"service user depends on user-mongodb without condition: service_healthy"},
+		{"the card gateway reachable from another tier", "    networks: [payment-gateway]", "    networks: [payment-gateway, cart-api]",
+			"outside service card-gateway shares network cart-api with cart; only payment calls it"},
+		{"the card gateway on a network without payment", "    networks: [payment-gateway]", "    networks: [payment-gateway, observability]",
+			"outside service card-gateway: network observability does not hold payment"},
+		{"the card gateway published", "      LEDGER: /data/ledger.jsonl\n", "      LEDGER: /data/ledger.jsonl\n    ports: [\"8090:8080\"]\n",
+			"outside service card-gateway publishes ports"},
+		{"the card gateway as root", "    image: roboshop/cardgateway:${ROBOSHOP_TAG:-dev}\n    user: \"65532:65532\"", "    image: roboshop/cardgateway:${ROBOSHOP_TAG:-dev}\n    user: \"0:0\"",
+			"service card-gateway must run as a non-root user"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -66,6 +66,14 @@ func Reaches(p *types.Project, set *sg.Set) ([]Reach, error) {
 		}
 	}
 
+	// An outside stand-in listens for its caller alone.
+	for name, caller := range Outside {
+		if _, ok := p.Services[name]; ok {
+			ports[name] = map[int]bool{OutsidePort: true}
+			joined[[2]string{name, caller}], joined[[2]string{caller, name}] = true, true
+		}
+	}
+
 	var out []Reach
 	for _, from := range names {
 		for _, to := range names {

@@ -79,12 +79,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	var problems []string
 	for name := range p.Services {
 		c, ok := containers[name]
+		web := set.Groups[name] != nil && set.Groups[name].Tier == sg.TierWeb // an outside stand-in has no group
 		switch {
 		case !ok:
 			problems = append(problems, fmt.Sprintf("service %s has no running container", name))
-		case len(c.Published) > 0 && set.Groups[name].Tier != sg.TierWeb:
+		case len(c.Published) > 0 && !web:
 			problems = append(problems, fmt.Sprintf("service %s publishes %s; only the frontend may", name, strings.Join(c.Published, ", ")))
-		case len(c.Published) == 0 && set.Groups[name].Tier == sg.TierWeb:
+		case len(c.Published) == 0 && web:
 			problems = append(problems, fmt.Sprintf("service %s publishes no port", name))
 		}
 	}
