@@ -101,7 +101,7 @@ log "docker compose --profile observability up: the collector, Jaeger, Prometheu
 t=$(now)
 progress "$WORK/observability-up.log" compose up -d --wait --wait-timeout 120 otel-collector jaeger prometheus nginx-exporter
 echo "the profile was up in $(since "$t") s" >&2
-drills=(trace gateway-slow redis-down catalogue-down)
+drills=(trace gateway-slow redis-down catalogue-down payment-killed)
 for drill in "${drills[@]}"; do
 	log "scripts/drill.sh $drill"
 	COMPOSE_PROJECT_NAME=$PROJECT FRONTEND_PORT=$port scripts/drill.sh "$drill" | tee "$WORK/drill-$drill.txt"

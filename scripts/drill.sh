@@ -2,7 +2,7 @@
 # A fault drill (docs/observability.md): breaks one thing in the running shop,
 # checks that the symptom shows where the docs say to look, then restores it.
 #
-#   scripts/drill.sh trace | gateway-slow | redis-down | catalogue-down
+#   scripts/drill.sh trace | gateway-slow | redis-down | catalogue-down | payment-killed
 #       the compose shop with the observability profile
 #       (docker compose --profile observability up, or COMPOSE_PROFILES=observability scripts/up.sh)
 #   sudo scripts/drill.sh [-picture FILE.svg] sg-rule-removed | sg-rule-widened

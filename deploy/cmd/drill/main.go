@@ -6,6 +6,7 @@
 //	drill [flags] gateway-slow    the card gateway answers after 2 s (compose)
 //	drill [flags] redis-down      cart's Redis stops (compose)
 //	drill [flags] catalogue-down  the catalogue service stops (compose)
+//	drill [flags] payment-killed  payment SIGKILLed between the charge and the order (compose)
 //	drill [flags] sg-rule-removed cart loses its rule to catalogue's listener (the lab)
 //	drill [flags] sg-rule-widened payment's MySQL opened to 0.0.0.0/0 (the lab)
 //
@@ -46,6 +47,7 @@ var scenarios = map[string]scenario{
 	"gateway-slow":    gatewaySlow,
 	"redis-down":      redisDown,
 	"catalogue-down":  catalogueDown,
+	"payment-killed":  paymentKilled,
 	"sg-rule-removed": ruleRemoved,
 	"sg-rule-widened": ruleWidened,
 }
@@ -91,7 +93,7 @@ func main() {
 }
 
 func names() []string {
-	return []string{"trace", "gateway-slow", "redis-down", "catalogue-down", "sg-rule-removed", "sg-rule-widened"}
+	return []string{"trace", "gateway-slow", "redis-down", "catalogue-down", "payment-killed", "sg-rule-removed", "sg-rule-widened"}
 }
 
 func step(format string, args ...any) { fmt.Printf("  - "+format+"\n", args...) }
