@@ -398,3 +398,85 @@ func TestTwoReplicasResolveADeadCheckoutOnce(t *testing.T) {
 		t.Fatalf("want one charge, one order, one intent resolved once, an empty cart")
 	}
 }
+
+// TestKilledWhileTheOrderWaitsForALockChargesOnce is the report that started
+// the charge intents, replayed as it was made: MariaDB holds
+// `LOCK TABLES payments WRITE`, so the order transaction waits after the card
+// was charged; payment is killed from outside with SIGKILL there and started
+// again. Before, the charge stayed without its order and a new key charged the
+// cart again. Now the same key gets the order, paid by that one charge, a new
+// key finds the cart settled, and nothing was charged twice or refunded.
+func TestKilledWhileTheOrderWaitsForALockChargesOnce(t *testing.T) {
+	t.Parallel()
+	s := newCrashShop(t)
+	user := testkit.RegisterUser(t, s.userURL)
+	app := &testApp{deps: s.deps}
+	app.addToCart(t, user, "DR-001", 1)
+	env := map[string]string{"MYSQL_DSN": s.dsn, "USER_URL": s.userURL, "CATALOGUE_URL": s.catalogueURL,
+		"CART_URL": s.cartURL, "GATEWAY_URL": "http://" + s.gateway.Addr()} // the default minute: 10 s to record the order
+	first := testkit.StartService(t, testkit.PaymentService, env)
+	base := "http://" + first.Addr()
+	_, quote := testkit.Send(t, base, testkit.Request{Method: "GET", Path: "/checkout/quote", Token: user})
+	body := checkoutBody("4242424242424242")
+	body["expected_total_cents"] = testkit.Decode[quoteResponse](t, quote).TotalCents
+
+	lock, err := openDB(t, s.dsn).Conn(testkit.Context(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if _, err := lock.ExecContext(testkit.Context(t), "LOCK TABLES payments WRITE"); err != nil {
+		t.Fatal(err)
+	}
+	answered := make(chan error, 1)
+	go func() {
+		_, _, err := testkit.TrySend(t, base, testkit.Request{Method: "POST", Path: "/checkout", Token: user,
+			Body: body, Headers: map[string]string{"Idempotency-Key": "K1"}})
+		answered <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(testkit.Ledger(t, s.gateway)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no charge reached the gateway within 10 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	first.Kill() // the order transaction is waiting for the lock
+	if err := <-answered; err == nil {
+		t.Fatal("the checkout was answered although payment was killed before its order could be written")
+	}
+	if _, err := lock.ExecContext(testkit.Context(t), "UNLOCK TABLES"); err != nil {
+		t.Fatal(err)
+	}
+	if n := countTable(t, s.dsn, "orders"); n != 0 {
+		t.Fatalf("%d orders after the kill; the transaction should have died with payment", n)
+	}
+
+	env["CHECKOUT_STALE_AFTER"] = crashStale
+	again := "http://" + testkit.StartService(t, testkit.PaymentService, env).Addr()
+	code, resp := checkoutUntilAnswered(t, again, user, "K2", body)
+	if code != http.StatusUnprocessableEntity || !strings.Contains(string(resp), "cart_empty") {
+		t.Fatalf("a new key after the kill: %d %s, want 422 cart_empty (the order recorded from its intent, its cart settled)", code, resp)
+	}
+	code, resp = checkoutUntilAnswered(t, again, user, "K1", body)
+	if code != http.StatusCreated {
+		t.Fatalf("the first key after the kill: %d %s, want its order", code, resp)
+	}
+	r := reconcileLedger(t, s, user)
+	for _, p := range r.problems {
+		t.Error(p)
+	}
+	t.Logf("charges captured %d, refunded %d; orders %d; intents %v; cart lines %d", r.captured, r.refunded, r.orders, r.intents, r.cartLines)
+	if r.captured != 1 || r.refunded != 0 || r.orders != 1 || r.cartLines != 0 {
+		t.Fatal("want one charge, its order, nothing refunded, the cart settled")
+	}
+}
+
+func countTable(t *testing.T, dsn, table string) int {
+	t.Helper()
+	var n int
+	if err := openDB(t, dsn).QueryRow("SELECT COUNT(*) FROM " + table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
