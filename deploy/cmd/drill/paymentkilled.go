@@ -34,7 +34,7 @@ var paymentKilled = scenario{
 			return err
 		}
 		return restoring(func() error {
-			if err := d.composeRun(ctx, []string{killedStale, "CRASH_AT=after_charge"}, "up", "-d", "--no-deps", "--wait", "payment"); err != nil {
+			if err := d.recreatePayment(ctx, killedStale, "CRASH_AT=after_charge"); err != nil {
 				return err
 			}
 			status, _, err := d.http.checkout(ctx, shopper, "drill-killed-1")
@@ -58,7 +58,7 @@ var paymentKilled = scenario{
 			step("charged %s (%d cents, reference %s); payment's intent: %s; no order yet", charge.ID, charge.AmountCents, charge.Reference, intent)
 			// Docker restarts the dead container with the crash still set:
 			// payment is made again without it before anyone checks out.
-			if err := d.composeRun(ctx, []string{killedStale}, "up", "-d", "--no-deps", "--wait", "--force-recreate", "payment"); err != nil {
+			if err := d.recreatePayment(ctx, killedStale); err != nil {
 				return err
 			}
 			status, body, err := d.http.checkoutUntilAnswered(ctx, shopper, "drill-killed-1")
@@ -78,9 +78,18 @@ var paymentKilled = scenario{
 			step("a new key: 422 cart_empty (the order's lines were taken out of the cart)")
 			return d.reconcileCharge(ctx, before, charge)
 		}, func() error {
-			return d.composeRun(ctx, nil, "up", "-d", "--no-deps", "--wait", "payment")
+			return d.recreatePayment(ctx)
 		})
 	},
+}
+
+// recreatePayment makes payment's container again with env, and has nginx
+// resolve its name again (a new container may get another address).
+func (d *drill) recreatePayment(ctx context.Context, env ...string) error {
+	if err := d.composeRun(ctx, env, "up", "-d", "--no-deps", "--wait", "--force-recreate", "payment"); err != nil {
+		return err
+	}
+	return d.composeRun(ctx, nil, "exec", "-T", "frontend", "nginx", "-s", "reload")
 }
 
 // reconcileCharge prints and checks the reconciliation of the drill's charge
