@@ -34,6 +34,39 @@ func newCrashShop(t *testing.T) *crashShop {
 	return &crashShop{deps: sharedDeps(t), gateway: testkit.StartCardGateway(t), dsn: testkit.MariaDBDSN(t)}
 }
 
+// shopper registers a shopper whose cart holds lines (SKU, quantity pairs).
+func (s *crashShop) shopper(t *testing.T, lines ...any) string {
+	t.Helper()
+	user := testkit.RegisterUser(t, s.userURL)
+	app := &testApp{deps: s.deps}
+	for i := 0; i+1 < len(lines); i += 2 {
+		app.addToCart(t, user, lines[i].(string), lines[i+1].(int))
+	}
+	return user
+}
+
+// quotedCheckout is a checkout body for the total payment at base quotes.
+func quotedCheckout(t *testing.T, base, user string) map[string]any {
+	t.Helper()
+	code, quote := testkit.Send(t, base, testkit.Request{Method: "GET", Path: "/checkout/quote", Token: user})
+	if code != http.StatusOK {
+		t.Fatalf("quote: %d %s", code, quote)
+	}
+	body := checkoutBody("4242424242424242")
+	body["expected_total_cents"] = testkit.Decode[quoteResponse](t, quote).TotalCents
+	return body
+}
+
+// checkoutDies sends a checkout that must get no answer: payment dies during it.
+func checkoutDies(t *testing.T, base, user, key string, body map[string]any) {
+	t.Helper()
+	code, resp, err := testkit.TrySend(t, base, testkit.Request{Method: "POST", Path: "/checkout", Token: user,
+		Body: body, Headers: map[string]string{"Idempotency-Key": key}})
+	if err == nil {
+		t.Fatalf("payment answered %d %s instead of dying", code, resp)
+	}
+}
+
 // payment starts a payment process, made to die at crashAt ("" for never).
 func (s *crashShop) payment(t *testing.T, crashAt string) string {
 	t.Helper()
@@ -192,29 +225,17 @@ func TestCrashAtEveryStepChargesOnce(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
 				s := newCrashShop(t)
-				user := testkit.RegisterUser(t, s.userURL)
-				app := &testApp{deps: s.deps}
-				app.addToCart(t, user, "DR-001", 1)
-				app.addToCart(t, user, "KP-002", 2)
+				user := s.shopper(t, "DR-001", 1, "KP-002", 2)
 				crashing := s.payment(t, point)
-				code, quote := testkit.Send(t, crashing, testkit.Request{Method: "GET", Path: "/checkout/quote", Token: user})
-				if code != http.StatusOK {
-					t.Fatalf("quote: %d %s", code, quote)
-				}
-				body := checkoutBody("4242424242424242")
-				body["expected_total_cents"] = testkit.Decode[quoteResponse](t, quote).TotalCents
-				code, resp, err := testkit.TrySend(t, crashing, testkit.Request{Method: "POST", Path: "/checkout", Token: user,
-					Body: body, Headers: map[string]string{"Idempotency-Key": "first"}})
-				if err == nil {
-					t.Fatalf("payment answered %d %s instead of dying at %s", code, resp, point)
-				}
+				body := quotedCheckout(t, crashing, user)
+				checkoutDies(t, crashing, user, "first", body)
 
 				again := s.payment(t, "")
 				key := "retry"
 				if sameKey {
 					key = "first"
 				}
-				code, resp = checkoutUntilAnswered(t, again, user, key, body)
+				code, resp := checkoutUntilAnswered(t, again, user, key, body)
 				switch {
 				case !charged[point] && code == http.StatusCreated:
 				case charged[point] && sameKey && code == http.StatusCreated && strings.Contains(string(resp), `"status":"paid"`):
@@ -249,19 +270,9 @@ func TestCrashAtEveryStepChargesOnce(t *testing.T) {
 // failingRefunds is a gateway whose first refunds fail, as a processor's
 // outage would, and which can hold a charge until the test lets it go.
 type failingRefunds struct {
-	*simulator
+	*holdingGateway
 	mu       sync.Mutex
 	failures int // refunds still to fail
-	charging chan struct{}
-	proceed  chan struct{}
-}
-
-func (g *failingRefunds) Charge(ctx context.Context, req ChargeRequest) (string, error) {
-	if g.charging != nil {
-		g.charging <- struct{}{}
-		<-g.proceed
-	}
-	return g.simulator.Charge(ctx, req)
 }
 
 func (g *failingRefunds) Refund(ctx context.Context, chargeID string) error {
@@ -281,7 +292,7 @@ func (g *failingRefunds) Refund(ctx context.Context, chargeID string) error {
 // money is back. No order, and the key is free for a new try.
 func TestRefundThatFailsIsRetriedUntilItSucceeds(t *testing.T) {
 	t.Parallel()
-	gw := &failingRefunds{failures: 2, charging: make(chan struct{}), proceed: make(chan struct{})}
+	gw := &failingRefunds{failures: 2, holdingGateway: &holdingGateway{charging: make(chan struct{}), proceed: make(chan struct{})}}
 	app := newTestAppWith(t, testkit.MariaDBDSN(t), sharedDeps(t), func(s *simulator) Gateway {
 		gw.simulator = s
 		return gw
@@ -357,17 +368,10 @@ func openDB(t *testing.T, dsn string) *sql.DB {
 func TestTwoReplicasResolveADeadCheckoutOnce(t *testing.T) {
 	t.Parallel()
 	s := newCrashShop(t)
-	user := testkit.RegisterUser(t, s.userURL)
-	app := &testApp{deps: s.deps}
-	app.addToCart(t, user, "HH-001", 1)
+	user := s.shopper(t, "HH-001", 1)
 	crashing := s.payment(t, crashAfterCharge)
-	_, quote := testkit.Send(t, crashing, testkit.Request{Method: "GET", Path: "/checkout/quote", Token: user})
-	body := checkoutBody("4242424242424242")
-	body["expected_total_cents"] = testkit.Decode[quoteResponse](t, quote).TotalCents
-	if code, resp, err := testkit.TrySend(t, crashing, testkit.Request{Method: "POST", Path: "/checkout", Token: user,
-		Body: body, Headers: map[string]string{"Idempotency-Key": "dies"}}); err == nil {
-		t.Fatalf("payment answered %d %s instead of dying", code, resp)
-	}
+	body := quotedCheckout(t, crashing, user)
+	checkoutDies(t, crashing, user, "dies", body)
 	replicas := []string{s.payment(t, ""), s.payment(t, "")}
 	codes := make([]int, 10)
 	testkit.InParallel(len(codes), func(i int) {
@@ -409,16 +413,12 @@ func TestTwoReplicasResolveADeadCheckoutOnce(t *testing.T) {
 func TestKilledWhileTheOrderWaitsForALockChargesOnce(t *testing.T) {
 	t.Parallel()
 	s := newCrashShop(t)
-	user := testkit.RegisterUser(t, s.userURL)
-	app := &testApp{deps: s.deps}
-	app.addToCart(t, user, "DR-001", 1)
+	user := s.shopper(t, "DR-001", 1)
 	env := map[string]string{"MYSQL_DSN": s.dsn, "USER_URL": s.userURL, "CATALOGUE_URL": s.catalogueURL,
 		"CART_URL": s.cartURL, "GATEWAY_URL": "http://" + s.gateway.Addr()} // the default minute: 10 s to record the order
 	first := testkit.StartService(t, testkit.PaymentService, env)
 	base := "http://" + first.Addr()
-	_, quote := testkit.Send(t, base, testkit.Request{Method: "GET", Path: "/checkout/quote", Token: user})
-	body := checkoutBody("4242424242424242")
-	body["expected_total_cents"] = testkit.Decode[quoteResponse](t, quote).TotalCents
+	body := quotedCheckout(t, base, user)
 
 	lock, err := openDB(t, s.dsn).Conn(testkit.Context(t))
 	if err != nil {

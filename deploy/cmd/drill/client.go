@@ -106,16 +106,21 @@ func (c *shopClient) guestWithCart(ctx context.Context) (string, error) {
 	if err := c.call(ctx, http.MethodPost, "/api/user/guest", "", nil, nil, &guest); err != nil {
 		return "", err
 	}
+	return guest.Token, c.fillCart(ctx, guest.Token)
+}
+
+// fillCart puts one of each of the catalogue's first two products in token's cart.
+func (c *shopClient) fillCart(ctx context.Context, token string) error {
 	var page struct{ Items []struct{ SKU string } }
 	if err := c.call(ctx, http.MethodGet, "/api/catalogue/products?limit=2", "", nil, nil, &page); err != nil {
-		return "", err
+		return err
 	}
 	for _, p := range page.Items {
-		if err := c.call(ctx, http.MethodPost, "/api/cart/cart/items", guest.Token, nil, map[string]any{"sku": p.SKU, "qty": 1}, nil); err != nil {
-			return "", err
+		if err := c.call(ctx, http.MethodPost, "/api/cart/cart/items", token, nil, map[string]any{"sku": p.SKU, "qty": 1}, nil); err != nil {
+			return err
 		}
 	}
-	return guest.Token, nil
+	return nil
 }
 
 // buy is a buyer's whole journey: a guest's cart, registration, the merge, the

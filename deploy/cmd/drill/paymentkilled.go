@@ -192,16 +192,7 @@ func (c *shopClient) shopperWithCart(ctx context.Context) (string, error) {
 		"email": "drill-" + randomHex(6) + "@roboshop.example", "name": "Drill", "password": "drill-" + randomHex(8)}, &user); err != nil {
 		return "", err
 	}
-	var page struct{ Items []struct{ SKU string } }
-	if err := c.call(ctx, http.MethodGet, "/api/catalogue/products?limit=2", "", nil, nil, &page); err != nil {
-		return "", err
-	}
-	for _, p := range page.Items {
-		if err := c.call(ctx, http.MethodPost, "/api/cart/cart/items", user.Token, nil, map[string]any{"sku": p.SKU, "qty": 1}, nil); err != nil {
-			return "", err
-		}
-	}
-	return user.Token, nil
+	return user.Token, c.fillCart(ctx, user.Token)
 }
 
 // checkout quotes the cart and checks out with key: the status and body
