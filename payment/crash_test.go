@@ -480,3 +480,48 @@ func countTable(t *testing.T, dsn, table string) int {
 	}
 	return n
 }
+
+// TestDatabaseGoneAfterTheChargeRecordsTheOrderLater: MariaDB stops while a
+// charged checkout writes its order, so the commit's outcome cannot be known;
+// the checkout answers 503 and leaves its intent pending (no refund, no
+// release). Once MariaDB is back and the intent is stale, a reconciliation
+// pass records the order from the intent, and the same key replays it.
+func TestDatabaseGoneAfterTheChargeRecordsTheOrderLater(t *testing.T) {
+	t.Parallel()
+	db, dsn := testkit.StartMariaDB(t, "payment")
+	hold := &holdingGateway{charging: make(chan struct{}), proceed: make(chan struct{})}
+	app := newTestAppWith(t, dsn, sharedDeps(t), func(s *simulator) Gateway {
+		hold.simulator = s
+		return hold
+	})
+	app.co.timing = timingFor(4 * time.Second)
+	user := testkit.RegisterUser(t, app.userURL)
+	app.addToCart(t, user, "CB-001", 1)
+	body := checkoutBody("4242424242424242")
+	body["expected_total_cents"] = app.quoteTotal(t, user)
+	done := make(chan int)
+	go func() {
+		code, _, _ := app.checkout(t, user, "gone-1", body)
+		done <- code
+	}()
+	<-hold.charging
+	db.Stop()
+	close(hold.proceed)
+	if code := <-done; code != http.StatusServiceUnavailable {
+		t.Fatalf("checkout with MariaDB gone after the charge: %d, want 503", code)
+	}
+	db.Start(t)
+	hold.charging = nil
+	time.Sleep(app.co.Stale) // until the intent counts as dead
+	outcomes, err := app.co.reconcileOnce(testkit.Context(t))
+	if err != nil || outcomes[resolvedOrdered] != 1 {
+		t.Fatalf("reconciliation: %v %v; want the order recorded", outcomes, err)
+	}
+	code, resp, h := app.checkout(t, user, "gone-1", body)
+	if code != http.StatusCreated || h.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("the same key after the reconciliation: %d %s", code, resp)
+	}
+	if made, refunded := app.gateway.Charges(); made != 1 || refunded != 0 || countRows(t, app, "orders") != 1 {
+		t.Fatalf("%d charges, %d refunded, %d orders; want 1, 0, 1", made, refunded, countRows(t, app, "orders"))
+	}
+}
