@@ -32,7 +32,7 @@ func TestPromtoolAcceptsConfigRulesAndTheirTests(t *testing.T) {
 		want string
 	}{
 		{"check config", []string{"check", "config", "prometheus.yml"}, "SUCCESS: 1 rule files found"},
-		{"check rules", []string{"check", "rules", "alerts.yml"}, "SUCCESS: 5 rules found"},
+		{"check rules", []string{"check", "rules", "alerts.yml"}, "SUCCESS: 6 rules found"},
 		{"test rules", []string{"test", "rules", "alerts_test.yml"}, "SUCCESS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -62,6 +62,7 @@ func TestAlertTestsCatchABrokenRule(t *testing.T) {
 		{"pages on a single failure at night", "and\n          sum(rate(roboshop_checkouts_total{outcome=\"failed\"}[5m])) > 1/60", "",
 			"alertname: RoboshopCheckoutErrorRate, time: 14m"},
 		{"times the probes", `{route!~"/healthz|/readyz|/metrics"}`, "", "alertname: RoboshopLatencyOverBudget"},
+		{"pages on the pending checkouts", `roboshop_charge_intents_open{state="refunding"}`, `roboshop_charge_intents_open`, "alertname: RoboshopRefundDue"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !strings.Contains(string(rules), tc.old) {
