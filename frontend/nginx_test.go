@@ -319,3 +319,25 @@ func TestEveryProductHasAnImage(t *testing.T) {
 		drawnFor[drawing] = p.SKU
 	}
 }
+
+// TestQuoteIsRateLimited: a quote prices the cart (a cart read, a catalogue
+// call, a database read), so one address cannot ask for them without limit:
+// of 40 quotes in a burst, nginx answers 429 to those past its burst of 10.
+func TestQuoteIsRateLimited(t *testing.T) {
+	t.Parallel()
+	base := startNginx(t, sharedUpstreams(t))
+	user := testkit.RegisterUser(t, testkit.SharedUser(t))
+	var mu sync.Mutex
+	codes := map[int]int{}
+	testkit.InParallel(40, func(int) {
+		resp, _ := get(t, "GET", base+"/api/payment/checkout/quote", nil, map[string]string{"Authorization": "Bearer " + user})
+		mu.Lock()
+		codes[resp.StatusCode]++
+		mu.Unlock()
+	})
+	// The cart is empty: a quote that reaches payment answers 422 cart_empty.
+	if codes[429] < 25 || codes[422] == 0 || codes[422]+codes[429] != 40 {
+		t.Fatalf("statuses %v: want at most 11 quotes through (the burst and one), 429 for the rest", codes)
+	}
+	t.Logf("40 parallel quotes from one address: %v", codes)
+}
