@@ -197,42 +197,102 @@ func contains(list []string, s string) bool {
 }
 
 // JWKSClient is a KeySource backed by the user service's JWKS endpoint. Keys are
-// cached; an unknown kid triggers a refresh, at most once per minRefresh so a
-// flood of forged kids cannot turn into a flood of fetches.
+// cached, and a cached key never waits: no lock is held over the network. An
+// unknown kid triggers a refresh, but one fetch at a time (the others wait
+// for it), at most once per minRefresh after a fetch that worked and once per
+// failFloor after one that failed, and a kid the fresh set lacks is
+// remembered as unknown for minRefresh: a flood of forged kids, with the user
+// service up or down, is one fetch and a quick answer each.
 type JWKSClient struct {
 	url        string
 	client     *http.Client
 	minRefresh time.Duration
+	failFloor  time.Duration
 
-	mu        sync.Mutex
-	keys      map[string]ed25519.PublicKey
-	fetchedAt time.Time
+	mu       sync.Mutex
+	keys     map[string]ed25519.PublicKey
+	unknown  map[string]time.Time // kid -> remembered as unknown until
+	tried    time.Time            // when the last fetch started
+	failed   error                // why it failed, nil when it worked
+	inFlight chan struct{}        // closed when the fetch in flight ends; nil when none
 }
+
+// unknownCap bounds the remembered unknown kids (a forger chooses them).
+const unknownCap = 1024
 
 // NewJWKSClient returns a JWKS-backed KeySource for url.
 func NewJWKSClient(url string, client *http.Client) *JWKSClient {
-	return &JWKSClient{url: url, client: client, minRefresh: 10 * time.Second, keys: map[string]ed25519.PublicKey{}}
+	return &JWKSClient{url: url, client: client, minRefresh: 10 * time.Second, failFloor: time.Second,
+		keys: map[string]ed25519.PublicKey{}, unknown: map[string]time.Time{}}
 }
 
 // PublicKey implements KeySource.
 func (j *JWKSClient) PublicKey(ctx context.Context, kid string) (ed25519.PublicKey, error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if k, ok := j.keys[kid]; ok {
+	for {
+		j.mu.Lock()
+		now := time.Now()
+		if k, ok := j.keys[kid]; ok {
+			j.mu.Unlock()
+			return k, nil
+		}
+		if until, ok := j.unknown[kid]; ok && now.Before(until) {
+			j.mu.Unlock()
+			return nil, errUnknownKey
+		}
+		if wait := j.inFlight; wait != nil {
+			j.mu.Unlock()
+			select {
+			case <-wait: // look again: the fetch may have brought it
+				continue
+			case <-ctx.Done():
+				return nil, fmt.Errorf("fetch JWKS: %w: %w", ErrUnavailable, ctx.Err())
+			}
+		}
+		if floor := j.floor(); !j.tried.IsZero() && now.Sub(j.tried) < floor {
+			err := j.failed
+			j.mu.Unlock()
+			if err != nil {
+				return nil, fmt.Errorf("fetch JWKS (failed %s ago): %w: %w", now.Sub(j.tried).Round(time.Millisecond), ErrUnavailable, err)
+			}
+			return nil, errUnknownKey
+		}
+		done := make(chan struct{})
+		j.inFlight, j.tried = done, now
+		j.mu.Unlock()
+
+		// The caller's deadline does not end a fetch that others wait for;
+		// the client's own timeout bounds it.
+		keys, err := j.fetch(context.WithoutCancel(ctx))
+
+		j.mu.Lock()
+		j.failed, j.inFlight = err, nil
+		close(done)
+		if err != nil {
+			j.mu.Unlock()
+			return nil, fmt.Errorf("fetch JWKS: %w: %w", ErrUnavailable, err)
+		}
+		j.keys = keys
+		k, ok := keys[kid]
+		if !ok {
+			if len(j.unknown) >= unknownCap {
+				clear(j.unknown)
+			}
+			j.unknown[kid] = time.Now().Add(j.minRefresh)
+		}
+		j.mu.Unlock()
+		if !ok {
+			return nil, errUnknownKey
+		}
 		return k, nil
 	}
-	if !j.fetchedAt.IsZero() && time.Since(j.fetchedAt) < j.minRefresh {
-		return nil, errUnknownKey
+}
+
+// floor is the least time between two fetches, after the last one's outcome.
+func (j *JWKSClient) floor() time.Duration {
+	if j.failed != nil {
+		return j.failFloor
 	}
-	keys, err := j.fetch(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("fetch JWKS: %w: %w", ErrUnavailable, err)
-	}
-	j.keys, j.fetchedAt = keys, time.Now()
-	if k, ok := j.keys[kid]; ok {
-		return k, nil
-	}
-	return nil, errUnknownKey
+	return j.minRefresh
 }
 
 func (j *JWKSClient) fetch(ctx context.Context) (map[string]ed25519.PublicKey, error) {

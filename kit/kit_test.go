@@ -302,6 +302,87 @@ func TestJWKSClient(t *testing.T) {
 	}
 }
 
+// TestForgedKeyIDsCannotStallSignIn: with the user service hanging, six
+// tokens with invented kids make one fetch between them (the others wait for
+// it and are answered 503 when it fails, with no fetch of their own), a token
+// whose key is cached is verified while that fetch still hangs, and a kid the
+// fresh key set lacks is remembered: asking again fetches nothing.
+func TestForgedKeyIDsCannotStallSignIn(t *testing.T) {
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	var hang atomic.Bool
+	entered, release := make(chan struct{}, 16), make(chan struct{})
+	var fetches atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		if hang.Load() {
+			entered <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(JWKSet{Keys: []JWK{PublicJWK(pub)}})
+	}))
+	defer srv.Close()
+	jwks := NewJWKSClient(srv.URL, NewHTTPClient(30*time.Second))
+	jwks.minRefresh = 0 // every unknown kid may fetch: what is left to stop them is one fetch at a time
+	v := NewVerifier(jwks)
+	var issued atomic.Int32
+	issue := func(priv ed25519.PrivateKey) string {
+		return signedToken(t, priv, fmt.Sprint("u", issued.Add(1)), time.Now().Add(time.Minute))
+	}
+	ctx := context.Background()
+	if _, err := v.Verify(ctx, issue(priv)); err != nil {
+		t.Fatal(err)
+	}
+
+	hang.Store(true)
+	forged := make(chan error, 6)
+	for range 6 {
+		_, stranger, _ := ed25519.GenerateKey(rand.Reader)
+		token := issue(stranger)
+		go func() { _, err := v.Verify(ctx, token); forged <- err }()
+	}
+	<-entered // one fetch hangs
+	valid := make(chan error, 1)
+	go func() { _, err := v.Verify(ctx, issue(priv)); valid <- err }()
+	select {
+	case err := <-valid:
+		if err != nil {
+			t.Fatalf("a token with a cached key, while a fetch hangs: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a token with a cached key waited for the hanging fetch")
+	}
+	if n := fetches.Load(); n != 2 {
+		t.Fatalf("%d fetches while six forged kids wait; want the first and one in flight", n)
+	}
+	close(release)
+	for range 6 {
+		if err := <-forged; !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("a forged kid while the key set cannot be fetched: %v, want ErrUnavailable (503)", err)
+		}
+	}
+	if n := fetches.Load(); n != 2 {
+		t.Fatalf("%d fetches after the failed one; the others must not fetch again within the floor", n)
+	}
+
+	// A kid missing from a fresh key set is remembered as unknown.
+	hang.Store(false)
+	jwks.minRefresh, jwks.tried = time.Hour, time.Time{}
+	_, stranger, _ := ed25519.GenerateKey(rand.Reader)
+	token := issue(stranger)
+	if _, err := v.Verify(ctx, token); !errors.Is(err, Unauthorized()) || fetches.Load() != 3 {
+		t.Fatalf("an unknown kid: %v after %d fetches; want 401 after one more", err, fetches.Load())
+	}
+	jwks.tried = time.Time{} // no floor: only the memory of the kid answers
+	if _, err := v.Verify(ctx, issue(stranger)); !errors.Is(err, Unauthorized()) || fetches.Load() != 3 {
+		t.Fatalf("the same unknown kid again: %v after %d fetches; want 401 and no fetch", err, fetches.Load())
+	}
+}
+
 func TestQuery(t *testing.T) {
 	tests := []struct {
 		query     string
