@@ -11,6 +11,7 @@ replace (
 require (
 	github.com/gin-gonic/gin v1.12.0
 	github.com/golang-jwt/jwt/v5 v5.3.1
+	github.com/mtibben/confusables v0.0.0-20210201002637-9d1b0723b659
 	github.com/prometheus/client_golang v1.25.0
 	github.com/roboshop-go/roboshop/kit v0.0.0-00010101000000-000000000000
 	github.com/roboshop-go/roboshop/testkit v0.0.0-00010101000000-000000000000

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"net/mail"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	"github.com/mtibben/confusables"
 	"github.com/roboshop-go/roboshop/kit"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"golang.org/x/crypto/bcrypt"
@@ -68,6 +71,8 @@ func handleRegister(st store, keys *keyring, ttl time.Duration, pw passwords) gi
 		email, name := normalizeEmail(req.Email), strings.TrimSpace(req.Name)
 		fields := map[string]string{}
 		if err := validateEmail(email); err != nil {
+			fields["email"] = err.Error()
+		} else if err := refuseLookAlike(email); err != nil {
 			fields["email"] = err.Error()
 		}
 		if err := validateName(name); err != nil {
@@ -310,6 +315,76 @@ func validateEmail(email string) error {
 		return errors.New("must be an email address like name@example.com")
 	}
 	return nil
+}
+
+// refuseLookAlike refuses, at registration, an address that a reader could
+// not tell from another one: invisible and formatting characters (a zero-width
+// space), a label that mixes scripts (a Cyrillic "а" among Latin letters), and
+// an address whose every non-ASCII letter is confusable with ASCII (its UTS #39
+// skeleton is plain ASCII: "раураl" in Cyrillic reads "paypal"). Addresses in
+// one script, accented letters and the CJK mixes UTS #39 allows stay welcome.
+func refuseLookAlike(email string) error {
+	for _, r := range email {
+		if unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) ||
+			unicode.Is(unicode.Variation_Selector, r) || unicode.IsSpace(r) {
+			return fmt.Errorf("must not contain invisible or formatting characters (%U)", r)
+		}
+	}
+	local, domain, _ := strings.Cut(email, "@")
+	for _, label := range append([]string{local}, strings.Split(domain, ".")...) {
+		if scripts := scriptsOf(label); len(scripts) > 1 && !allowedMix(scripts) {
+			return fmt.Errorf("must not mix scripts in one part (%s in %q): it would look like another address",
+				strings.Join(slices.Sorted(maps.Keys(scripts)), " and "), label)
+		}
+	}
+	if !isASCII(email) {
+		if sk := confusables.Skeleton(email); isASCII(sk) {
+			return errors.New("looks like an address in plain Latin letters: write it in those")
+		}
+	}
+	return nil
+}
+
+// scriptsOf names the scripts of s's letters (Common and Inherited, such as
+// digits, dots and accents, belong to none).
+func scriptsOf(s string) map[string]bool {
+	found := map[string]bool{}
+	for _, r := range s {
+		if r < utf8.RuneSelf && !unicode.IsLetter(r) {
+			continue
+		}
+		for name, table := range unicode.Scripts {
+			if name != "Common" && name != "Inherited" && unicode.Is(table, r) {
+				found[name] = true
+				break
+			}
+		}
+	}
+	return found
+}
+
+// allowedMix: the mixes UTS #39 calls highly restrictive, which Chinese,
+// Japanese and Korean writing uses with Latin.
+func allowedMix(scripts map[string]bool) bool {
+	for _, mix := range [][]string{{"Latin", "Han", "Hiragana", "Katakana"}, {"Latin", "Han", "Bopomofo"}, {"Latin", "Han", "Hangul"}} {
+		inside := true
+		for name := range scripts {
+			inside = inside && slices.Contains(mix, name)
+		}
+		if inside {
+			return true
+		}
+	}
+	return false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func validateName(name string) error {

@@ -305,7 +305,10 @@ func TestUnknownEmailCostsTheConfiguredBcryptCost(t *testing.T) {
 }
 
 // TestLookAlikeEmailsAndNames: emails are one account whatever their Unicode
-// form or case; names with text-direction controls are refused.
+// form or case; an address that reads like another one (an invisible
+// character, a Cyrillic letter among Latin ones, a whole word of Cyrillic
+// letters that look Latin) is refused, while accents and scripts of their own
+// are welcome; names with text-direction controls are refused.
 func TestLookAlikeEmailsAndNames(t *testing.T) {
 	t.Parallel()
 	app := newTestApp(t)
@@ -317,6 +320,15 @@ func TestLookAlikeEmailsAndNames(t *testing.T) {
 	}{
 		{"lower-case ASCII of a full-width email", "ada.lovelace@example.com", "Ada", 409, ""},
 		{"upper case", "ADA.LOVELACE@EXAMPLE.COM", "Ada", 409, ""},
+		{"a zero-width space in the email", "ada.love\u200Blace@example.com", "Ada", 422, "email"},
+		{"a soft hyphen in the email", "ada.love\u00ADlace@example.com", "Ada", 422, "email"},
+		{"a Cyrillic a in the local part", "\u0430da.lovelace@example.com", "Ada", 422, "email"},
+		{"a Cyrillic a in the domain", "ada.lovelace@ex\u0430mple.com", "Ada", 422, "email"},
+		{"a Greek o in the domain", "ada.lovelace@exampl\u03bf.com", "Ada", 422, "email"},
+		{"a whole Cyrillic word that reads Latin", "\u0440\u0430\u0443\u0440\u0430\u04cf@example.com", "Ada", 422, "email"},
+		{"accents are letters of their own", "jos\u00e9.m\u00fcller@example.com", "Jos\u00e9", 201, ""},
+		{"a script of its own", "\u0430\u043d\u043d\u0430@\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444", "\u0410\u043d\u043d\u0430", 201, ""},
+		{"Japanese with Latin", "\u5c71\u7530taro@example.jp", "Taro", 201, ""},
 		{"right-to-left override in the name", "rlo@example.com", "Ada\u202Egnp.exe", 422, "name"},
 		{"first-strong isolate in the name", "fsi@example.com", "Ada\u2068x", 422, "name"},
 	}
