@@ -41,7 +41,7 @@ func (t cartTTL) of(role string) time.Duration {
 // with (method, path and body), so reusing it for another request is a 422.
 func newWrite(c *gin.Context, ttl cartTTL, body any) (write, error) {
 	caller := kit.Caller(c)
-	w := write{Owner: caller.Subject, TTL: ttl.of(caller.Role), Key: c.GetHeader("Idempotency-Key")}
+	w := write{Owner: caller.Subject, TTL: ttl.of(caller.Role), Key: c.GetHeader("Idempotency-Key"), Space: spaceClient}
 	if w.Key == "" {
 		return w, nil
 	}
@@ -329,7 +329,7 @@ func handleSettle(st store, ttl cartTTL) gin.HandlerFunc {
 		}
 		caller := kit.Caller(c)
 		raw, _ := json.Marshal(req.Items)
-		w := write{Owner: caller.Subject, TTL: ttl.of(caller.Role), Key: "order:" + req.OrderID, Hash: fingerprint(string(raw))}
+		w := write{Owner: caller.Subject, TTL: ttl.of(caller.Role), Key: req.OrderID, Hash: fingerprint(string(raw)), Space: spaceSettle}
 		replayed, err := st.Settle(c, w, ordered)
 		if err != nil {
 			return cartError(err)

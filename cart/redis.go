@@ -19,8 +19,13 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// redisStore keeps each cart as a hash "cart:<owner>" of SKU -> JSON line. All
-// updates are Lua scripts, so each runs atomically inside Redis.
+// redisStore keeps each cart as a hash "cart:<owner>" of SKU -> JSON line,
+// and in the same hash the markers of the keyed writes applied to it
+// ("op:<key digest>" for a client's Idempotency-Key, "settle:<order id>" for
+// payment's settlements; SKUs never hold a colon): a marker lives and dies
+// with the cart it guards, so Redis's eviction (volatile-lru, under
+// maxmemory) can never drop a marker and keep its cart, and a retry can never
+// apply twice. All updates are Lua scripts, so each runs atomically inside Redis.
 type redisStore struct {
 	rdb *redis.Client
 	// fence is how long after it is sent a write may still be applied. It is
@@ -36,6 +41,9 @@ const (
 	// settleMemory is how long a settled order is remembered, so a repeated
 	// settlement never takes the same quantities out twice.
 	settleMemory = 7 * 24 * time.Hour
+	// maxMarkers bounds the markers a cart keeps (nginx allows a cart a few
+	// writes a second): past it the oldest is forgotten first.
+	maxMarkers = 256
 )
 
 // openRedisStore connects to url; each command is a span of tp's (nil: none).
@@ -82,14 +90,21 @@ func (s *redisStore) Ping(ctx context.Context) error { return unavailable(s.rdb.
 
 func cartKey(owner string) string { return "cart:" + owner }
 
-// opKey is where an Idempotency-Key's use is remembered; "" (no key) disables it.
-func opKey(w write) string {
+// markerField is the field of w.Owner's cart that remembers w's key; "" (no
+// key) disables it.
+func markerField(w write) string {
 	if w.Key == "" {
 		return ""
 	}
+	if w.Space == spaceSettle {
+		return spaceSettle + ":" + w.Key
+	}
 	sum := sha256.Sum256([]byte(w.Key))
-	return "cartop:" + w.Owner + ":" + hex.EncodeToString(sum[:16])
+	return spaceClient + ":" + hex.EncodeToString(sum[:16])
 }
+
+// isMarker tells a marker field from a line's (a SKU has no colon).
+func isMarker(field string) bool { return strings.Contains(field, ":") }
 
 func (s *redisStore) Cart(ctx context.Context, owner string) ([]Line, error) {
 	fields, err := s.rdb.HGetAll(ctx, cartKey(owner)).Result()
@@ -98,6 +113,9 @@ func (s *redisStore) Cart(ctx context.Context, owner string) ([]Line, error) {
 	}
 	lines := make([]Line, 0, len(fields))
 	for sku, raw := range fields {
+		if isMarker(sku) {
+			continue
+		}
 		var l Line
 		if err := json.Unmarshal([]byte(raw), &l); err != nil {
 			return nil, fmt.Errorf("cart %s line %s: %w", owner, sku, err)
@@ -108,84 +126,126 @@ func (s *redisStore) Cart(ctx context.Context, owner string) ([]Line, error) {
 	return lines, nil
 }
 
-// writeGuard starts every write script. KEYS[1] is the cart, KEYS[2] the
-// Idempotency-Key marker (” for none). ARGV[1] is the deadline on Redis's
-// clock (unix ms), ARGV[2] the request's fingerprint, ARGV[3] how long the
-// marker lives, ARGV[4] the cart's idle TTL (ms); a script's own arguments
-// follow from ARGV[5]. done() marks the key used and refreshes the TTL.
-const writeGuard = `
+// writeGuard starts every write script. KEYS[1] is the cart. ARGV[1] is the
+// deadline on Redis's clock (unix ms), ARGV[2] the request's fingerprint,
+// ARGV[3] how long the marker lives (ms), ARGV[4] the cart's idle TTL (ms),
+// ARGV[5] the marker's field in the cart ('' for none); a script's own
+// arguments follow from ARGV[6]. A marker is "<fingerprint>|<expiry, unix
+// ms>". lines() counts the cart's lines; done() forgets expired markers (and
+// the oldest past maxMarkers), marks the key used and refreshes the TTL.
+var writeGuard = `
 local t = redis.call('TIME')
-if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(ARGV[1]) then return 'late' end
-if KEYS[2] ~= '' then
-  local seen = redis.call('GET', KEYS[2])
-  if seen == ARGV[2] then return 'replayed' end
-  if seen then return 'key_reused' end
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if now > tonumber(ARGV[1]) then return 'late' end
+local marker = ARGV[5]
+local function isMarker(field) return string.find(field, ':', 1, true) ~= nil end
+if marker ~= '' then
+  local seen = redis.call('HGET', KEYS[1], marker)
+  if seen then
+    local hash, expires = string.match(seen, '^(.*)|(%d+)$')
+    if expires and tonumber(expires) > now then
+      if hash == ARGV[2] then return 'replayed' end
+      return 'key_reused'
+    end
+  end
+end
+local function lines()
+  local n = 0
+  for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+    if not isMarker(field) then n = n + 1 end
+  end
+  return n
 end
 local function done(result)
-  if KEYS[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3]) end
+  local all = redis.call('HGETALL', KEYS[1])
+  local kept = {}
+  for i = 1, #all, 2 do
+    if isMarker(all[i]) then
+      local expires = tonumber(string.match(all[i + 1], '|(%d+)$') or '0')
+      if expires <= now then
+        redis.call('HDEL', KEYS[1], all[i])
+      else
+        table.insert(kept, {all[i], expires})
+      end
+    end
+  end
+  if marker ~= '' and #kept >= ` + strconv.Itoa(maxMarkers) + ` then
+    table.sort(kept, function(a, b) return a[2] < b[2] end)
+    for i = 1, #kept - ` + strconv.Itoa(maxMarkers) + ` + 1 do redis.call('HDEL', KEYS[1], kept[i][1]) end
+  end
+  if marker ~= '' then redis.call('HSET', KEYS[1], marker, ARGV[2] .. '|' .. (now + tonumber(ARGV[3]))) end
   if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
   return result
 end
 `
 
 // upsertScript adds to (mode "add") or sets (mode "set") a line's quantity.
-// ARGV[5..] sku, qty, name, price, now, mode, maxQty, maxLines.
+// ARGV[6..] sku, qty, name, price, now, mode, maxQty, maxLines.
 var upsertScript = redis.NewScript(writeGuard + `
-local raw = redis.call('HGET', KEYS[1], ARGV[5])
-local qty = tonumber(ARGV[6])
+local raw = redis.call('HGET', KEYS[1], ARGV[6])
+local qty = tonumber(ARGV[7])
 local line
 if raw then
   line = cjson.decode(raw)
-  if ARGV[10] == 'add' then qty = line.qty + qty end
+  if ARGV[11] == 'add' then qty = line.qty + qty end
 else
-  if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[12]) then return 'line_limit' end
-  line = {added = tonumber(ARGV[9])}
+  if lines() >= tonumber(ARGV[13]) then return 'line_limit' end
+  line = {added = tonumber(ARGV[10])}
 end
-if qty > tonumber(ARGV[11]) then return 'qty_limit' end
+if qty > tonumber(ARGV[12]) then return 'qty_limit' end
 line.qty = qty
-line.name = ARGV[7]
-line.unit_price_cents = tonumber(ARGV[8])
-redis.call('HSET', KEYS[1], ARGV[5], cjson.encode(line))
+line.name = ARGV[8]
+line.unit_price_cents = tonumber(ARGV[9])
+redis.call('HSET', KEYS[1], ARGV[6], cjson.encode(line))
 return done('ok')
 `)
 
-// removeScript deletes a line. ARGV[5] sku.
+// removeScript deletes a line. ARGV[6] sku.
 var removeScript = redis.NewScript(writeGuard + `
-if redis.call('HDEL', KEYS[1], ARGV[5]) == 0 then return 'no_line' end
+if redis.call('HDEL', KEYS[1], ARGV[6]) == 0 then return 'no_line' end
 return done('ok')
 `)
 
+// clearScript deletes every line and keeps the markers: a retried write from
+// before the clear is still known.
 var clearScript = redis.NewScript(writeGuard + `
-redis.call('DEL', KEYS[1])
+for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if not isMarker(field) then redis.call('HDEL', KEYS[1], field) end
+end
 return done('ok')
 `)
 
-// mergeScript folds KEYS[3] into KEYS[1] and deletes KEYS[3].
-// ARGV[5..] maxQty, maxLines. Answers the SKUs that did not fit.
+// mergeScript folds KEYS[2]'s lines into KEYS[1] and deletes KEYS[2].
+// ARGV[6..] maxQty, maxLines. Answers the SKUs that did not fit.
 var mergeScript = redis.NewScript(writeGuard + `
-local from = redis.call('HGETALL', KEYS[3])
+local from = redis.call('HGETALL', KEYS[2])
 local skipped = {}
-local maxQty, maxLines = tonumber(ARGV[5]), tonumber(ARGV[6])
+local maxQty, maxLines = tonumber(ARGV[6]), tonumber(ARGV[7])
+local count = lines()
 for i = 1, #from, 2 do
-  local sku, theirs = from[i], cjson.decode(from[i + 1])
-  local raw = redis.call('HGET', KEYS[1], sku)
-  if raw then
-    local ours = cjson.decode(raw)
-    ours.qty = math.min(ours.qty + theirs.qty, maxQty)
-    redis.call('HSET', KEYS[1], sku, cjson.encode(ours))
-  elseif redis.call('HLEN', KEYS[1]) < maxLines then
-    redis.call('HSET', KEYS[1], sku, from[i + 1])
-  else
-    table.insert(skipped, sku)
+  local sku = from[i]
+  if not isMarker(sku) then
+    local theirs = cjson.decode(from[i + 1])
+    local raw = redis.call('HGET', KEYS[1], sku)
+    if raw then
+      local ours = cjson.decode(raw)
+      ours.qty = math.min(ours.qty + theirs.qty, maxQty)
+      redis.call('HSET', KEYS[1], sku, cjson.encode(ours))
+    elseif count < maxLines then
+      redis.call('HSET', KEYS[1], sku, from[i + 1])
+      count = count + 1
+    else
+      table.insert(skipped, sku)
+    end
   end
 end
-redis.call('DEL', KEYS[3])
+redis.call('DEL', KEYS[2])
 return done(skipped)
 `)
 
-// settleScript takes ordered quantities out of the cart. ARGV[5..] sku, qty pairs.
+// settleScript takes ordered quantities out of the cart. ARGV[6..] sku, qty pairs.
 var settleScript = redis.NewScript(writeGuard + `
-for i = 5, #ARGV, 2 do
+for i = 6, #ARGV, 2 do
   local raw = redis.call('HGET', KEYS[1], ARGV[i])
   if raw then
     local line = cjson.decode(raw)
@@ -204,9 +264,9 @@ return done('ok')
 // script's own result, or replayed, or an error.
 func (s *redisStore) runWrite(ctx context.Context, script *redis.Script, w write, marker time.Duration,
 	extraKeys []string, args ...any) (result any, replayed bool, err error) {
-	keys := append([]string{cartKey(w.Owner), opKey(w)}, extraKeys...)
+	keys := append([]string{cartKey(w.Owner)}, extraKeys...)
 	deadline := time.Now().Add(s.fence).UnixMilli()
-	argv := append([]any{deadline, w.Hash, marker.Milliseconds(), w.TTL.Milliseconds()}, args...)
+	argv := append([]any{deadline, w.Hash, marker.Milliseconds(), w.TTL.Milliseconds(), markerField(w)}, args...)
 	res, err := script.Run(ctx, s.rdb, keys, argv...).Result()
 	if err != nil {
 		return nil, false, unavailable(err)

@@ -91,3 +91,72 @@ func TestFullRedisEvictsCartsNotOtherKeys(t *testing.T) {
 	}
 	t.Logf("%d carts written, %d keys kept under a 4 MB limit", carts, kept)
 }
+
+// TestRetryAppliesOnceWhenRedisIsFull: twenty shoppers each add a line with
+// an Idempotency-Key, then Redis is filled past its maxmemory (volatile-lru)
+// by other carts while the twenty keep reading theirs; then each retries its
+// add with the same key. A cart that survived the flood must answer the
+// retry as a replay (its quantity stays 1): its marker lives in the cart
+// itself, so eviction takes both or neither. A cart that was evicted whole
+// takes the retry as its first write, also 1.
+func TestRetryAppliesOnceWhenRedisIsFull(t *testing.T) {
+	t.Parallel()
+	rds := testkit.RedisWith(t, "--maxmemory", "4mb", "--maxmemory-policy", "volatile-lru")
+	st, err := openRedisStore("redis://"+rds.Addr()+"/0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := testkit.Context(t)
+	line := Line{SKU: "DR-001", Name: "SkyEye 4K", Qty: 1, UnitPriceCents: 79900}
+	shoppers := make([]write, 20)
+	for i := range shoppers {
+		shoppers[i] = write{Owner: fmt.Sprintf("shopper-%02d", i), TTL: time.Hour, Key: "add-1", Hash: "add DR-001 x1"}
+		if _, err := st.Add(ctx, shoppers[i], line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3000 { // about 10 MB of other carts: well past the limit
+		w := write{Owner: fmt.Sprintf("flood-%06d", i), TTL: time.Hour}
+		for j := range 5 {
+			if _, err := st.Add(ctx, w, Line{SKU: fmt.Sprintf("SKU-%d", j), Name: strings.Repeat("n", 100), Qty: 1, UnitPriceCents: 100}); err != nil {
+				t.Fatalf("cart %d: %v", i, err)
+			}
+		}
+		if i%100 == 0 { // the shoppers look at their carts now and then
+			for _, w := range shoppers {
+				if _, err := st.Cart(ctx, w.Owner); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	survived, replayed := 0, 0
+	for _, w := range shoppers {
+		before, err := st.Cart(ctx, w.Owner)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(before) > 0 {
+			survived++
+		}
+		again, err := st.Add(ctx, w, line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again {
+			replayed++
+		}
+		after, err := st.Cart(ctx, w.Owner)
+		if err != nil || len(after) != 1 || after[0].Qty != 1 {
+			t.Errorf("%s: the retried add left %+v (%v); want DR-001 x1", w.Owner, after, err)
+		}
+	}
+	t.Logf("of 20 carts, %d survived the flood; %d retries were replays", survived, replayed)
+	if survived == 0 {
+		t.Fatal("no shopper's cart survived the flood: nothing was retried against a kept cart")
+	}
+	if replayed < survived {
+		t.Errorf("%d carts survived but only %d retries were replayed", survived, replayed)
+	}
+}

@@ -29,7 +29,15 @@ type write struct {
 	TTL   time.Duration
 	Key   string // "" when the client sent none
 	Hash  string
+	// Space keeps whose keys these are apart: the client's Idempotency-Keys
+	// (spaceClient) and payment's order ids (spaceSettle) never meet.
+	Space string
 }
+
+const (
+	spaceClient = "op"
+	spaceSettle = "settle"
+)
 
 var (
 	errQtyLimit  = errors.New("quantity limit exceeded")

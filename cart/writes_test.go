@@ -189,3 +189,34 @@ func waitCart(t *testing.T, app *testApp, tok string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestClientKeysCannotBlockASettlement: a shopper's cart write under the
+// Idempotency-Key "order:<id>" (what the settlement's marker was called)
+// leaves that order's settlement to apply: payment's markers and the client's
+// keys live apart. A clear keeps the markers: a retry from before it still
+// replays.
+func TestClientKeysCannotBlockASettlement(t *testing.T) {
+	t.Parallel()
+	app := newTestApp(t, "")
+	user := testkit.RegisterUser(t, app.userURL)
+	const order = "ord_00000000000000000000beef"
+	add := testkit.Request{Method: "POST", Path: "/cart/items", Token: user, Body: item{"sku": "DR-001", "qty": 2},
+		Headers: map[string]string{"Idempotency-Key": "order:" + order}}
+	testkit.ExpectStatus(t, testkit.Serve(t, app.router, add), 200)
+	settle := item{"order_id": order, "items": []item{{"sku": "DR-001", "qty": 2}}}
+	if code, _ := app.do(t, "POST", "/cart/settle", user, settle); code != http.StatusOK {
+		t.Fatalf("settling order %s after a client write keyed order:%s: %d, want 200", order, order, code)
+	}
+	if _, cart := app.do(t, "GET", "/cart", user, nil); len(cart.Items) != 0 {
+		t.Fatalf("cart after the settlement: %+v", cart.Items)
+	}
+	// Clear, then the add's retry: remembered, so not applied again.
+	testkit.ExpectStatus(t, testkit.Serve(t, app.router, testkit.Request{Method: "DELETE", Path: "/cart", Token: user}), http.StatusNoContent)
+	w := testkit.Serve(t, app.router, add)
+	if w.Header().Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("the add retried after a clear: %d %s, want a replay", w.Code, w.Body)
+	}
+	if _, cart := app.do(t, "GET", "/cart", user, nil); len(cart.Items) != 0 {
+		t.Fatalf("the retried add was applied again after the clear: %+v", cart.Items)
+	}
+}
