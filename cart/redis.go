@@ -129,7 +129,7 @@ func (s *redisStore) Cart(ctx context.Context, owner string) ([]Line, error) {
 // writeGuard starts every write script. KEYS[1] is the cart. ARGV[1] is the
 // deadline on Redis's clock (unix ms), ARGV[2] the request's fingerprint,
 // ARGV[3] how long the marker lives (ms), ARGV[4] the cart's idle TTL (ms),
-// ARGV[5] the marker's field in the cart (” for none); a script's own
+// ARGV[5] the marker's field in the cart (empty for none); a script's own
 // arguments follow from ARGV[6]. A marker is "<fingerprint>|<expiry, unix
 // ms>". lines() counts the cart's lines; done() forgets expired markers (and
 // the oldest past maxMarkers), marks the key used and refreshes the TTL.
