@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -238,17 +240,38 @@ func (s *stack) dbCeilingPhase(ctx context.Context, d time.Duration, clients int
 
 // replayCheckout makes the writes of one approved three-line checkout, as
 // payment makes them (payment/mysql.go): claim the idempotency key, claim the
-// cart, the order transaction, release the claim. It returns how long the
-// order transaction's COMMIT took.
+// cart, commit the charge intent (its claim's row locked), the order
+// transaction (the intent and the claim moved first), release the claim. It
+// returns how long the order transaction's COMMIT took.
 func replayCheckout(ctx context.Context, db *sql.DB, id string) (time.Duration, error) {
 	user, key, claim, order := id, "key-"+id, fmt.Sprintf("%024d", len(id)), "ord_"+id
+	sum := sha256.Sum256([]byte(id))
+	intent, reference := hex.EncodeToString(sum[:12]), "chk_"+hex.EncodeToString(sum[12:28])
 	now := time.Now().UTC()
 	if _, err := db.ExecContext(ctx, `INSERT INTO idempotency_keys (user_id, idem_key, request_hash, state, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?)`, user, key, strings.Repeat("a", 64), "in_progress", now, now); err != nil {
 		return 0, err
 	}
-	if _, err := db.ExecContext(ctx, `INSERT INTO cart_claims (user_id, claim_id, state, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?)`, user, claim, "active", now, now); err != nil {
+	if _, err := db.ExecContext(ctx, `INSERT INTO cart_claims (user_id, claim_id, state, charge_ref, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, user, claim, "active", reference, now, now); err != nil {
+		return 0, err
+	}
+	itx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = itx.Rollback() }()
+	var ref string
+	if err := itx.QueryRowContext(ctx, `SELECT charge_ref FROM cart_claims WHERE user_id = ? AND claim_id = ? AND state = ? FOR UPDATE`,
+		user, claim, "active").Scan(&ref); err != nil {
+		return 0, err
+	}
+	if _, err := itx.ExecContext(ctx, `INSERT INTO charge_intents (id, reference, user_id, claim_id, idem_key, order_id,
+		amount_cents, currency, order_json, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		intent, ref, user, claim, key, order, 30000, "USD", strings.Repeat("x", 900), "pending", now, now); err != nil {
+		return 0, err
+	}
+	if err := itx.Commit(); err != nil {
 		return 0, err
 	}
 	tx, err := db.BeginTx(ctx, nil)
@@ -261,6 +284,8 @@ func replayCheckout(ctx context.Context, db *sql.DB, id string) (time.Duration, 
 		args  []any
 	}
 	steps := []statement{
+		{`UPDATE charge_intents SET state = ?, charge_id = ?, updated_at = ? WHERE id = ? AND state = ?`,
+			[]any{"ordered", "pay_" + id, now, intent, "pending"}},
 		{`UPDATE cart_claims SET state = ?, order_id = ?, updated_at = ? WHERE user_id = ? AND claim_id = ? AND state = ?`,
 			[]any{"ordered", order, now, user, claim, "active"}},
 		{`INSERT INTO orders (id, user_id, status, subtotal_cents, shipping_cents, total_cents, currency,
