@@ -323,8 +323,9 @@ func TestEveryProductHasAnImage(t *testing.T) {
 // TestQuoteIsRateLimited: a quote prices the cart (a cart read, a catalogue
 // call, a database read), so one address cannot ask for them without limit:
 // of 40 quotes in a burst, nginx answers 429 to those past its burst of 10.
+// Not parallel: its sign-up and burst would share the user service's two
+// bcrypt slots and its MongoDB with TestLoginBurstIsRateLimited's burst.
 func TestQuoteIsRateLimited(t *testing.T) {
-	t.Parallel()
 	base := startNginx(t, sharedUpstreams(t))
 	user := testkit.RegisterUser(t, testkit.SharedUser(t))
 	var mu sync.Mutex
