@@ -159,12 +159,14 @@ func TestProxyStripsPrefixAndPassesRequestID(t *testing.T) {
 func TestLoginBurstIsRateLimited(t *testing.T) {
 	t.Parallel()
 	base := startNginx(t, sharedUpstreams(t))
-	// A fresh email each run: the user service locks an email after 5 failures,
-	// which would turn every answer into its 429 rather than nginx's.
-	body := `{"email":"` + testkit.UniqueName("burst") + `@example.com","password":"wrong-password"}`
+	// A fresh email for each attempt: the user service's own throttle (5
+	// per account and address, counted before it decides, so a simultaneous
+	// burst on one account may all be refused) would answer its 429s instead
+	// of nginx's, and then no attempt would reach a password check.
 	var mu sync.Mutex
 	codes := map[int]int{}
 	testkit.InParallel(15, func(int) {
+		body := `{"email":"` + testkit.UniqueName("burst") + `@example.com","password":"wrong-password"}`
 		resp, _ := get(t, "POST", base+"/api/user/login", strings.NewReader(body), nil)
 		mu.Lock()
 		codes[resp.StatusCode]++
