@@ -37,7 +37,11 @@ var paymentKilled = scenario{
 			if err := d.recreatePayment(ctx, killedStale, "CRASH_AT=after_charge"); err != nil {
 				return err
 			}
-			status, _, err := d.http.checkout(ctx, shopper, "drill-killed-1")
+			body, status, answer, err := d.http.quotedCheckout(ctx, shopper)
+			if err != nil || status != http.StatusOK {
+				return fmt.Errorf("the quote: %d %s %v", status, answer, err)
+			}
+			status, _, err = d.http.postCheckout(ctx, shopper, "drill-killed-1", body)
 			if err == nil && status != http.StatusBadGateway {
 				return fmt.Errorf("the checkout answered %d; payment should have died mid-way (nginx answers 502)", status)
 			}
@@ -61,21 +65,27 @@ var paymentKilled = scenario{
 			if err := d.recreatePayment(ctx, killedStale); err != nil {
 				return err
 			}
-			status, body, err := d.http.checkoutUntilAnswered(ctx, shopper, "drill-killed-1")
+			// The retry resends the same request, as the UI and the load generator do.
+			status, answer, err = d.http.checkoutUntilAnswered(ctx, shopper, "drill-killed-1", body)
 			if err != nil {
 				return err
 			}
-			if status != http.StatusCreated || !strings.Contains(body, charge.ID) {
-				return fmt.Errorf("the retry with the same key: %d %s; want 201 with charge %s", status, body, charge.ID)
+			if status != http.StatusCreated || !strings.Contains(answer, charge.ID) {
+				return fmt.Errorf("the retry with the same key: %d %s; want 201 with charge %s", status, answer, charge.ID)
 			}
 			step("the retry with the same key: 201, the order paid by %s", charge.ID)
-			if status, body, err = d.http.checkoutUntilAnswered(ctx, shopper, "drill-killed-2"); err != nil {
+			// A new checkout quotes first: the cart was settled, so the quote
+			// (or the checkout) says the cart is empty.
+			if body, status, answer, err = d.http.quotedCheckout(ctx, shopper); err == nil && status == http.StatusOK {
+				status, answer, err = d.http.checkoutUntilAnswered(ctx, shopper, "drill-killed-2", body)
+			}
+			if err != nil {
 				return err
 			}
-			if status != http.StatusUnprocessableEntity || !strings.Contains(body, "cart_empty") {
-				return fmt.Errorf("a new key: %d %s; want 422 cart_empty", status, body)
+			if status != http.StatusUnprocessableEntity || !strings.Contains(answer, "cart_empty") {
+				return fmt.Errorf("a new checkout: %d %s; want 422 cart_empty", status, answer)
 			}
-			step("a new key: 422 cart_empty (the order's lines were taken out of the cart)")
+			step("a new checkout: 422 cart_empty (the order's lines were taken out of the cart)")
 			return d.reconcileCharge(ctx, before, charge)
 		}, func() error {
 			return d.recreatePayment(ctx)
@@ -195,27 +205,32 @@ func (c *shopClient) shopperWithCart(ctx context.Context) (string, error) {
 	return user.Token, c.fillCart(ctx, user.Token)
 }
 
-// checkout quotes the cart and checks out with key: the status and body
-// (0 and the error when no answer came).
-func (c *shopClient) checkout(ctx context.Context, token, key string) (int, string, error) {
+// quotedCheckout quotes token's cart and returns the checkout body for the
+// quoted total; a quote that is not 200 comes back as its status and body.
+func (c *shopClient) quotedCheckout(ctx context.Context, token string) (map[string]any, int, string, error) {
 	var quote struct {
 		TotalCents int64 `json:"total_cents"`
 	}
 	if err := c.call(ctx, http.MethodGet, "/api/payment/checkout/quote", token, nil, nil, &quote); err != nil {
 		var se *statusError
 		if errors.As(err, &se) {
-			return se.status, se.body, nil
+			return nil, se.status, se.body, nil
 		}
-		return 0, "", err
+		return nil, 0, "", err
 	}
-	var body json.RawMessage
-	err := c.call(ctx, http.MethodPost, "/api/payment/checkout", token, map[string]string{"Idempotency-Key": key},
-		map[string]any{
-			"card": map[string]any{"number": "4242424242424242", "exp_month": 12, "exp_year": time.Now().Year() + 2, "cvc": "123", "holder": "Drill"},
-			"shipping_address": map[string]string{"name": "Drill", "line1": "1 Fault Lane", "line2": "", "city": "Drilltown",
-				"postal_code": "12345", "country": "US"},
-			"expected_total_cents": quote.TotalCents,
-		}, &body)
+	return map[string]any{
+		"card": map[string]any{"number": "4242424242424242", "exp_month": 12, "exp_year": time.Now().Year() + 2, "cvc": "123", "holder": "Drill"},
+		"shipping_address": map[string]string{"name": "Drill", "line1": "1 Fault Lane", "line2": "", "city": "Drilltown",
+			"postal_code": "12345", "country": "US"},
+		"expected_total_cents": quote.TotalCents,
+	}, http.StatusOK, "", nil
+}
+
+// postCheckout sends one checkout of body with key: the status and body (0
+// and the error when no answer came).
+func (c *shopClient) postCheckout(ctx context.Context, token, key string, body map[string]any) (int, string, error) {
+	var answer json.RawMessage
+	err := c.call(ctx, http.MethodPost, "/api/payment/checkout", token, map[string]string{"Idempotency-Key": key}, body, &answer)
 	var se *statusError
 	switch {
 	case errors.As(err, &se):
@@ -223,16 +238,16 @@ func (c *shopClient) checkout(ctx context.Context, token, key string) (int, stri
 	case err != nil:
 		return 0, "", err
 	}
-	return http.StatusCreated, string(body), nil
+	return http.StatusCreated, string(answer), nil
 }
 
-// checkoutUntilAnswered retries a checkout with key as the UI does, until the
-// answer is definitive (not a 5xx, not a 409 for a checkout still in
-// progress), for at most a minute.
-func (c *shopClient) checkoutUntilAnswered(ctx context.Context, token, key string) (int, string, error) {
+// checkoutUntilAnswered resends the same checkout with key as the UI does,
+// until the answer is definitive (not a 5xx, not a 409 for a checkout still
+// in progress), for at most a minute.
+func (c *shopClient) checkoutUntilAnswered(ctx context.Context, token, key string, request map[string]any) (int, string, error) {
 	deadline := time.Now().Add(time.Minute)
 	for {
-		status, body, err := c.checkout(ctx, token, key)
+		status, body, err := c.postCheckout(ctx, token, key, request)
 		inProgress := status == http.StatusConflict && strings.Contains(body, "checkout_in_progress")
 		if err == nil && status < 500 && !inProgress {
 			return status, body, nil
