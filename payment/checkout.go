@@ -102,7 +102,7 @@ func errCartBusy() *kit.Error {
 
 // Run places the order for in, at most once per key and per cart.
 func (co *checkout) Run(ctx context.Context, in checkoutInput) (outcome, error) {
-	claimed, rec, err := co.st.ClaimKey(ctx, in.User, in.Key, in.Fingerprint, time.Now().Add(-co.Stale))
+	claimed, rec, err := co.st.ClaimKey(ctx, in.User, in.Key, in.Fingerprint, co.staleBefore())
 	if err != nil {
 		return outcome{}, err
 	}
@@ -243,7 +243,7 @@ func (co *checkout) recordOrder(ctx context.Context, it intent, o Order, body []
 			}
 			return false, err
 		}
-		if errors.Is(err, errClaimLost) || !errors.Is(err, kit.ErrUnavailable) {
+		if !errors.Is(err, kit.ErrUnavailable) { // only a database that does not answer is tried again
 			return false, err
 		}
 		select {
@@ -267,7 +267,7 @@ func (co *checkout) claimCart(ctx context.Context, user, token string) (claimID 
 			return claimID, resolvedStale, err
 		}
 		switch {
-		case held.State == claimActive && held.UpdatedAt.Before(time.Now().Add(-co.Stale)):
+		case held.State == claimActive && held.UpdatedAt.Before(co.staleBefore()):
 			resolvedStale = true
 			it, err := co.st.PendingIntent(ctx, user, held.ID)
 			switch {

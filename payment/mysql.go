@@ -292,13 +292,13 @@ func (s *mysqlStore) CreateIntent(ctx context.Context, it intent) (string, error
 	return reference.String, err
 }
 
-const intentColumns = "id, reference, user_id, claim_id, idem_key, order_json, state, charge_id, updated_at"
+const intentColumns = "id, reference, user_id, claim_id, idem_key, order_json, state, charge_id"
 
 func scanIntent(row interface{ Scan(...any) error }) (intent, error) {
 	var it intent
 	var order string
 	var chargeID sql.NullString
-	if err := row.Scan(&it.ID, &it.Reference, &it.User, &it.ClaimID, &it.Key, &order, &it.State, &chargeID, &it.UpdatedAt); err != nil {
+	if err := row.Scan(&it.ID, &it.Reference, &it.User, &it.ClaimID, &it.Key, &order, &it.State, &chargeID); err != nil {
 		return intent{}, err
 	}
 	it.ChargeID = chargeID.String
@@ -332,22 +332,12 @@ func (s *mysqlStore) OpenIntents(ctx context.Context, staleBefore time.Time, lim
 	return open, unavailable(rows.Err())
 }
 
-func (s *mysqlStore) IntentCounts(ctx context.Context) (map[string]int, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT state, COUNT(*) FROM charge_intents GROUP BY state")
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	defer rows.Close()
-	counts := map[string]int{}
-	for rows.Next() {
-		var state string
-		var n int
-		if err := rows.Scan(&state, &n); err != nil {
-			return nil, unavailable(err)
-		}
-		counts[state] = n
-	}
-	return counts, unavailable(rows.Err())
+func (s *mysqlStore) OpenIntentCounts(ctx context.Context) (pending, refunding int, err error) {
+	// Two ranges of the (state, updated_at) index: the finished intents,
+	// which grow with every order, are never read.
+	err = s.db.QueryRowContext(ctx, "SELECT (SELECT COUNT(*) FROM charge_intents WHERE state = ?), (SELECT COUNT(*) FROM charge_intents WHERE state = ?)",
+		intentPending, intentRefunding).Scan(&pending, &refunding)
+	return pending, refunding, unavailable(err)
 }
 
 func (s *mysqlStore) IntentState(ctx context.Context, id string) (string, error) {

@@ -127,9 +127,9 @@ func (co *checkout) reconcileOnce(ctx context.Context) (map[string]int, error) {
 			err = errors.Join(err, rerr)
 		}
 	}
-	if counts, cerr := co.st.IntentCounts(ctx); cerr == nil {
-		co.open.WithLabelValues(intentPending).Set(float64(counts[intentPending]))
-		co.open.WithLabelValues(intentRefunding).Set(float64(counts[intentRefunding]))
+	if pending, refunding, cerr := co.st.OpenIntentCounts(ctx); cerr == nil {
+		co.open.WithLabelValues(intentPending).Set(float64(pending))
+		co.open.WithLabelValues(intentRefunding).Set(float64(refunding))
 	} else {
 		err = errors.Join(err, cerr)
 	}

@@ -87,7 +87,6 @@ type intent struct {
 	Order     Order  // priced, with its id and time; Payment.ID empty until charged
 	State     string
 	ChargeID  string // once known
-	UpdatedAt time.Time
 }
 
 const (
@@ -147,8 +146,8 @@ type store interface {
 	// OpenIntents returns up to limit intents to resolve: pending ones last
 	// touched before staleBefore, and every refunding one.
 	OpenIntents(ctx context.Context, staleBefore time.Time, limit int) ([]intent, error)
-	// IntentCounts returns how many intents are in each state.
-	IntentCounts(ctx context.Context) (map[string]int, error)
+	// OpenIntentCounts returns how many intents are pending and how many refunding.
+	OpenIntentCounts(ctx context.Context) (pending, refunding int, err error)
 	// IntentState returns the state of intent id.
 	IntentState(ctx context.Context, id string) (string, error)
 	// FailIntent moves a pending intent to failed and frees its key (or stores
