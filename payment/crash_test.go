@@ -112,7 +112,7 @@ type ledgerReconciliation struct {
 // reconcileLedger is reconcileMoney, and the shopper's cart.
 func reconcileLedger(t *testing.T, s *crashShop, token string) ledgerReconciliation {
 	t.Helper()
-	r := reconcileMoney(t, s.dsn, s.gateway)
+	r := reconcileMoney(t, openDB(t, s.dsn), s.gateway)
 	r.cartLines = len(testkit.Decode[struct{ Items []cartLine }](t, getCart(t, s.cartURL, token)).Items)
 	return r
 }
@@ -121,13 +121,8 @@ func reconcileLedger(t *testing.T, s *crashShop, token string) ledgerReconciliat
 // invariants of money: every captured charge is one order's payment (same id
 // and amount), every payment a captured charge, every refunded charge a
 // refunded intent; no intent left open.
-func reconcileMoney(t *testing.T, dsn string, gateway *testkit.Process) ledgerReconciliation {
+func reconcileMoney(t *testing.T, db *sql.DB, gateway *testkit.Process) ledgerReconciliation {
 	t.Helper()
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	r := ledgerReconciliation{intents: map[string]int{}}
 	fail := func(format string, args ...any) { r.problems = append(r.problems, fmt.Sprintf(format, args...)) }
 	payments := map[string]int64{}
@@ -163,8 +158,7 @@ func reconcileMoney(t *testing.T, dsn string, gateway *testkit.Process) ledgerRe
 		}
 	}
 	rows.Close()
-	_ = db.QueryRow("SELECT COUNT(*) FROM orders").Scan(&r.orders)
-	_ = db.QueryRow("SELECT COUNT(*) FROM cart_claims").Scan(&r.claims)
+	r.orders, r.claims = countIn(t, db, "orders"), countIn(t, db, "cart_claims")
 	r.payments = len(payments)
 	for _, c := range testkit.Ledger(t, gateway) {
 		switch c.Status {
@@ -301,12 +295,7 @@ func TestRefundThatFailsIsRetriedUntilItSucceeds(t *testing.T) {
 	app.addToCart(t, user, "RV-002", 1)
 	body := checkoutBody("4242424242424242")
 	body["expected_total_cents"] = app.quoteTotal(t, user)
-	done := make(chan int)
-	go func() {
-		code, _, _ := app.checkout(t, user, "refund-1", body)
-		done <- code
-	}()
-	<-gw.charging
+	done := app.checkoutHeld(t, gw.charging, user, "refund-1", body)
 	db := openDB(t, app.dsn)
 	if _, err := db.Exec("DELETE FROM cart_claims"); err != nil { // the cart is no longer this checkout's
 		t.Fatal(err)
@@ -448,7 +437,7 @@ func TestKilledWhileTheOrderWaitsForALockChargesOnce(t *testing.T) {
 	if _, err := lock.ExecContext(testkit.Context(t), "UNLOCK TABLES"); err != nil {
 		t.Fatal(err)
 	}
-	if n := countTable(t, s.dsn, "orders"); n != 0 {
+	if n := countIn(t, openDB(t, s.dsn), "orders"); n != 0 {
 		t.Fatalf("%d orders after the kill; the transaction should have died with payment", n)
 	}
 
@@ -472,15 +461,6 @@ func TestKilledWhileTheOrderWaitsForALockChargesOnce(t *testing.T) {
 	}
 }
 
-func countTable(t *testing.T, dsn, table string) int {
-	t.Helper()
-	var n int
-	if err := openDB(t, dsn).QueryRow("SELECT COUNT(*) FROM " + table).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 // TestDatabaseGoneAfterTheChargeRecordsTheOrderLater: MariaDB stops while a
 // charged checkout writes its order, so the commit's outcome cannot be known;
 // the checkout answers 503 and leaves its intent pending (no refund, no
@@ -499,12 +479,7 @@ func TestDatabaseGoneAfterTheChargeRecordsTheOrderLater(t *testing.T) {
 	app.addToCart(t, user, "CB-001", 1)
 	body := checkoutBody("4242424242424242")
 	body["expected_total_cents"] = app.quoteTotal(t, user)
-	done := make(chan int)
-	go func() {
-		code, _, _ := app.checkout(t, user, "gone-1", body)
-		done <- code
-	}()
-	<-hold.charging
+	done := app.checkoutHeld(t, hold.charging, user, "gone-1", body)
 	db.Stop()
 	close(hold.proceed)
 	if code := <-done; code != http.StatusServiceUnavailable {

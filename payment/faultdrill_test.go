@@ -239,7 +239,7 @@ func TestFaultDrill(t *testing.T) {
 	// payment and every payment a captured charge.
 	var money ledgerReconciliation
 	for waited := 0; ; waited++ {
-		if money = reconcileMoney(t, shop.dsn, shop.gateway); money.openIntents == 0 || waited == 60 {
+		if money = reconcileMoney(t, db, shop.gateway); money.openIntents == 0 || waited == 60 {
 			break
 		}
 		time.Sleep(500 * time.Millisecond)

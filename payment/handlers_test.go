@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"io"
 	"log/slog"
@@ -416,8 +417,13 @@ func TestMigrationsAreIdempotentAndSafeConcurrently(t *testing.T) {
 
 func countRows(t testing.TB, app *testApp, table string) int {
 	t.Helper()
+	return countIn(t, app.store.db, table)
+}
+
+func countIn(t testing.TB, db *sql.DB, table string) int {
+	t.Helper()
 	var n int
-	if err := app.store.db.QueryRow("SELECT COUNT(*) FROM " + table).Scan(&n); err != nil {
+	if err := db.QueryRow("SELECT COUNT(*) FROM " + table).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n

@@ -94,6 +94,19 @@ func (g *holdingGateway) Charge(ctx context.Context, req ChargeRequest) (string,
 	return g.simulator.Charge(ctx, req)
 }
 
+// checkoutHeld sends a checkout of body in the background and returns once
+// the gateway holds its charge at charging; the channel gives its status.
+func (a *testApp) checkoutHeld(t testing.TB, charging <-chan struct{}, token, key string, body any) <-chan int {
+	t.Helper()
+	done := make(chan int, 1)
+	go func() {
+		code, _, _ := a.checkout(t, token, key, body)
+		done <- code
+	}()
+	<-charging
+	return done
+}
+
 // TestLineAddedDuringCheckoutStaysInCart: what the shopper adds while a
 // checkout runs is not in that order, so it must still be in the cart after it.
 func TestLineAddedDuringCheckoutStaysInCart(t *testing.T) {
@@ -107,12 +120,7 @@ func TestLineAddedDuringCheckoutStaysInCart(t *testing.T) {
 	app.addToCart(t, user, "HH-002", 2)
 	body := checkoutBody("4242424242424242")
 	body["expected_total_cents"] = app.quoteTotal(t, user)
-	done := make(chan int)
-	go func() {
-		code, _, _ := app.checkout(t, user, "during-1", body)
-		done <- code
-	}()
-	<-hold.charging
+	done := app.checkoutHeld(t, hold.charging, user, "during-1", body)
 	app.addToCart(t, user, "HH-002", 1) // one more of an ordered line
 	app.addToCart(t, user, "RV-003", 1) // and a new line
 	close(hold.proceed)
@@ -193,12 +201,7 @@ func TestUnsettledOrderIsSettledBeforeTheNextCheckout(t *testing.T) {
 	})
 	user := testkit.RegisterUser(t, app.userURL)
 	app.addToCart(t, user, "KP-002", 1)
-	done := make(chan int)
-	go func() {
-		code, _, _ := app.checkout(t, user, "unsettled-1", checkoutBody("4242424242424242"))
-		done <- code
-	}()
-	<-hold.charging
+	done := app.checkoutHeld(t, hold.charging, user, "unsettled-1", checkoutBody("4242424242424242"))
 	cart.Stop()
 	close(hold.proceed)
 	if code := <-done; code != 201 {

@@ -1,14 +1,12 @@
 package testkit
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 )
 
 // StartCardGateway starts the card gateway stand-in (payment/cmd/cardgateway)
@@ -40,19 +38,11 @@ type LedgerCharge struct {
 // Ledger reads the gateway's whole ledger.
 func Ledger(t testing.TB, gateway *Process) []LedgerCharge {
 	t.Helper()
-	client := &http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get("http://" + gateway.Addr() + "/v1/charges")
-	if err != nil {
-		t.Fatalf("gateway ledger: %v", err)
+	code, body := Send(t, "http://"+gateway.Addr(), Request{Method: http.MethodGet, Path: "/v1/charges"})
+	if code != http.StatusOK {
+		t.Fatalf("gateway ledger: %d %s", code, body)
 	}
-	defer resp.Body.Close()
-	var page struct {
-		Charges []LedgerCharge `json:"charges"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("gateway ledger: %d %v", resp.StatusCode, err)
-	}
-	return page.Charges
+	return Decode[struct{ Charges []LedgerCharge }](t, body).Charges
 }
 
 // String is a charge as a failure message shows it.

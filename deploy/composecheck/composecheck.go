@@ -129,7 +129,7 @@ func Check(p *types.Project, set *sg.Set) []string {
 		if len(s.Ports) > 0 && (g == nil || g.Tier != sg.TierWeb) {
 			fail("service %s publishes ports; only the frontend may", name)
 		}
-		if s.HealthCheck == nil || len(s.HealthCheck.Test) == 0 || s.HealthCheck.Disable {
+		if !hasHealthCheck(s) {
 			fail("service %s has no health check", name)
 		}
 		for dep, d := range s.DependsOn {
@@ -147,6 +147,10 @@ func Check(p *types.Project, set *sg.Set) []string {
 	}
 	out = append(out, checkWiring(p)...)
 	return out
+}
+
+func hasHealthCheck(s types.ServiceConfig) bool {
+	return s.HealthCheck != nil && len(s.HealthCheck.Test) > 0 && !s.HealthCheck.Disable
 }
 
 // checkHardening: what every container of the shop, the monitoring plane's
@@ -207,7 +211,7 @@ func checkOutside(p *types.Project, set *sg.Set, shop []string) []string {
 		if len(s.Ports) > 0 {
 			fail("outside service %s publishes ports", name)
 		}
-		if s.HealthCheck == nil || len(s.HealthCheck.Test) == 0 || s.HealthCheck.Disable {
+		if !hasHealthCheck(s) {
 			fail("service %s has no health check", name)
 		}
 		out = append(out, checkHardening(name, s)...)

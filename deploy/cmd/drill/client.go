@@ -131,32 +131,44 @@ func (c *shopClient) buy(ctx context.Context) (order, error) {
 	if err != nil {
 		return order{}, err
 	}
-	var user struct{ Token string }
-	if err := c.call(ctx, http.MethodPost, "/api/user/register", "", nil, map[string]string{
-		"email": "drill-" + randomHex(6) + "@roboshop.example", "name": "Drill", "password": "drill-" + randomHex(8)}, &user); err != nil {
+	token, err := c.register(ctx)
+	if err != nil {
 		return order{}, err
 	}
-	if err := c.call(ctx, http.MethodPost, "/api/cart/cart/merge", user.Token, nil, map[string]string{"guest_token": guest}, nil); err != nil {
+	if err := c.call(ctx, http.MethodPost, "/api/cart/cart/merge", token, nil, map[string]string{"guest_token": guest}, nil); err != nil {
 		return order{}, err
 	}
 	var quote struct {
 		TotalCents int64 `json:"total_cents"`
 	}
-	if err := c.call(ctx, http.MethodGet, "/api/payment/checkout/quote", user.Token, nil, nil, &quote); err != nil {
+	if err := c.call(ctx, http.MethodGet, "/api/payment/checkout/quote", token, nil, nil, &quote); err != nil {
 		return order{}, err
 	}
 	o := order{traceID: randomHex(16)}
 	start := time.Now()
-	err = c.call(ctx, http.MethodPost, "/api/payment/checkout", user.Token, map[string]string{
+	err = c.call(ctx, http.MethodPost, "/api/payment/checkout", token, map[string]string{
 		"Idempotency-Key": "drill-" + randomHex(8), "traceparent": "00-" + o.traceID + "-" + randomHex(8) + "-01"},
-		map[string]any{
-			"card": map[string]any{"number": "4242424242424242", "exp_month": 12, "exp_year": time.Now().Year() + 2, "cvc": "123", "holder": "Drill"},
-			"shipping_address": map[string]string{"name": "Drill", "line1": "1 Fault Lane", "line2": "", "city": "Drilltown",
-				"postal_code": "12345", "country": "US"},
-			"expected_total_cents": quote.TotalCents,
-		}, nil)
+		checkoutBody(quote.TotalCents), nil)
 	o.took = time.Since(start)
 	return o, err
+}
+
+// register signs a new drill shopper up and returns its token.
+func (c *shopClient) register(ctx context.Context) (string, error) {
+	var user struct{ Token string }
+	err := c.call(ctx, http.MethodPost, "/api/user/register", "", nil, map[string]string{
+		"email": "drill-" + randomHex(6) + "@roboshop.example", "name": "Drill", "password": "drill-" + randomHex(8)}, &user)
+	return user.Token, err
+}
+
+// checkoutBody pays total with the approving test card.
+func checkoutBody(total int64) map[string]any {
+	return map[string]any{
+		"card": map[string]any{"number": "4242424242424242", "exp_month": 12, "exp_year": time.Now().Year() + 2, "cvc": "123", "holder": "Drill"},
+		"shipping_address": map[string]string{"name": "Drill", "line1": "1 Fault Lane", "line2": "", "city": "Drilltown",
+			"postal_code": "12345", "country": "US"},
+		"expected_total_cents": total,
+	}
 }
 
 // promQuery runs an instant query and returns its result's series.

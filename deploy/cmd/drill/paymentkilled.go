@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"time"
@@ -184,8 +182,7 @@ func (d *drill) paymentSQL(ctx context.Context, query string) (string, error) {
 }
 
 func (d *drill) composeOutput(ctx context.Context, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, d.compose[0], append(slices.Clone(d.compose[1:]), args...)...)
-	cmd.Env = os.Environ()
+	cmd := d.composeCmd(ctx, nil, args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -197,12 +194,11 @@ func (d *drill) composeOutput(ctx context.Context, args ...string) ([]byte, erro
 
 // shopperWithCart is a registered shopper's token with two products in the cart.
 func (c *shopClient) shopperWithCart(ctx context.Context) (string, error) {
-	var user struct{ Token string }
-	if err := c.call(ctx, http.MethodPost, "/api/user/register", "", nil, map[string]string{
-		"email": "drill-" + randomHex(6) + "@roboshop.example", "name": "Drill", "password": "drill-" + randomHex(8)}, &user); err != nil {
+	token, err := c.register(ctx)
+	if err != nil {
 		return "", err
 	}
-	return user.Token, c.fillCart(ctx, user.Token)
+	return token, c.fillCart(ctx, token)
 }
 
 // quotedCheckout quotes token's cart and returns the checkout body for the
@@ -218,12 +214,7 @@ func (c *shopClient) quotedCheckout(ctx context.Context, token string) (map[stri
 		}
 		return nil, 0, "", err
 	}
-	return map[string]any{
-		"card": map[string]any{"number": "4242424242424242", "exp_month": 12, "exp_year": time.Now().Year() + 2, "cvc": "123", "holder": "Drill"},
-		"shipping_address": map[string]string{"name": "Drill", "line1": "1 Fault Lane", "line2": "", "city": "Drilltown",
-			"postal_code": "12345", "country": "US"},
-		"expected_total_cents": quote.TotalCents,
-	}, http.StatusOK, "", nil
+	return checkoutBody(quote.TotalCents), http.StatusOK, "", nil
 }
 
 // postCheckout sends one checkout of body with key: the status and body (0

@@ -139,11 +139,16 @@ func (t jaegerTrace) tree() string {
 	return strings.TrimRight(b.String(), "\n")
 }
 
-// compose runs docker compose with args (and env added to its environment).
-func (d *drill) composeRun(ctx context.Context, env []string, args ...string) error {
+// composeCmd is docker compose with args, env added to its environment.
+func (d *drill) composeCmd(ctx context.Context, env []string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, d.compose[0], append(slices.Clone(d.compose[1:]), args...)...)
 	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.CombinedOutput()
+	return cmd
+}
+
+// composeRun runs docker compose with args (and env added to its environment).
+func (d *drill) composeRun(ctx context.Context, env []string, args ...string) error {
+	out, err := d.composeCmd(ctx, env, args...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%s %s: %v\n%s", strings.Join(d.compose, " "), strings.Join(args, " "), err, out)
 	}
