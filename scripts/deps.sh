@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
-# Installs what the tests, the lab and the local run need and the machine
-# lacks: Debian packages for the servers, the browser test (Chromium) and the
-# security-group picture (Graphviz), etcd for the chart's API server, started by
-# the tests and the lab themselves, never as system services; and pinned Go
-# tools under .cache/bin.
-# Idempotent; apt waits for its lock rather than failing.
+# Installs what one purpose needs and the machine lacks, and nothing more:
+#   scripts/deps.sh run    the local run (scripts/dev.sh): the datastore servers
+#                          (Redis, MariaDB) and nginx, from Debian; the MongoDB
+#                          stand-in is built by the run itself
+#   scripts/deps.sh lab    the lab (scripts/lab.sh): run's servers, the network
+#                          tools (nftables, iproute2, unshare, conntrack), Graphviz
+#                          for the lab's picture, and FerretDB's server (SCRAM)
+#   scripts/deps.sh test   the test command (scripts/test.sh): the lab's, and
+#                          Chromium (the browser test), etcd (the chart's API
+#                          server), systemd-analyze (the EC2 units' check), and the
+#                          pinned Go tools under .cache/bin
+# The compose run needs none of these: Docker, and compose and the stand-in
+# images, which scripts/up.sh makes itself (standins/images.sh).
+# The servers are started by the tests and the lab themselves, never as system
+# services. Idempotent; apt waits for its lock rather than failing.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -12,20 +21,34 @@ STATICCHECK_VERSION=v0.8.2 # staticcheck 2026.2.2
 TERRAFORM_VERSION=v1.5.7   # the last MPL release; builds from the Go module proxy
 # HELM_VERSION and KUBE_VERSION are in lib.sh: scripts/test.sh names the binaries too.
 
+purpose=${1:-}
+case $purpose in
+run | lab | test) ;;
+*)
+	echo "usage: scripts/deps.sh run|lab|test" >&2
+	exit 2
+	;;
+esac
+
 need=()
-command -v redis-server >/dev/null || need+=(redis-server)
-command -v mariadbd >/dev/null || need+=(mariadb-server)
-command -v nginx >/dev/null || need+=(nginx-light)
-command -v nft >/dev/null || need+=(nftables)
-command -v ip >/dev/null || need+=(iproute2)
-command -v chromium >/dev/null || need+=(chromium fonts-dejavu-core)
-command -v dot >/dev/null || need+=(graphviz)
-command -v etcd >/dev/null || need+=(etcd-server)
-command -v systemd-analyze >/dev/null || need+=(systemd) # the EC2 units' check
-command -v unshare >/dev/null || need+=(util-linux)
-command -v conntrack >/dev/null || need+=(conntrack) # the lab's firewall drills
+want() { command -v "$1" >/dev/null || need+=("${@:2}"); }
+want redis-server redis-server
+want mariadbd mariadb-server
+want nginx nginx-light
+if [ "$purpose" != run ]; then
+	want nft nftables
+	want ip iproute2
+	want unshare util-linux
+	want conntrack conntrack # the lab's firewall drills
+	want dot graphviz        # the lab's picture (scripts/lab.sh check)
+fi
+if [ "$purpose" = test ]; then
+	want chromium chromium fonts-dejavu-core
+	want etcd etcd-server
+	want systemd-analyze systemd # the EC2 units' check
+fi
 if ((${#need[@]})); then
-	log "installing Debian packages: ${need[*]} (about 2 minutes the first time)"
+	log "installing Debian packages for $purpose: ${need[*]} (about 2 minutes the first time)"
 	retry progress "$CACHE/apt.log" apt_install "${need[@]}"
 fi
 
@@ -73,8 +96,13 @@ build_kube_apiserver() {
 # or links, which leaves the cores idle, the others compile. Builds that share
 # packages are in one chain, so a package is compiled once (Helm and
 # kube-apiserver share Kubernetes's).
-kubernetes_tools() { build_staticcheck && build_helm && build_kube_apiserver; }
-scanners() { build_trivy && build_cyclonedx && build_ferretdb; }
-servers() { build_terraform && build_prometheus; }
-in_parallel kubernetes_tools scanners servers
+case $purpose in
+lab) build_ferretdb ;;
+test)
+	kubernetes_tools() { build_staticcheck && build_helm && build_kube_apiserver; }
+	scanners() { build_trivy && build_cyclonedx && build_ferretdb; }
+	servers() { build_terraform && build_prometheus; }
+	in_parallel kubernetes_tools scanners servers
+	;;
+esac
 log_end

@@ -6,5 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH:/usr/sbin:/sbin"
-scripts/deps.sh
+scripts/deps.sh run
 exec go run ./topology/cmd/dev -repo "$PWD" "$@"

@@ -13,7 +13,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "the lab needs root (network namespaces, nftables): sudo $0 $*" >&2
 	exit 1
 fi
-[ "${1:-}" = "down" ] || scripts/deps.sh
+[ "${1:-}" = "down" ] || scripts/deps.sh lab
 export ROBOSHOP_FERRETDB="$FERRETDB" # the lab's MongoDB servers (SCRAM)
 (cd deploy && "${AS_SHIPPED[@]}" GOWORK=off go build -o ../.cache/bin/lab ./lab)
 cmd=${1:-}

@@ -24,7 +24,7 @@ if docker info >/dev/null 2>&1; then
 	base_images_job=$!
 fi
 
-scripts/deps.sh
+scripts/deps.sh test
 export ROBOSHOP_TERRAFORM="$CACHE/bin/terraform" TF_CLI_CONFIG_FILE=/dev/null
 export ROBOSHOP_HELM="$BIN/helm-$HELM_VERSION" ROBOSHOP_KUBE_APISERVER="$BIN/kube-apiserver-$KUBE_VERSION"
 export ROBOSHOP_FERRETDB="$FERRETDB" ROBOSHOP_TRIVYCONFIG="$TRIVYCONFIG" ROBOSHOP_PROMETHEUS="$PROMETHEUS" ROBOSHOP_PROMTOOL="$PROMTOOL"
