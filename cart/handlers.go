@@ -131,7 +131,7 @@ func markReplayed(c *gin.Context, replayed bool) {
 // respondCart answers with the cart as it is now; a replayed write says so.
 func respondCart(c *gin.Context, st store, owner string, notMerged []string, replayed bool) error {
 	markReplayed(c, replayed)
-	lines, err := st.Cart(c, owner)
+	lines, err := st.Cart(c.Request.Context(), owner)
 	if err != nil {
 		return err
 	}
@@ -198,7 +198,7 @@ func handleSetItem(st store, cat catalogue, ttl cartTTL) gin.HandlerFunc {
 			return err
 		}
 		if req.Qty == 0 {
-			replayed, err := st.Remove(c, w, sku)
+			replayed, err := st.Remove(c.Request.Context(), w, sku)
 			if err != nil && !errors.Is(err, errNoLine) {
 				return cartError(err)
 			}
@@ -212,11 +212,11 @@ func handleSetItem(st store, cat catalogue, ttl cartTTL) gin.HandlerFunc {
 // or an unreachable catalogue changes nothing.
 func upsertLine(c *gin.Context, st store, cat catalogue, w write, sku string, qty int,
 	apply func(context.Context, write, Line) (bool, error)) error {
-	p, err := cat.Product(c, sku)
+	p, err := cat.Product(c.Request.Context(), sku)
 	if err != nil {
 		return cartError(err)
 	}
-	replayed, err := apply(c, w, Line{SKU: p.SKU, Name: p.Name, Qty: qty, UnitPriceCents: p.PriceCents})
+	replayed, err := apply(c.Request.Context(), w, Line{SKU: p.SKU, Name: p.Name, Qty: qty, UnitPriceCents: p.PriceCents})
 	if err != nil {
 		return cartError(err)
 	}
@@ -233,7 +233,7 @@ func handleRemoveItem(st store, ttl cartTTL) gin.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		replayed, err := st.Remove(c, w, sku)
+		replayed, err := st.Remove(c.Request.Context(), w, sku)
 		if err != nil {
 			return cartError(err)
 		}
@@ -247,7 +247,7 @@ func handleClear(st store, ttl cartTTL) gin.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		replayed, err := st.Clear(c, w)
+		replayed, err := st.Clear(c.Request.Context(), w)
 		if err != nil {
 			return cartError(err)
 		}
@@ -272,7 +272,7 @@ func handleMerge(st store, verifier *kit.Verifier, ttl cartTTL) gin.HandlerFunc 
 		if req.GuestToken == "" {
 			return kit.InvalidField("guest_token", "is required")
 		}
-		guest, err := verifier.Verify(c, req.GuestToken)
+		guest, err := verifier.Verify(c.Request.Context(), req.GuestToken)
 		if errors.Is(err, kit.ErrUnavailable) {
 			return err
 		}
@@ -283,7 +283,7 @@ func handleMerge(st store, verifier *kit.Verifier, ttl cartTTL) gin.HandlerFunc 
 		if err != nil {
 			return err
 		}
-		notMerged, replayed, err := st.Merge(c, w, guest.Subject)
+		notMerged, replayed, err := st.Merge(c.Request.Context(), w, guest.Subject)
 		if err != nil {
 			return cartError(err)
 		}
@@ -330,7 +330,7 @@ func handleSettle(st store, ttl cartTTL) gin.HandlerFunc {
 		caller := kit.Caller(c)
 		raw, _ := json.Marshal(req.Items)
 		w := write{Owner: caller.Subject, TTL: ttl.of(caller.Role), Key: req.OrderID, Hash: fingerprint(string(raw)), Space: spaceSettle}
-		replayed, err := st.Settle(c, w, ordered)
+		replayed, err := st.Settle(c.Request.Context(), w, ordered)
 		if err != nil {
 			return cartError(err)
 		}

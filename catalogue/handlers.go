@@ -27,7 +27,7 @@ type listResponse[T any] struct {
 
 func handleCategories(st store) gin.HandlerFunc {
 	return kit.Handle(func(c *gin.Context) error {
-		cats, err := st.Categories(c)
+		cats, err := st.Categories(c.Request.Context())
 		if err != nil {
 			return err
 		}
@@ -42,7 +42,7 @@ func handleProducts(st store) gin.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		items, total, err := st.Products(c, q)
+		items, total, err := st.Products(c.Request.Context(), q)
 		if err != nil {
 			return err
 		}
@@ -73,7 +73,7 @@ func handleProduct(st store) gin.HandlerFunc {
 		if !skuPattern.MatchString(sku) {
 			return notFound // cannot exist; no need to ask the datastore
 		}
-		p, err := st.Product(c, sku)
+		p, err := st.Product(c.Request.Context(), sku)
 		if errors.Is(err, errNotFound) {
 			return notFound
 		}

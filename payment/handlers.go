@@ -90,7 +90,7 @@ func handleCheckout(co *checkout) gin.HandlerFunc {
 			return kit.Invalid(fields)
 		}
 		in := checkoutInput{User: kit.Caller(c).Subject, Token: kit.BearerToken(c), Key: key, Card: card,
-			Address: req.ShippingAddress, ExpectedTotal: *req.ExpectedTotalCents, RequestID: kit.RequestID(c),
+			Address: req.ShippingAddress, ExpectedTotal: *req.ExpectedTotalCents, RequestID: kit.RequestID(c.Request.Context()),
 			Fingerprint: checkoutFingerprint(card, req.ShippingAddress, *req.ExpectedTotalCents)}
 		out, err := co.Run(c.Request.Context(), in)
 		if err != nil {

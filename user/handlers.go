@@ -93,7 +93,7 @@ func handleRegister(st store, keys *keyring, ttl time.Duration, pw passwords) gi
 			return err
 		}
 		u := User{ID: bson.NewObjectID().Hex(), Email: email, Name: name, PasswordHash: hash, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
-		if err := st.CreateUser(c, u); err != nil {
+		if err := st.CreateUser(c.Request.Context(), u); err != nil {
 			if errors.Is(err, errEmailTaken) {
 				return kit.NewError(http.StatusConflict, "email_taken", "an account with this email exists already")
 			}
@@ -191,7 +191,7 @@ func handleLogin(st store, keys *keyring, ttl time.Duration, pw passwords, polic
 		if err := admitAttempt(c, st, email, addr, policy); err != nil {
 			return err
 		}
-		u, err := st.UserByEmail(c, email)
+		u, err := st.UserByEmail(c.Request.Context(), email)
 		var hash []byte
 		switch {
 		case errors.Is(err, errNotFound):
@@ -205,7 +205,7 @@ func handleLogin(st store, keys *keyring, ttl time.Duration, pw passwords, polic
 		} else if !ok {
 			return errInvalidCredentials
 		}
-		if err := st.ClearAttempts(c, email, addr); err != nil {
+		if err := st.ClearAttempts(c.Request.Context(), email, addr); err != nil {
 			return err
 		}
 		token, exp, err := s.issue(u.ID, kit.RoleUser, time.Now(), ttl)
@@ -224,31 +224,31 @@ func handleLogin(st store, keys *keyring, ttl time.Duration, pw passwords, polic
 // attempt's record is deleted, so hammering does not grow the collection.
 func admitAttempt(c *gin.Context, st store, email, addr string, policy loginPolicy) error {
 	now := time.Now()
-	id, err := st.RecordAttempt(c, email, addr, now, now.Add(-policy.Window))
+	id, err := st.RecordAttempt(c.Request.Context(), email, addr, now, now.Add(-policy.Window))
 	if err != nil {
 		return err
 	}
 	refuse := func(wait time.Duration, message string) error {
-		_ = st.ForgetAttempt(context.WithoutCancel(c), id)
+		_ = st.ForgetAttempt(context.WithoutCancel(c.Request.Context()), id)
 		return tooManyAttempts(wait, message)
 	}
-	fromAddr, err := st.CountAttempts(c, email, addr, now.Add(-policy.Window))
+	fromAddr, err := st.CountAttempts(c.Request.Context(), email, addr, now.Add(-policy.Window))
 	if err != nil {
 		return err
 	}
 	if fromAddr > policy.PerAddress {
-		oldest, err := st.OldestAttempt(c, email, addr, now.Add(-policy.Window))
+		oldest, err := st.OldestAttempt(c.Request.Context(), email, addr, now.Add(-policy.Window))
 		if err != nil {
 			return err
 		}
 		return refuse(oldest.Add(policy.Window).Sub(now), "too many failed logins for this account from your address")
 	}
-	all, err := st.CountAttempts(c, email, "", now.Add(-policy.Window))
+	all, err := st.CountAttempts(c.Request.Context(), email, "", now.Add(-policy.Window))
 	if err != nil {
 		return err
 	}
 	if all > policy.AccountCeiling {
-		recent, err := st.CountAttempts(c, email, "", now.Add(-policy.SlowInterval))
+		recent, err := st.CountAttempts(c.Request.Context(), email, "", now.Add(-policy.SlowInterval))
 		if err != nil {
 			return err
 		}
@@ -269,7 +269,7 @@ func tooManyAttempts(wait time.Duration, message string) error {
 
 func handleMe(st store) gin.HandlerFunc {
 	return kit.Handle(func(c *gin.Context) error {
-		u, err := st.UserByID(c, kit.Caller(c).Subject)
+		u, err := st.UserByID(c.Request.Context(), kit.Caller(c).Subject)
 		if errors.Is(err, errNotFound) {
 			return kit.NotFound("user_not_found", "this account no longer exists")
 		}
