@@ -25,6 +25,12 @@ type config struct {
 	Mix        map[string]int // journey -> weight
 	JSONPath   string
 	Progress   time.Duration
+	// Events writes the run's events (loadreport.RunStarted, RunEnded) to
+	// stderr as JSON lines, for a program that measures alongside.
+	Events bool
+	// MaxErrors makes the run fail (exit status 1, after the reports) when
+	// more requests than this failed; negative: no limit.
+	MaxErrors int64
 	// Endpoint mode: every virtual user repeats one request instead of journeys.
 	Endpoint string // "GET /api/catalogue/products"; empty: journeys
 	Body     string // JSON body for the endpoint
@@ -61,13 +67,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	body := fs.String("body", "", "JSON body for -endpoint")
 	asGuest := fs.Bool("guest", false, "send a guest token (one per virtual user) with -endpoint")
 	oneAddress := fs.Bool("one-address", false, "every virtual user from one source address (default: each its own 127.x address on a loopback target)")
+	events := fs.Bool("events", false, `write the run's events to stderr as JSON lines ({"event":"run-started"}, then "run-ended"), for programs`)
+	maxErrors := fs.Int64("max-errors", -1, "fail (exit status 1, after the reports) when more requests than this failed (-1: never)")
 	shoppers := fs.Int("shoppers", 1, "shoppers each virtual user plays in turn, each with its own address and account, signed up before the clock starts (1-64)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
 	cfg := config{VUs: *vus, Duration: *duration, Iterations: *iterations, RampUp: *ramp, Think: *think,
 		Warmup: *warmup, Seed: *seed, JSONPath: *jsonPath, Progress: *progress,
-		Endpoint: *endpoint, Body: *body, AsGuest: *asGuest, OneAddress: *oneAddress, Shoppers: *shoppers}
+		Endpoint: *endpoint, Body: *body, AsGuest: *asGuest, OneAddress: *oneAddress, Shoppers: *shoppers,
+		Events: *events, MaxErrors: *maxErrors}
 	var errs []error
 	u, err := url.Parse(*target)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -13,6 +13,7 @@ require (
 	github.com/HdrHistogram/hdrhistogram-go v1.4.0
 	github.com/go-sql-driver/mysql v1.10.1
 	github.com/roboshop-go/roboshop/frontend v0.0.0-00010101000000-000000000000
+	github.com/roboshop-go/roboshop/kit v0.0.0-00010101000000-000000000000
 	github.com/roboshop-go/roboshop/testkit v0.0.0-00010101000000-000000000000
 	github.com/roboshop-go/roboshop/topology v0.0.0-00010101000000-000000000000
 )
@@ -55,7 +56,6 @@ require (
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/quic-go/qpack v0.6.0 // indirect
 	github.com/quic-go/quic-go v0.59.0 // indirect
-	github.com/roboshop-go/roboshop/kit v0.0.0-00010101000000-000000000000 // indirect
 	github.com/twitchyliquid64/golang-asm v0.15.1 // indirect
 	github.com/ugorji/go/codec v1.3.1 // indirect
 	github.com/xdg-go/pbkdf2 v1.0.0 // indirect

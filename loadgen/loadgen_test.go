@@ -12,12 +12,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/roboshop-go/roboshop/frontend/nginxtest"
+	"github.com/roboshop-go/roboshop/kit/loadreport"
 	"github.com/roboshop-go/roboshop/testkit"
 )
 
@@ -99,7 +101,8 @@ func TestRunAgainstTheShop(t *testing.T) {
 	jsonPath := filepath.Join(t.TempDir(), "report.json")
 	var stdout, stderr bytes.Buffer
 	err := run(context.Background(), []string{"-target", base, "-vus", "4", "-duration", "4s", "-ramp-up", "0s",
-		"-mix", "browse=30,guest=20,buyer=25,checkout=25", "-seed", "7", "-json", jsonPath, "-progress", "1s"}, &stdout, &stderr)
+		"-mix", "browse=30,guest=20,buyer=25,checkout=25", "-seed", "7", "-json", jsonPath, "-progress", "1s",
+		"-events", "-max-errors", "0"}, &stdout, &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,18 +110,24 @@ func TestRunAgainstTheShop(t *testing.T) {
 	if !strings.Contains(stderr.String(), "req/s") {
 		t.Fatalf("no live progress: %q", stderr.String())
 	}
-	raw, err := os.ReadFile(jsonPath)
+	// The events, in order, each a line of its own among the human ones.
+	var events []string
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if e, ok := loadreport.ParseEvent(line); ok {
+			events = append(events, e.Event)
+		}
+	}
+	if want := []string{loadreport.RunStarted, loadreport.RunEnded}; !slices.Equal(events, want) {
+		t.Fatalf("events %v, want %v in:\n%s", events, want, stderr.String())
+	}
+	rep, err := loadreport.Read(jsonPath)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var rep report
-	if err := json.Unmarshal(raw, &rep); err != nil {
-		t.Fatalf("JSON report: %v", err)
 	}
 	if rep.Total.Count == 0 || rep.Total.Errors != 0 {
 		t.Fatalf("%d requests, %d errors:\n%s", rep.Total.Count, rep.Total.Errors, stdout.String())
 	}
-	steps := map[string]seriesReport{}
+	steps := map[string]loadreport.Series{}
 	for _, s := range rep.Steps {
 		steps[s.Name] = s
 	}
@@ -138,6 +147,42 @@ func TestRunAgainstTheShop(t *testing.T) {
 
 // TestEndpointMode repeats single requests, as the benchmark's ceiling and
 // per-endpoint phases do, including an authenticated POST.
+// TestMaxErrorsFailsTheRun: a run whose requests fail exits with an error
+// once the reports are written, so a script needs no sentence to read it;
+// without -max-errors the same run succeeds.
+func TestMaxErrorsFailsTheRun(t *testing.T) {
+	// A loopback port nothing listens on: every request fails at once.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := "http://" + l.Addr().String()
+	l.Close()
+	for _, tt := range []struct {
+		name    string
+		flags   []string
+		wantErr bool
+	}{
+		{"no limit", nil, false},
+		{"limit 0", []string{"-max-errors", "0"}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			jsonPath := filepath.Join(t.TempDir(), "report.json")
+			args := append([]string{"-target", target, "-vus", "1", "-iterations", "1", "-mix", "browse=1", "-ramp-up", "0s",
+				"-progress", "0", "-json", jsonPath}, tt.flags...)
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), args, &stdout, &stderr)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("run: %v, want an error: %v", err, tt.wantErr)
+			}
+			rep, rerr := loadreport.Read(jsonPath)
+			if rerr != nil || rep.Total.Errors == 0 {
+				t.Fatalf("the report is written either way and counts the failures: %+v, %v", rep.Total, rerr)
+			}
+		})
+	}
+}
+
 func TestEndpointMode(t *testing.T) {
 	base := nginxtest.Start(t, nginxtest.Shared(t))
 	for _, args := range [][]string{
@@ -150,11 +195,11 @@ func TestEndpointMode(t *testing.T) {
 			t.Fatal(err)
 		}
 		raw, _ := os.ReadFile(jsonPath)
-		var rep report
+		var rep loadreport.Report
 		if err := json.Unmarshal(raw, &rep); err != nil {
 			t.Fatal(err)
 		}
-		var endpoint seriesReport
+		var endpoint loadreport.Series
 		for _, s := range rep.Steps {
 			if s.Name == "endpoint" {
 				endpoint = s
@@ -211,7 +256,7 @@ func TestShoppersComeFromTheirOwnAddresses(t *testing.T) {
 				t.Fatalf("requests came from %d addresses, want %d: %v", len(seen), tc.addresses, seen)
 			}
 			raw, _ := os.ReadFile(jsonPath)
-			var rep report
+			var rep loadreport.Report
 			if err := json.Unmarshal(raw, &rep); err != nil {
 				t.Fatal(err)
 			}
@@ -257,11 +302,11 @@ func TestShoppersTakeTurns(t *testing.T) {
 				t.Fatal(err)
 			}
 			raw, _ := os.ReadFile(jsonPath)
-			var rep report
+			var rep loadreport.Report
 			if err := json.Unmarshal(raw, &rep); err != nil {
 				t.Fatal(err)
 			}
-			steps := map[string]seriesReport{}
+			steps := map[string]loadreport.Series{}
 			for _, s := range rep.Steps {
 				steps[s.Name] = s
 			}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/roboshop-go/roboshop/kit/loadreport"
 )
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -51,7 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		shoppers[i] = s
 	}
-	var signedUp *signUpReport
+	var signedUp *loadreport.SignUp
 	if cfg.Shoppers > 1 {
 		r, err := signUp(ctx, shoppers)
 		if err != nil {
@@ -60,9 +62,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "signed up %d shoppers in %.1f s\n", r.Shoppers, r.Seconds)
 		signedUp = &r
 	}
-	// A caller that measures alongside (the bench's CPU clocks) starts and
-	// stops by these two lines.
 	fmt.Fprintln(stderr, "the run starts now")
+	if cfg.Events {
+		if err := loadreport.WriteEvent(stderr, loadreport.RunStarted, time.Now()); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
 	start := time.Now()
@@ -111,18 +116,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cancel()
 	<-progressDone
 	fmt.Fprintf(stderr, "run over after %.1f s\n", time.Since(start).Seconds())
+	if cfg.Events {
+		if err := loadreport.WriteEvent(stderr, loadreport.RunEnded, time.Now()); err != nil {
+			return err
+		}
+	}
 	rep := rec.report(cfg, time.Now())
 	rep.SignUp = signedUp
-	rep.writeText(stdout)
+	writeText(stdout, rep)
 	if cfg.JSONPath != "" {
 		f, err := os.Create(cfg.JSONPath)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		if err := rep.writeJSON(f); err != nil {
+		if err := rep.Write(f); err != nil {
 			return err
 		}
+	}
+	if cfg.MaxErrors >= 0 && rep.Total.Errors > cfg.MaxErrors {
+		return fmt.Errorf("%d requests failed, more than -max-errors %d", rep.Total.Errors, cfg.MaxErrors)
 	}
 	return nil
 }
@@ -131,13 +144,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // a second per core, so 1,000 shoppers take minutes, not more.
 const signUpLimit = 15 * time.Minute
 
-// signUpReport is what signing the shoppers up took, before the run's clock.
-type signUpReport struct {
-	Shoppers int          `json:"shoppers"`
-	Seconds  float64      `json:"seconds"`
-	Register seriesReport `json:"register"`
-}
-
 // signUpAtOnce is how many registrations are in flight during the sign-up: the
 // user service hashes one per core, and a deeper queue only waits towards the
 // client's timeout.
@@ -145,7 +151,7 @@ const signUpAtOnce = 8
 
 // signUp registers every shopper's identities, signUpAtOnce at a time, and
 // fails unless every one of them is signed in.
-func signUp(ctx context.Context, shoppers []*shopper) (signUpReport, error) {
+func signUp(ctx context.Context, shoppers []*shopper) (loadreport.SignUp, error) {
 	ctx, cancel := context.WithTimeout(ctx, signUpLimit)
 	defer cancel()
 	start := time.Now()
@@ -170,7 +176,7 @@ func signUp(ctx context.Context, shoppers []*shopper) (signUpReport, error) {
 		}()
 	}
 	wg.Wait()
-	r := signUpReport{Shoppers: int(done.Load()), Seconds: time.Since(start).Seconds()}
+	r := loadreport.SignUp{Shoppers: int(done.Load()), Seconds: time.Since(start).Seconds()}
 	if steps := rec.report(shoppers[0].cfg, time.Now()).Steps; len(steps) > 0 {
 		r.Register = steps[0]
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/roboshop-go/roboshop/kit/loadreport"
 )
 
 // outcome of one request: ok (2xx), expected (402 for the decline card),
@@ -108,58 +109,32 @@ func (r *recorder) progress(w io.Writer, every time.Duration, vus func() int) {
 
 func ms(us int64) float64 { return float64(us) / 1000 }
 
-type seriesReport struct {
-	Name       string           `json:"name"`
-	Count      int64            `json:"count"`
-	Errors     int64            `json:"errors"`
-	Expected   int64            `json:"expected_non_2xx"`
-	Limited    int64            `json:"rate_limited"`
-	Statuses   map[string]int64 `json:"statuses"`
-	PerSecond  float64          `json:"per_second"`
-	P50Millis  float64          `json:"p50_ms"`
-	P90Millis  float64          `json:"p90_ms"`
-	P99Millis  float64          `json:"p99_ms"`
-	MaxMillis  float64          `json:"max_ms"`
-	MeanMillis float64          `json:"mean_ms"`
-}
-
-type report struct {
-	Target          string         `json:"target"`
-	VUs             int            `json:"vus"`
-	Seed            int64          `json:"seed"`
-	MeasuredSeconds float64        `json:"measured_seconds"`
-	Total           seriesReport   `json:"total"`
-	Endpoints       []seriesReport `json:"endpoints"`
-	Steps           []seriesReport `json:"steps"`
-	SignUp          *signUpReport  `json:"sign_up,omitempty"`
-}
-
-func (r *recorder) report(cfg config, end time.Time) report {
+func (r *recorder) report(cfg config, end time.Time) loadreport.Report {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	secs := end.Sub(r.warmupEnd).Seconds()
-	one := func(name string, s *series) seriesReport {
+	one := func(name string, s *series) loadreport.Series {
 		st := map[string]int64{}
 		for code, n := range s.statuses {
 			st[strconv.Itoa(code)] = n
 		}
-		return seriesReport{Name: name, Count: s.count, Errors: s.errors, Expected: s.expected, Limited: s.limited, Statuses: st,
+		return loadreport.Series{Name: name, Count: s.count, Errors: s.errors, Expected: s.expected, Limited: s.limited, Statuses: st,
 			PerSecond: float64(s.count) / secs, P50Millis: ms(s.hist.ValueAtQuantile(50)), P90Millis: ms(s.hist.ValueAtQuantile(90)),
 			P99Millis: ms(s.hist.ValueAtQuantile(99)), MaxMillis: ms(s.hist.Max()), MeanMillis: s.hist.Mean() / 1000}
 	}
-	all := func(m map[string]*series) []seriesReport {
-		out := make([]seriesReport, 0, len(m))
+	all := func(m map[string]*series) []loadreport.Series {
+		out := make([]loadreport.Series, 0, len(m))
 		for name, s := range m {
 			out = append(out, one(name, s))
 		}
 		sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 		return out
 	}
-	return report{Target: cfg.Target.String(), VUs: cfg.VUs, Seed: cfg.Seed, MeasuredSeconds: secs,
+	return loadreport.Report{Target: cfg.Target.String(), VUs: cfg.VUs, Seed: cfg.Seed, MeasuredSeconds: secs,
 		Total: one("total", r.total), Endpoints: all(r.endpoints), Steps: all(r.steps)}
 }
 
-func (rep report) writeText(w io.Writer) {
+func writeText(w io.Writer, rep loadreport.Report) {
 	if su := rep.SignUp; su != nil {
 		fmt.Fprintf(w, "\nsigned up %d shoppers in %.1f s before the run (register p50 %.0f ms, p99 %.0f ms, statuses %v)\n",
 			su.Shoppers, su.Seconds, su.Register.P50Millis, su.Register.P99Millis, su.Register.Statuses)
@@ -168,7 +143,7 @@ func (rep report) writeText(w io.Writer) {
 		rep.Target, rep.VUs, rep.MeasuredSeconds, rep.Total.Count, rep.Total.PerSecond, rep.Total.Errors, rep.Total.Expected, rep.Total.Limited)
 	for _, block := range []struct {
 		title string
-		rows  []seriesReport
+		rows  []loadreport.Series
 	}{{"endpoint", rep.Endpoints}, {"journey step", rep.Steps}} {
 		fmt.Fprintf(w, "\n%-44s %8s %8s %7s %6s %8s %8s %8s %8s  %s\n", block.title, "count", "req/s", "errors", "429", "p50 ms", "p90 ms", "p99 ms", "max ms", "statuses")
 		for _, s := range block.rows {
@@ -176,10 +151,4 @@ func (rep report) writeText(w io.Writer) {
 				s.P50Millis, s.P90Millis, s.P99Millis, s.MaxMillis, s.Statuses)
 		}
 	}
-}
-
-func (rep report) writeJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(rep)
 }

@@ -34,12 +34,14 @@ trap 'status=$?; if [ $status -ne 0 ]; then compose ps -a; compose logs --tail 3
 
 log "scripts/up.sh, the README's first command: images, build, up --wait (fresh volumes)"
 t=$(now)
-COMPOSE_PROJECT_NAME=$PROJECT FRONTEND_PORT=$port ROBOSHOP_RUN=compose scripts/up.sh 2>&1 | tee "$WORK/up.txt"
+COMPOSE_PROJECT_NAME=$PROJECT FRONTEND_PORT=$port ROBOSHOP_RUN=compose ROBOSHOP_UP_FILE="$WORK/up.env" scripts/up.sh
 up_seconds=$(since "$t")
-url=$(sed -n 's/^Roboshop is up in [0-9]* s: \(http[^ ]*\)$/\1/p' "$WORK/up.txt")
-[ "$url" = "http://localhost:$port/" ] || { echo "scripts/up.sh printed no URL of the shop (got '$url')" >&2; exit 1; }
-serves_shop "$port" || { echo "the printed URL does not serve the shop's page" >&2; exit 1; }
-echo "the printed URL serves the shop; up.sh took ${up_seconds} s" >&2
+# up.sh's hand-over (its header says what it holds).
+ROBOSHOP_URL="" ROBOSHOP_IMAGES=""
+. "$WORK/up.env"
+[ "$ROBOSHOP_URL" = "http://localhost:$port/" ] || { echo "scripts/up.sh handed over no URL of the shop (got '$ROBOSHOP_URL')" >&2; exit 1; }
+serves_shop "$port" || { echo "the handed-over URL does not serve the shop's page" >&2; exit 1; }
+echo "the handed-over URL serves the shop; up.sh took ${up_seconds} s" >&2
 
 log "buyer journey through the published port 127.0.0.1:$port"
 (cd loadgen && "${AS_SHIPPED[@]}" GOWORK=off go build -o "$BIN/loadgen" .)
@@ -83,17 +85,15 @@ cat "$WORK/report.md"
 log "docker compose --profile load: the load generator's own container, 4 virtual users for 15 s"
 retry progress "$WORK/loadgen-build.log" compose --profile load build loadgen
 compose --profile load run --rm loadgen -target http://frontend:8080 -allow-host frontend \
-	-vus 4 -duration 15s -ramp-up 2s -progress 0 >"$WORK/loadgen-compose.txt" 2>&1 ||
-	{ cat "$WORK/loadgen-compose.txt"; exit 1; }
-grep -m1 ' requests ' "$WORK/loadgen-compose.txt"
-grep -Eq ': [1-9][0-9]* requests \([0-9]+/s\), 0 errors,' "$WORK/loadgen-compose.txt" ||
+	-vus 4 -duration 15s -ramp-up 2s -progress 0 -max-errors 0 >"$WORK/loadgen-compose.txt" 2>&1 ||
 	{ echo "the load generator's container saw errors:" >&2; cat "$WORK/loadgen-compose.txt"; exit 1; }
+grep -m1 ' requests ' "$WORK/loadgen-compose.txt" || true # for the log
 
 # --- docker compose --profile observability, and the drills on it -----------------------------
 # Grafana's image cannot be made here (its UI needs npm): its provisioning is
 # checked statically (deploy/observability); the rest runs for real.
 export PROMETHEUS_PORT=$(free_port 19090) JAEGER_PORT=$(free_port 16686)
-if grep -q "no registry answers" "$WORK/up.txt"; then
+if [ "$ROBOSHOP_IMAGES" = standins ]; then
 	log "stand-ins for the observability profile's images"
 	standins/images.sh observability
 fi

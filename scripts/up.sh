@@ -11,6 +11,13 @@
 #  - No Docker: the lab, every tier in its own network namespace behind the
 #    security groups (needs root).
 #
+# When the shop answers, up.sh writes what it started, for programs, as
+# shell assignments (KEY=value lines) to ROBOSHOP_UP_FILE (.cache/up.env):
+#   ROBOSHOP_MODE=compose|lab   ROBOSHOP_URL=<the shop's URL>
+#   ROBOSHOP_IMAGES=upstream|standins (compose)   ROBOSHOP_UP_SECONDS=<n>
+# A run that fails leaves no such file. The messages on stderr and stdout are
+# for people, and free to change.
+#
 # Environment: FRONTEND_PORT (8080), COMPOSE_PROJECT_NAME (roboshop),
 # COMPOSE_PROFILES=observability for the traces, metrics and dashboards,
 # ROBOSHOP_RUN=compose|lab to choose, ROBOSHOP_STANDINS=1 to make the stand-ins
@@ -19,6 +26,15 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 port=${FRONTEND_PORT:-8080}
 start=$(now)
+up_file=${ROBOSHOP_UP_FILE:-$CACHE/up.env}
+rm -f "$up_file"
+# ready MODE URL [KEY=value...]: the hand-over file, written whole or not at all.
+ready() {
+	local mode=$1 url=$2
+	shift 2
+	printf '%s\n' "ROBOSHOP_MODE=$mode" "ROBOSHOP_URL=$url" "$@" "ROBOSHOP_UP_SECONDS=$(since "$start" | cut -d. -f1)" >"$up_file.tmp"
+	mv "$up_file.tmp" "$up_file"
+}
 
 mode=${ROBOSHOP_RUN:-}
 if [ -z "$mode" ]; then
@@ -61,6 +77,7 @@ compose)
 		compose=("$BIN/docker-compose")
 	fi
 	standins=""
+	images=upstream
 	if [ -z "${ROBOSHOP_STANDINS:-}" ] && registry_answers; then
 		log "a registry answers: docker compose pulls the upstream images"
 	else
@@ -68,7 +85,7 @@ compose)
 		standins/images.sh
 		# Grafana's image has no stand-in (its UI needs npm): the rest of
 		# the observability profile runs without it.
-		standins=1
+		standins=1 images=standins
 	fi
 	added=$(make_env)
 	if [ -n "$added" ]; then
@@ -83,6 +100,7 @@ compose)
 	log "checking the shop through http://127.0.0.1:$port/"
 	answer=$(get_local "$port" '/api/catalogue/products?limit=1') || answer=""
 	[[ $answer == HTTP/1.?" 200 "* ]] || { echo "the shop does not answer on port $port" >&2; exit 1; }
+	ready compose "http://localhost:$port/" "ROBOSHOP_IMAGES=$images"
 	log_end
 	cat <<MSG
 
@@ -108,6 +126,8 @@ lab)
 	log "no Docker: the lab (one network namespace per security group)"
 	progress "$CACHE/lab-up.log" scripts/lab.sh up -listen "127.0.0.1:$port"
 	sed -n '/^Roboshop lab is up/,$p' "$CACHE/lab-up.log"
+	serves_shop "$port" || { echo "the lab does not serve the shop on port $port" >&2; exit 1; }
+	ready lab "http://127.0.0.1:$port/"
 	log_end
 	cat <<MSG
 

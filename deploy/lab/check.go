@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/roboshop-go/roboshop/deploy/sg"
 )
 
 // probeTimeout is how long a connection attempt may take before it counts as
@@ -27,14 +29,14 @@ type probe struct {
 // check tries every (source instance, destination group, port in the
 // definitions) and compares what connects with what the YAML allows. It prints
 // the matrix, draws it as SVG into graph (cfg.StateDir/reachability.svg when
-// empty) and returns the number of differences.
-func check(ctx context.Context, cfg config, graph string, out io.Writer) (int, error) {
+// empty) and returns the result as data.
+func check(ctx context.Context, cfg config, graph string, out io.Writer) (sg.CheckReport, error) {
 	l, err := loadLayout(cfg)
 	if err != nil {
-		return 0, err
+		return sg.CheckReport{}, err
 	}
 	if len(l.namespaces()) == 0 {
-		return 0, fmt.Errorf("no lab with prefix %q is up", cfg.Prefix)
+		return sg.CheckReport{}, fmt.Errorf("no lab with prefix %q is up", cfg.Prefix)
 	}
 	addrOf := func(name string) netip.Addr { return l.addr(name) }
 	var probes []*probe
@@ -63,15 +65,15 @@ func check(ctx context.Context, cfg config, graph string, out io.Writer) (int, e
 		}()
 	}
 	wg.Wait()
-	diffs := printMatrix(out, l, probes)
+	rep := printMatrix(out, l, probes)
 	if graph == "" {
 		graph = filepath.Join(cfg.StateDir, "reachability.svg")
 	}
 	if err := writeGraph(graphDOT(l, probes), graph); err != nil {
-		return diffs, err
+		return rep, err
 	}
 	fmt.Fprintf(out, "picture: %s\n", graph)
-	return diffs, ctx.Err()
+	return rep, ctx.Err()
 }
 
 // reachable: a connection or a refusal (RST: the packet got through, nothing
@@ -88,11 +90,10 @@ func (l *layout) reachable(ctx context.Context, src, dst string, port int) bool 
 
 // printMatrix prints, for each source and destination, the ports that connect;
 // a port marked "!" differs from the definitions (+ open but not allowed,
-// - allowed but blocked). It returns the number of differences.
-func printMatrix(out io.Writer, l *layout, probes []*probe) int {
+// - allowed but blocked). It returns the report.
+func printMatrix(out io.Writer, l *layout, probes []*probe) sg.CheckReport {
 	cells := map[[2]string][]string{}
-	diffs := 0
-	var report []string
+	rep := sg.CheckReport{Probes: len(probes), Allowed: countSeen(probes), Differences: []sg.Difference{}}
 	for _, p := range probes {
 		key := [2]string{p.src, p.dst}
 		switch {
@@ -104,9 +105,7 @@ func printMatrix(out io.Writer, l *layout, probes []*probe) int {
 			cells[key] = append(cells[key], fmt.Sprintf("-%d!", p.port))
 		}
 		if p.seen != p.expected {
-			diffs++
-			report = append(report, fmt.Sprintf("%s -> %s:%d: definitions say %s, network %s",
-				p.src, p.dst, p.port, word(p.expected), word(p.seen)))
+			rep.Differences = append(rep.Differences, sg.Difference{From: p.src, To: p.dst, Port: p.port, DefinitionsAllow: p.expected, NetworkAllows: p.seen})
 		}
 	}
 	fmt.Fprintf(out, "Reachability (ports that connect; every other port of %v is blocked):\n", l.set.Ports())
@@ -123,19 +122,20 @@ func printMatrix(out io.Writer, l *layout, probes []*probe) int {
 		}
 		fmt.Fprintf(out, "%-18s %s\n", src, strings.Join(row, "  "))
 	}
-	sort.Strings(report)
-	fmt.Fprintf(out, "%d probes, %d allowed, %d differences\n", len(probes), countSeen(probes), diffs)
-	for _, r := range report {
-		fmt.Fprintln(out, "DIFFERENCE:", r)
+	sort.Slice(rep.Differences, func(i, j int) bool { return rep.Differences[i].String() < rep.Differences[j].String() })
+	fmt.Fprintf(out, "%d probes, %d allowed, %s\n", rep.Probes, rep.Allowed, plural(len(rep.Differences), "difference"))
+	for _, d := range rep.Differences {
+		fmt.Fprintln(out, "DIFFERENCE:", d)
 	}
-	return diffs
+	return rep
 }
 
-func word(allowed bool) string {
-	if allowed {
-		return "allowed"
+// plural is "1 difference", "2 differences".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
 	}
-	return "blocked"
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func countSeen(probes []*probe) int {

@@ -11,10 +11,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/roboshop-go/roboshop/deploy/sg"
 	"github.com/roboshop-go/roboshop/topology"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -73,10 +75,10 @@ func TestLab(t *testing.T) {
 	t.Run("reachability matches the definitions", func(t *testing.T) {
 		var out bytes.Buffer
 		graph := filepath.Join(t.TempDir(), "reachability.svg")
-		diffs, err := check(ctx, cfg, graph, &out)
+		rep, err := check(ctx, cfg, graph, &out)
 		t.Log("\n" + out.String())
-		if err != nil || diffs != 0 {
-			t.Fatalf("%d differences, %v", diffs, err)
+		if err != nil || len(rep.Differences) != 0 || rep.Probes == 0 || rep.Allowed == 0 {
+			t.Fatalf("%+v, %v", rep, err)
 		}
 		svg, err := os.ReadFile(graph)
 		if err != nil || !strings.Contains(string(svg), "<svg") || strings.Contains(string(svg), "#dc2626") ||
@@ -197,9 +199,10 @@ func TestLab(t *testing.T) {
 		}
 		var out bytes.Buffer
 		graph := filepath.Join(t.TempDir(), "reachability.svg")
-		diffs, err := check(ctx, cfg, graph, &out)
-		if err != nil || diffs != 1 || !strings.Contains(out.String(), "frontend -> cart-redis:6379: definitions say blocked, network allowed") {
-			t.Fatalf("want exactly the extra port reported, got %d differences:\n%s", diffs, out.String())
+		rep, err := check(ctx, cfg, graph, &out)
+		want := []sg.Difference{{From: "frontend", To: "cart-redis", Port: 6379, DefinitionsAllow: false, NetworkAllows: true}}
+		if err != nil || !slices.Equal(rep.Differences, want) || !strings.Contains(out.String(), "DIFFERENCE: frontend -> cart-redis:6379: definitions say blocked, network allowed") {
+			t.Fatalf("want exactly the extra port reported, got %+v (%v):\n%s", rep.Differences, err, out.String())
 		}
 		dot, err := os.ReadFile(strings.TrimSuffix(graph, ".svg") + ".dot")
 		if err != nil || !strings.Contains(string(dot), `"frontend" -> "cart-redis" [label="+6379", color="#dc2626"`) {

@@ -21,6 +21,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/roboshop-go/roboshop/deploy/sg"
 )
 
 func main() {
@@ -36,6 +38,7 @@ func main() {
 	fs.StringVar(&cfg.Repo, "repo", cfg.Repo, "repository root")
 	fs.StringVar(&cfg.StateDir, "state", cfg.StateDir, "state directory (pids, logs, data)")
 	graph := fs.String("graph", "", "check: where to draw the reachability picture (SVG; default <state>/reachability.svg)")
+	jsonPath := fs.String("json", "", "check: also write the result as JSON to this file, for programs (sg.CheckReport)")
 	fs.StringVar(&cfg.Groups, "groups", "", "firewall: the security groups to apply (default: the repository's)")
 	_ = fs.Parse(args)
 
@@ -48,10 +51,13 @@ func main() {
 	case "down":
 		err = down(cfg, os.Stdout)
 	case "check":
-		var diffs int
-		diffs, err = check(ctx, cfg, *graph, os.Stdout)
-		if err == nil && diffs > 0 {
-			err = fmt.Errorf("%d differences between the security groups and what the network allows", diffs)
+		var rep sg.CheckReport
+		rep, err = check(ctx, cfg, *graph, os.Stdout)
+		if err == nil && *jsonPath != "" {
+			err = rep.WriteFile(*jsonPath)
+		}
+		if err == nil && len(rep.Differences) > 0 {
+			err = fmt.Errorf("%s between the security groups and what the network allows", plural(len(rep.Differences), "difference"))
 		}
 	case "metrics":
 		err = metrics(ctx, cfg, fs.Arg(0), os.Stdout)

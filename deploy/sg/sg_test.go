@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -260,5 +261,25 @@ func TestDirectKeepsExactlyTheBalancedPaths(t *testing.T) {
 	// user, catalogue and cart.
 	if opened != 9 {
 		t.Errorf("%d connections go through the balancer, want 9", opened)
+	}
+}
+
+func TestCheckReportRoundTripsAndNamesEachDifference(t *testing.T) {
+	want := CheckReport{Probes: 3, Allowed: 1, Differences: []Difference{
+		{From: "frontend", To: "cart-redis", Port: 6379, NetworkAllows: true},
+		{From: "cart", To: "internal-alb", Port: 8082, DefinitionsAllow: true}}}
+	path := filepath.Join(t.TempDir(), "check.json")
+	if err := want.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadCheckReport(path)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("read %+v (%v), wrote %+v", got, err, want)
+	}
+	for i, line := range []string{"frontend -> cart-redis:6379: definitions say blocked, network allowed",
+		"cart -> internal-alb:8082: definitions say allowed, network blocked"} {
+		if s := got.Differences[i].String(); s != line {
+			t.Errorf("difference %d reads %q, want %q", i, s, line)
+		}
 	}
 }

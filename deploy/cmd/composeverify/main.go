@@ -31,6 +31,7 @@ import (
 
 	"github.com/roboshop-go/roboshop/deploy/composecheck"
 	"github.com/roboshop-go/roboshop/deploy/sg"
+	"github.com/roboshop-go/roboshop/kit/loadreport"
 )
 
 func main() {
@@ -278,37 +279,24 @@ func probeAll(ctx context.Context, image string, cs map[string]container, reache
 // checkJourney reads a loadgen -json report: no unexpected answers, and at
 // least one checkout approved (201) followed by an order history read.
 func checkJourney(path string, stdout io.Writer) error {
-	raw, err := os.ReadFile(path)
+	rep, err := loadreport.Read(path)
 	if err != nil {
 		return err
 	}
-	type series struct {
-		Name     string           `json:"name"`
-		Count    int64            `json:"count"`
-		Errors   int64            `json:"errors"`
-		Statuses map[string]int64 `json:"statuses"`
-	}
-	var rep struct {
-		Total series   `json:"total"`
-		Steps []series `json:"steps"`
-	}
-	if err := json.Unmarshal(raw, &rep); err != nil {
-		return fmt.Errorf("journey report %s: %w", path, err)
-	}
-	steps := map[string]series{}
 	var names []string
 	for _, s := range rep.Steps {
-		steps[s.Name] = s
 		names = append(names, s.Name)
 	}
 	fmt.Fprintf(stdout, "journey: %d requests, %d errors, steps %s\n", rep.Total.Count, rep.Total.Errors, strings.Join(names, " "))
+	checkout, _ := rep.Step("buyer/checkout")
+	orders, _ := rep.Step("buyer/orders")
 	switch {
 	case rep.Total.Count == 0 || rep.Total.Errors > 0:
 		return fmt.Errorf("journey: %d requests, %d errors (statuses %v)", rep.Total.Count, rep.Total.Errors, rep.Total.Statuses)
-	case steps["buyer/checkout"].Statuses["201"] == 0:
-		return fmt.Errorf("journey: no approved checkout (statuses %v)", steps["buyer/checkout"].Statuses)
-	case steps["buyer/orders"].Statuses["200"] == 0:
-		return fmt.Errorf("journey: the order history was not read (statuses %v)", steps["buyer/orders"].Statuses)
+	case checkout.Statuses["201"] == 0:
+		return fmt.Errorf("journey: no approved checkout (statuses %v)", checkout.Statuses)
+	case orders.Statuses["200"] == 0:
+		return fmt.Errorf("journey: the order history was not read (statuses %v)", orders.Statuses)
 	}
 	return nil
 }

@@ -19,7 +19,7 @@ func TestCheckJourney(t *testing.T) {
 		{"no requests at all", `{"total":{"count":0}}`, "0 requests"},
 		{"a declined checkout only", strings.Replace(clean, `"statuses":{"201":1}`, `"statuses":{"402":1}`, 1), "no approved checkout"},
 		{"no order history", strings.Replace(clean, `"statuses":{"200":1}}]`, `"statuses":{}}]`, 1), "order history"},
-		{"not a report", `[`, "journey report"},
+		{"not a report", `[`, "load report"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "journey.json")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -53,14 +52,13 @@ func TestLabDrillsChangeExactlyTheirPairs(t *testing.T) {
 			}
 			addrOf := func(name string) netip.Addr { return addrs[name] }
 			admin := netip.PrefixFrom(addrs["internet"], 32)
-			word := map[bool]string{true: "allowed", false: "blocked"}
 			var got []string
 			for _, src := range append(repo.Names(), "internet") {
 				for _, dst := range repo.Names() {
 					for _, port := range repo.Ports() {
 						before, after := repo.Allows(src, dst, port, admin, addrOf), changed.Allows(src, dst, port, admin, addrOf)
 						if src != dst && before != after {
-							got = append(got, fmt.Sprintf("%s -> %s:%d: definitions say %s, network %s", src, dst, port, word[before], word[after]))
+							got = append(got, sg.Difference{From: src, To: dst, Port: port, DefinitionsAllow: before, NetworkAllows: after}.String())
 						}
 					}
 				}
@@ -70,16 +68,6 @@ func TestLabDrillsChangeExactlyTheirPairs(t *testing.T) {
 				t.Fatalf("the policy changes %q; the drill expects the lab to show %q", got, m.differences)
 			}
 		})
-	}
-}
-
-func TestParseCheck(t *testing.T) {
-	out := "Reachability ...\ncart  alb 443\n1584 probes, 43 allowed, 1 differences\npicture: x.svg\n" +
-		"DIFFERENCE: z -> a:1: definitions say allowed, network blocked\nDIFFERENCE: a -> b:2: definitions say blocked, network allowed\n"
-	summary, diffs := parseCheck(out)
-	if summary != "1584 probes, 43 allowed, 1 differences" || !slices.Equal(diffs, []string{
-		"a -> b:2: definitions say blocked, network allowed", "z -> a:1: definitions say allowed, network blocked"}) {
-		t.Fatalf("parseCheck = %q, %q", summary, diffs)
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/roboshop-go/roboshop/deploy/sg"
 )
 
 var traceScenario = scenario{
@@ -437,34 +439,41 @@ func (d *drill) labRun(ctx context.Context, args ...string) error {
 }
 
 // labDifferences runs the lab's check (drawing its picture into graph, or its
-// default place when "") and compares its DIFFERENCE lines with want.
+// default place when "") and compares the differences it reports (its -json
+// report) with want.
 func (d *drill) labDifferences(ctx context.Context, want []string, graph string) error {
+	dir, err := os.MkdirTemp("", "drill-check-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	report := filepath.Join(dir, "check.json")
 	args := append([]string{"check"}, d.lab[1:]...)
+	args = append(args, "-json", report)
 	if graph != "" {
 		args = append(args, "-graph", graph)
 	}
 	out, err := exec.CommandContext(ctx, d.lab[0], args...).CombinedOutput()
-	summary, got := parseCheck(string(out))
+	rep, rerr := sg.ReadCheckReport(report)
+	if rerr != nil {
+		return fmt.Errorf("lab check (%v): %v\n%s", err, rerr, out)
+	}
+	got := differences(rep)
 	want = slices.Clone(want)
 	sort.Strings(want)
-	if summary == "" || !slices.Equal(got, want) || (err == nil) != (len(want) == 0) {
+	if !slices.Equal(got, want) || (err == nil) != (len(want) == 0) {
 		return fmt.Errorf("lab check (%v): differences %q, want %q\n%s", err, got, want, out)
 	}
-	step("lab check: %s%s", summary, strings.Join(append([]string{""}, got...), "\n      DIFFERENCE: "))
+	step("lab check: %d probes, %d allowed, %d differing%s", rep.Probes, rep.Allowed, len(got), strings.Join(append([]string{""}, got...), "\n      DIFFERENCE: "))
 	return nil
 }
 
-// parseCheck reads the lab check's summary line and its DIFFERENCE lines
-// (sorted) from its output.
-func parseCheck(out string) (summary string, differences []string) {
-	for _, line := range strings.Split(out, "\n") {
-		if r, ok := strings.CutPrefix(line, "DIFFERENCE: "); ok {
-			differences = append(differences, r)
-		}
-		if strings.HasSuffix(line, " differences") {
-			summary = line
-		}
+// differences are the report's differences as the drills name them, sorted.
+func differences(rep sg.CheckReport) []string {
+	out := []string{}
+	for _, d := range rep.Differences {
+		out = append(out, d.String())
 	}
-	sort.Strings(differences)
-	return summary, differences
+	sort.Strings(out)
+	return out
 }

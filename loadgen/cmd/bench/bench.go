@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/roboshop-go/roboshop/kit/loadreport"
 	"github.com/roboshop-go/roboshop/topology"
 )
 
@@ -25,7 +26,7 @@ type phase struct {
 
 type result struct {
 	phase
-	rep      loadReport
+	rep      loadreport.Report
 	cpuPerRq time.Duration
 	hwmKiB   int
 	top      string
@@ -54,7 +55,7 @@ func bench(ctx context.Context, o options) error {
 	}
 
 	var results []result
-	var journeys loadReport
+	var journeys loadreport.Report
 	underLoad := map[string]int{}
 	if !o.checkoutOnly {
 		if results, journeys, err = s.endpointsAndJourneys(ctx, o); err != nil {
@@ -97,7 +98,7 @@ func bench(ctx context.Context, o options) error {
 
 // endpointsAndJourneys runs the ceiling, each hot endpoint, then the shopper
 // journeys.
-func (s *stack) endpointsAndJourneys(ctx context.Context, o options) ([]result, loadReport, error) {
+func (s *stack) endpointsAndJourneys(ctx context.Context, o options) ([]result, loadreport.Report, error) {
 	phases := []phase{
 		{title: "nginx: static file (ceiling)", target: topology.FrontendPart, args: []string{"-endpoint", "GET /images/products/dr-001.svg"}},
 		// The trivial handler runs in this process, which does nothing else meanwhile:
@@ -128,7 +129,7 @@ func (s *stack) endpointsAndJourneys(ctx context.Context, o options) ([]result, 
 		}
 		rep, err := s.load(ctx, "http://"+s.addr(ph.target), o.phase, 3*time.Second, o.vus, ph.args...)
 		if err != nil {
-			return nil, loadReport{}, err
+			return nil, loadreport.Report{}, err
 		}
 		r.rep = rep
 		if pid != 0 {
@@ -154,7 +155,7 @@ func (s *stack) endpointsAndJourneys(ctx context.Context, o options) ([]result, 
 // trivialService names the ceiling's handler, served by the bench process itself.
 const trivialService = "trivial handler"
 
-func endpointCount(r loadReport) int64 {
+func endpointCount(r loadreport.Report) int64 {
 	for _, st := range r.Steps {
 		if st.Name == "endpoint" {
 			return st.Count
@@ -163,13 +164,13 @@ func endpointCount(r loadReport) int64 {
 	return 0
 }
 
-func endpointSeries(r loadReport) series {
+func endpointSeries(r loadreport.Report) loadreport.Series {
 	for _, st := range r.Steps {
 		if st.Name == "endpoint" {
 			return st
 		}
 	}
-	return series{}
+	return loadreport.Series{}
 }
 
 // cpuProfile takes a CPU profile of svc for most of a phase and returns the top
@@ -200,7 +201,7 @@ func (s *stack) cpuProfile(ctx context.Context, svc string, d time.Duration) str
 	return string(out)
 }
 
-func writeReport(w io.Writer, o options, results []result, journeys loadReport, idle, underLoad map[string]int) {
+func writeReport(w io.Writer, o options, results []result, journeys loadreport.Report, idle, underLoad map[string]int) {
 	ceiling := endpointSeries(results[1].rep).PerSecond
 	fmt.Fprintf(w, "### %s (%s)\n\n", o.label, time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(w, "Machine: %s.\n\n", machine())
@@ -218,7 +219,7 @@ func writeReport(w io.Writer, o options, results []result, journeys loadReport, 
 			hwm = fmt.Sprintf("%.1f MiB", float64(r.hwmKiB)/1024)
 		}
 		fmt.Fprintf(w, "| %s | %.0f | %.1f%% | %.2f | %.2f | %d | %s | %s |\n", r.title, e.PerSecond, 100*e.PerSecond/ceiling,
-			e.P50, e.P99, e.Errors, cpu, hwm)
+			e.P50Millis, e.P99Millis, e.Errors, cpu, hwm)
 	}
 	fmt.Fprintf(w, "\nShopper journeys (default mix browse=60, guest=30, buyer=10; %d virtual users, each from its own address, %s, first 10 s left out): "+
 		"%.0f req/s answered, %d errors, %d expected non-2xx (402 for the decline card), %d rate-limited (429, not counted as answered).\n\n",
@@ -226,7 +227,7 @@ func writeReport(w io.Writer, o options, results []result, journeys loadReport, 
 	fmt.Fprintln(w, "| endpoint | count | req/s | p50 ms | p90 ms | p99 ms | max ms | statuses |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---|")
 	for _, e := range journeys.Endpoints {
-		fmt.Fprintf(w, "| %s | %d | %.1f | %.2f | %.2f | %.2f | %.2f | %v |\n", e.Name, e.Count, e.PerSecond, e.P50, e.P90, e.P99, e.Max, e.Statuses)
+		fmt.Fprintf(w, "| %s | %d | %.1f | %.2f | %.2f | %.2f | %.2f | %v |\n", e.Name, e.Count, e.PerSecond, e.P50Millis, e.P90Millis, e.P99Millis, e.MaxMillis, e.Statuses)
 	}
 	fmt.Fprintln(w, "\n| service | idle RSS | peak RSS (whole run) |\n|---|---:|---:|")
 	for _, svc := range services {

@@ -19,12 +19,13 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/roboshop-go/roboshop/kit/loadreport"
 	"github.com/roboshop-go/roboshop/topology"
 )
 
 // checkoutRun is the buyer's path under load and what it costs.
 type checkoutRun struct {
-	rep       loadReport
+	rep       loadreport.Report
 	signUp    time.Duration
 	orders    int64
 	perSecond float64
@@ -83,7 +84,7 @@ func (s *stack) checkoutPhase(ctx context.Context, d time.Duration, vus, shopper
 	var wg sync.WaitGroup
 	profiles := map[string]string{}
 	onLine := func(loadgen int, line string) {
-		if !strings.Contains(line, "the run starts now") {
+		if e, ok := loadreport.ParseEvent(line); !ok || e.Event != loadreport.RunStarted {
 			return
 		}
 		signedUpAt = time.Now()
@@ -424,7 +425,7 @@ func writeCheckoutReport(w io.Writer, o options, r checkoutRun, bcryptCost int) 
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, st := range r.rep.Steps {
 		fmt.Fprintf(w, "| %s | %d | %.1f | %.2f | %.2f | %.2f | %.2f | %d | %d | %v |\n", st.Name, st.Count, st.PerSecond,
-			st.P50, st.P90, st.P99, st.Max, st.Errors, st.Limited, st.Statuses)
+			st.P50Millis, st.P90Millis, st.P99Millis, st.MaxMillis, st.Errors, st.Limited, st.Statuses)
 	}
 	fmt.Fprintln(w, "\n| part | CPU per order | peak RSS |\n|---|---:|---:|")
 	var parts time.Duration

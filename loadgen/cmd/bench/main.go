@@ -14,7 +14,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -30,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/roboshop-go/roboshop/kit/loadreport"
 	"github.com/roboshop-go/roboshop/topology"
 )
 
@@ -178,46 +178,25 @@ func procStat(pid int) (cpu time.Duration, rss, hwm int) {
 	return cpu, rss, hwm
 }
 
-type loadReport struct {
-	MeasuredSeconds float64 `json:"measured_seconds"`
-	Total           series  `json:"total"`
-	Endpoints       []series
-	Steps           []series
-}
-
-type series struct {
-	Name      string           `json:"name"`
-	Count     int64            `json:"count"`
-	Errors    int64            `json:"errors"`
-	Expected  int64            `json:"expected_non_2xx"`
-	Limited   int64            `json:"rate_limited"`
-	Statuses  map[string]int64 `json:"statuses"`
-	PerSecond float64          `json:"per_second"`
-	P50       float64          `json:"p50_ms"`
-	P90       float64          `json:"p90_ms"`
-	P99       float64          `json:"p99_ms"`
-	Max       float64          `json:"max_ms"`
-}
-
-func (s *stack) load(ctx context.Context, target string, d, warmup time.Duration, vus int, args ...string) (loadReport, error) {
+func (s *stack) load(ctx context.Context, target string, d, warmup time.Duration, vus int, args ...string) (loadreport.Report, error) {
 	return s.loadWatching(ctx, target, d, warmup, vus, nil, args...)
 }
 
 // loadWatching runs loadgen as load does, calling onLine with loadgen's
 // process id and each line it writes to stderr, as it writes it.
-func (s *stack) loadWatching(ctx context.Context, target string, d, warmup time.Duration, vus int, onLine func(pid int, line string), args ...string) (loadReport, error) {
+func (s *stack) loadWatching(ctx context.Context, target string, d, warmup time.Duration, vus int, onLine func(pid int, line string), args ...string) (loadreport.Report, error) {
 	out := filepath.Join(s.dir, fmt.Sprintf("load-%d.json", time.Now().UnixNano()))
 	all := append([]string{"-target", target, "-vus", strconv.Itoa(vus), "-duration", d.String(), "-warmup", warmup.String(),
-		"-ramp-up", "2s", "-progress", "0s", "-json", out}, args...)
+		"-ramp-up", "2s", "-progress", "0s", "-events", "-json", out}, args...)
 	cmd := exec.CommandContext(ctx, s.bins["loadgen"], all...)
 	var stdout, output bytes.Buffer // loadgen's stdout, and its stderr as read
 	cmd.Stdout = &stdout
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		return loadReport{}, err
+		return loadreport.Report{}, err
 	}
 	if err := cmd.Start(); err != nil {
-		return loadReport{}, err
+		return loadreport.Report{}, err
 	}
 	lines := bufio.NewScanner(stderr)
 	for lines.Scan() {
@@ -227,14 +206,9 @@ func (s *stack) loadWatching(ctx context.Context, target string, d, warmup time.
 		}
 	}
 	if err := cmd.Wait(); err != nil {
-		return loadReport{}, fmt.Errorf("loadgen %v: %v\n%s%s", all, err, stdout.String(), output.String())
+		return loadreport.Report{}, fmt.Errorf("loadgen %v: %v\n%s%s", all, err, stdout.String(), output.String())
 	}
-	raw, err := os.ReadFile(out)
-	if err != nil {
-		return loadReport{}, err
-	}
-	var r loadReport
-	return r, json.Unmarshal(raw, &r)
+	return loadreport.Read(out)
 }
 
 func machine() string {
