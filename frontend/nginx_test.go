@@ -139,6 +139,52 @@ func TestInternalPathsAreNotExposed(t *testing.T) {
 	}
 }
 
+// TestSettleIsNotReachableFromOutside: the cart's settle is payment's call
+// (it marks an order's lines paid for); through nginx, in every spelling,
+// it is the API's 404 and never reaches the cart, which answers a settle
+// without a token 401 (and one with a token anything but this 404).
+func TestSettleIsNotReachableFromOutside(t *testing.T) {
+	t.Parallel()
+	base := startNginx(t, sharedUpstreams(t))
+	for _, path := range []string{"/api/cart/cart/settle", "/api/cart//cart/settle", "/api/cart/cart/%73ettle",
+		"/api/cart/./cart/settle", "/api/cart/cart/settle?order_id=1"} {
+		t.Run(path, func(t *testing.T) {
+			resp, body := get(t, "POST", base+path, strings.NewReader(`{"order_id":"1","lines":[]}`),
+				map[string]string{"Idempotency-Key": "settle-from-outside"})
+			if resp.StatusCode != 404 || !strings.Contains(body, `"route_not_found"`) {
+				t.Fatalf("%d %s", resp.StatusCode, body)
+			}
+		})
+	}
+}
+
+// TestUnknownAPIPathsAreJSON404s: an /api/ path that names no service (or
+// no route of one) answers the API's JSON 404, not the shop's page; other
+// unknown paths keep the page, which routes in the browser.
+func TestUnknownAPIPathsAreJSON404s(t *testing.T) {
+	t.Parallel()
+	base := startNginx(t, sharedUpstreams(t))
+	for _, tc := range []struct {
+		path       string
+		wantStatus int
+		wantJSON   bool
+	}{
+		{"/api/catalog/products", 404, true},
+		{"/api/carts/cart", 404, true},
+		{"/api/", 404, true},
+		{"/api/catalogue/no-such-route", 404, true},
+		{"/products/DR-001", 200, false},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			resp, body := get(t, "GET", base+tc.path, nil, nil)
+			isJSON := strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") && strings.Contains(body, `"route_not_found"`)
+			if resp.StatusCode != tc.wantStatus || isJSON != tc.wantJSON {
+				t.Fatalf("%d %s: %.200s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+			}
+		})
+	}
+}
+
 func TestProxyStripsPrefixAndPassesRequestID(t *testing.T) {
 	t.Parallel()
 	base := startNginx(t, sharedUpstreams(t))

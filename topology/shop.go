@@ -104,22 +104,6 @@ func (s Shop) Datastore(name string) Datastore {
 	panic("topology: no datastore " + name)
 }
 
-// StoreOf is the datastore of service name.
-func (s Shop) StoreOf(name string) Datastore { return s.Datastore(s.Service(name).Store) }
-
-// Parts are the names of every datastore and service, sorted.
-func (s Shop) Parts() []string {
-	var names []string
-	for _, d := range s.Datastores {
-		names = append(names, d.Name)
-	}
-	for _, svc := range s.Services {
-		names = append(names, svc.Name)
-	}
-	sort.Strings(names)
-	return names
-}
-
 // Secrets are the datastores' credentials; empty fields mean none (MongoDB
 // and Redis without a password; MySQL's application user is then MySQLUser
 // alone).
