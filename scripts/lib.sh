@@ -249,3 +249,17 @@ build_otelcol() {
 	log "building the OpenTelemetry Collector stand-in (standins/otelcol)"
 	build_own_tool standins/otelcol "$OTELCOL"
 }
+
+# build_test_bins: the programs the tests start (topology.Build takes them from
+# ROBOSHOP_BIN_DIR=$BIN), as the Dockerfiles build them: the services, the
+# card gateway's stand-in, the MongoDB stand-in (embedded FerretDB; testkit
+# prefers a real mongod on PATH), nginx's exporter and the lab.
+build_test_bins() {
+	(cd standins && "${AS_SHIPPED[@]}" GOWORK=off go build -ldflags="-s -w" -o "$BIN/mongostandin" ./mongostandin &&
+		"${AS_SHIPPED[@]}" GOWORK=off go build -ldflags="-s -w" -o "$BIN/nginxexporter" ./nginxexporter)
+	for svc in user catalogue cart payment; do
+		(cd "$svc" && "${AS_SHIPPED[@]}" GOWORK=off go build -ldflags="-s -w" -o "$BIN/$svc" .)
+	done
+	(cd payment && "${AS_SHIPPED[@]}" GOWORK=off go build -ldflags="-s -w" -o "$BIN/cardgateway" ./cmd/cardgateway)
+	(cd deploy && "${AS_SHIPPED[@]}" GOWORK=off go build -o "$BIN/lab" ./lab)
+}

@@ -77,17 +77,7 @@ done
 # them (topology.Build takes them from ROBOSHOP_BIN_DIR): the services, and the
 # MongoDB stand-in (embedded FerretDB; testkit prefers a real mongod on PATH).
 log "building the MongoDB stand-in and the service binaries the tests start"
-build_bins() {
-	# As the checks above compiled them: only the linking is new.
-	(cd standins && "${AS_SHIPPED[@]}" GOWORK=off go build -ldflags="-s -w" -o "$CACHE/bin/mongostandin" ./mongostandin &&
-		"${AS_SHIPPED[@]}" GOWORK=off go build -ldflags="-s -w" -o "$CACHE/bin/nginxexporter" ./nginxexporter)
-	for svc in user catalogue cart payment; do
-		(cd "$svc" && "${AS_SHIPPED[@]}" GOWORK=off go build -ldflags="-s -w" -o "$CACHE/bin/$svc" .)
-	done
-	(cd payment && "${AS_SHIPPED[@]}" GOWORK=off go build -ldflags="-s -w" -o "$CACHE/bin/cardgateway" ./cmd/cardgateway)
-	(cd deploy && "${AS_SHIPPED[@]}" GOWORK=off go build -o "$CACHE/bin/lab" ./lab)
-}
-progress "$CACHE/bins-build.log" build_bins
+progress "$CACHE/bins-build.log" build_test_bins
 export ROBOSHOP_BIN_DIR="$CACHE/bin"
 
 log "go test -race (every module; each benchmark once to keep it working)"
