@@ -46,6 +46,7 @@ if [ "$purpose" = test ]; then
 	want chromium chromium fonts-dejavu-core
 	want etcd etcd-server
 	want systemd-analyze systemd # the EC2 units' check
+	want curl curl                # the README's API walk-through (frontend/readme_test.go)
 fi
 if ((${#need[@]})); then
 	log "installing Debian packages for $purpose: ${need[*]} (about 2 minutes the first time)"

@@ -2,8 +2,10 @@
 # The lab: the whole shop on one Linux machine, one network namespace per
 # security group, firewalled by nftables rules generated from
 # deploy/security-groups. Needs root.
-#   scripts/lab.sh up      build, start, print the URL (default http://127.0.0.1:8080/)
-#   scripts/lab.sh check   reachability matrix vs. the definitions
+#   scripts/lab.sh up      build, start, print the URL (default http://127.0.0.1:8080/) and the instances
+#   scripts/lab.sh status  print the URL and the instances again
+#   scripts/lab.sh check   reachability matrix vs. the definitions, and the policy
+#   scripts/lab.sh firewall   apply edited groups (refused while they break the policy)
 #   scripts/lab.sh down    remove everything (idempotent, also after a crash)
 #   scripts/lab.sh metrics user   a service's /metrics, asked from inside its namespace
 # Extra flags go to the lab command: -listen 127.0.0.1:9090, -prefix, -subnet, -state.
@@ -13,7 +15,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "the lab needs root (network namespaces, nftables): sudo $0 $*" >&2
 	exit 1
 fi
-[ "${1:-}" = "down" ] || scripts/deps.sh lab
+case ${1:-} in down | status) ;; *) scripts/deps.sh lab ;; esac
 export ROBOSHOP_FERRETDB="$FERRETDB" # the lab's MongoDB servers (SCRAM)
 (cd deploy && "${AS_SHIPPED[@]}" GOWORK=off go build -o ../.cache/bin/lab ./lab)
 cmd=${1:-}

@@ -42,6 +42,9 @@ type Plan struct {
 	ServiceEnv func(service string) map[string]string
 	// Frontend starts nginx with the published UI in front of the services.
 	Frontend bool
+	// RealIPFrom is the proxy in front of nginx whose X-Forwarded-For it
+	// believes (Frontend.RealIPFrom); empty: none.
+	RealIPFrom string
 }
 
 // HostPort is Addr as host:port.
@@ -107,7 +110,7 @@ func Start(ctx context.Context, p Plan, r Runner) error {
 	if err := os.MkdirAll(nginxDir, 0o755); err != nil {
 		return err
 	}
-	f := Frontend{Listen: p.HostPort(FrontendPart), HTMLRoot: html, Upstreams: map[string]string{}}
+	f := Frontend{Listen: p.HostPort(FrontendPart), HTMLRoot: html, Upstreams: map[string]string{}, RealIPFrom: p.RealIPFrom}
 	for _, svc := range shop.Services {
 		f.Upstreams[svc.Name] = p.calledAt(svc.Name)
 	}

@@ -66,6 +66,15 @@ func check(ctx context.Context, cfg config, graph string, out io.Writer) (sg.Che
 	}
 	wg.Wait()
 	rep := printMatrix(out, l, probes)
+	if len(rep.Differences) > 0 {
+		fmt.Fprintln(out, "The network is not what the definitions say. After editing a group, apply it with `sudo scripts/lab.sh firewall`, then check again.")
+	}
+	// A rule can be applied as written and still be wrong: the definitions
+	// themselves go through the policy the tests apply.
+	rep.Policy = l.set.Check()
+	for _, p := range rep.Policy {
+		fmt.Fprintln(out, "POLICY:", p)
+	}
 	if graph == "" {
 		graph = filepath.Join(cfg.StateDir, "reachability.svg")
 	}

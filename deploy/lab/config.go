@@ -17,6 +17,9 @@ type config struct {
 	// Groups is where the security groups are read from ("" is the
 	// repository's deploy/security-groups): a drill's mutated copy.
 	Groups string
+	// BreakPolicy lets firewall apply groups that fail the security policy
+	// (sg.Set.Check): the drills that show what a bad rule does.
+	BreakPolicy bool
 }
 
 func defaultConfig() config {

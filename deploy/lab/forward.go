@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,12 +21,11 @@ import (
 	"github.com/roboshop-go/roboshop/deploy/sg"
 )
 
-// forward accepts connections on the host's loopback and relays each to the
-// frontend's port 80 from the alb namespace, as the load balancer does on
-// AWS: the host stands for the shopper on the internet, the relay for the
-// ALB, and the frontend's rules admit it as they admit the ALB. (A lab whose
-// groups have no alb relays from the internet namespace.) It also serves the
-// internal balancers' listeners (startBalancers).
+// forward serves the shop's public entry as the internet-facing ALB does on
+// AWS (serveForward), on the host's address (the host stands for a shopper on
+// the internet) and on the alb's own address inside the lab (where the
+// internet namespace shops like a customer), and the internal balancers'
+// listeners (startBalancers).
 func forward(ctx context.Context, cfg config) error {
 	l, err := loadLayout(cfg)
 	if err != nil {
@@ -33,22 +35,84 @@ func forward(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
+	lns := []net.Listener{ln}
+	if l.entry() == sg.LoadBalancer {
+		inLab, err := l.listenIn(sg.LoadBalancer, l.hostPort(sg.LoadBalancer, 80))
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		lns = append(lns, inLab)
+	}
 	balancers, err := l.startBalancers(ctx)
 	if err != nil {
-		ln.Close()
+		for _, ln := range lns {
+			ln.Close()
+		}
 		return err
 	}
-	err = l.serveForward(ctx, ln)
+	err = l.serveForward(ctx, lns...)
 	return errors.Join(err, <-balancers)
 }
 
-func (l *layout) serveForward(ctx context.Context, ln net.Listener) error {
-	target := l.hostPort("frontend", 80)
-	from := internet
+// entry is where the public entry's requests come from inside the lab: the
+// alb, or the internet itself in a lab whose groups have no alb.
+func (l *layout) entry() string {
 	if slices.Contains(l.groups, sg.LoadBalancer) {
-		from = sg.LoadBalancer
+		return sg.LoadBalancer
 	}
-	return relay(ctx, ln, func() (net.Conn, error) { return l.dialFrom(ctx, from, target, 3*time.Second) })
+	return internet
+}
+
+// realIPFrom is the address nginx believes X-Forwarded-For from: the alb's
+// (none without one: the internet namespace is a shopper, not a proxy).
+func (l *layout) realIPFrom() string {
+	if l.entry() != sg.LoadBalancer {
+		return ""
+	}
+	return l.addr(sg.LoadBalancer).String()
+}
+
+// serveForward serves HTTP on each listener until ctx ends, as an ALB does:
+// every request goes on to the frontend's port 80 from the entry's namespace,
+// with the client's address appended to X-Forwarded-For (after any the client
+// sent, which nginx, believing the alb alone, then ignores). A TCP relay
+// would hand nginx one address, the alb's, for every shopper, and every
+// per-address limit would be shared by all of them.
+func (l *layout) serveForward(ctx context.Context, lns ...net.Listener) error {
+	target := &url.URL{Scheme: "http", Host: l.hostPort("frontend", 80)}
+	from := l.entry()
+	transport := &http.Transport{
+		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			return l.dialFrom(ctx, from, addr, 3*time.Second)
+		},
+		MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second, ResponseHeaderTimeout: 30 * time.Second}
+	defer transport.CloseIdleConnections()
+	proxy := &httputil.ReverseProxy{Transport: transport, Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(target)
+		pr.Out.Host = pr.In.Host
+		pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
+		pr.SetXForwarded()
+	}}
+	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
+	errs := make(chan error, len(lns))
+	for _, ln := range lns {
+		go func() {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				errs <- err
+				return
+			}
+			errs <- nil
+		}()
+	}
+	<-ctx.Done()
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := srv.Shutdown(shutdown)
+	for range lns {
+		err = errors.Join(err, <-errs)
+	}
+	return err
 }
 
 // listener is one listener of an internal balancer: where it listens, inside

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -138,6 +139,85 @@ func TestLab(t *testing.T) {
 		}
 	})
 
+	t.Run("status shows the lab again", func(t *testing.T) {
+		var out bytes.Buffer
+		if err := status(cfg, &out); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"http://" + cfg.Listen + "/", l.addr("payment-mysql").String(), "3306, 22", "(nothing: a client only)"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("status lacks %q:\n%s", want, out.String())
+			}
+		}
+	})
+
+	t.Run("each shopper is their own address behind the relay", func(t *testing.T) {
+		// Two shoppers on the host, from two addresses: the relay passes each
+		// one's address on as the ALB does, so the guesser's logins run into
+		// nginx's per-address limit and the owner's do not.
+		from := func(ip string) *http.Client {
+			d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+			return &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DialContext: d.DialContext}}
+		}
+		login := func(c *http.Client, email, password string, header http.Header) int {
+			req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+cfg.Listen+"/api/user/login",
+				strings.NewReader(fmt.Sprintf(`{"email":%q,"password":%q}`, email, password)))
+			req.Header.Set("Content-Type", "application/json")
+			for k, v := range header {
+				req.Header[k] = v
+			}
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		guesser, owner := from("127.0.0.2"), from("127.0.0.3")
+		statuses := map[int]int{}
+		for i := range 10 { // nginx's auth zone: a burst of 5, then 10 a minute
+			statuses[login(guesser, fmt.Sprintf("guess-%d@example.test", i), "not-the-password", nil)]++
+		}
+		if statuses[429] == 0 {
+			t.Fatalf("the guesser's 10 logins in a row: %v, want 429s past nginx's burst", statuses)
+		}
+		// A forged X-Forwarded-For buys the guesser no fresh address: nginx
+		// believes the alb's last entry, which is the guesser's own.
+		if got := login(guesser, "guess-x@example.test", "not-the-password", http.Header{"X-Forwarded-For": {"198.51.100.7"}}); got != 429 {
+			t.Fatalf("the guesser with a forged X-Forwarded-For: %d, want 429", got)
+		}
+		if got := login(owner, "demo@roboshop.example", "roboshop-demo", nil); got != 200 {
+			t.Fatalf("the owner from another address: %d, want 200", got)
+		}
+	})
+
+	t.Run("the internet namespace shops through the alb's address", func(t *testing.T) {
+		// As lab forward does: the entry also listens on the alb's own address.
+		inLab, err := l.listenIn(sg.LoadBalancer, l.hostPort(sg.LoadBalancer, 80))
+		if err != nil {
+			t.Fatal(err)
+		}
+		albCtx, stopAlb := context.WithCancel(ctx)
+		albDone := make(chan error, 1)
+		go func() { albDone <- l.serveForward(albCtx, inLab) }()
+		defer func() { stopAlb(); <-albDone }()
+		for _, tc := range []struct {
+			instance string
+			wantOK   bool
+		}{{"internet", true}, {"frontend", false}} {
+			t.Run(tc.instance, func(t *testing.T) {
+				c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: namespaceDialer{l, tc.instance}.DialContext}}
+				resp, err := c.Get("http://" + l.hostPort(sg.LoadBalancer, 80) + "/api/catalogue/products?limit=1")
+				if err == nil {
+					resp.Body.Close()
+				}
+				if ok := err == nil && resp.StatusCode == 200; ok != tc.wantOK {
+					t.Fatalf("from %s to the alb's address: %v (want it to work: %v)", tc.instance, err, tc.wantOK)
+				}
+			})
+		}
+	})
+
 	t.Run("MongoDB signs its service in", func(t *testing.T) {
 		store := topology.Roboshop().Datastore("user-mongodb")
 		good := store.URL(l.hostPort(store.Name, store.Port), labSecrets)
@@ -180,6 +260,42 @@ func TestLab(t *testing.T) {
 		raw, err := os.ReadFile(filepath.Join(cfg.StateDir, "logs", "frontend.log"))
 		if err != nil || !strings.Contains(string(raw), "/api/catalogue/products") {
 			t.Fatalf("logs/frontend.log holds no request (%v):\n%.500s", err, raw)
+		}
+	})
+
+	t.Run("firewall refuses groups that break the policy", func(t *testing.T) {
+		// The edit a learner might make: payment's MySQL also accepting the
+		// frontend. It loads and renders, but a datastore accepts only its
+		// own service.
+		dir := t.TempDir()
+		files, _ := filepath.Glob(filepath.Join(repo, "deploy", "security-groups", "*.yaml"))
+		for _, f := range files {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if filepath.Base(f) == "payment-mysql.yaml" {
+				raw = []byte(strings.Replace(string(raw), "ingress:\n", "ingress:\n  - description: \"the frontend, by mistake\"\n    port: 3306\n    group: frontend\n", 1))
+			}
+			if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), raw, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		edited := cfg
+		edited.Groups = dir
+		var out bytes.Buffer
+		err := firewall(edited, &out)
+		if err == nil || !strings.Contains(err.Error(), "security policy") || !strings.Contains(out.String(), "POLICY: ") {
+			t.Fatalf("firewall with the edit: %v\n%s", err, out.String())
+		}
+		if l.reachable(ctx, "frontend", "payment-mysql", 3306) {
+			t.Fatal("the refused edit was applied: the frontend reaches payment's MySQL")
+		}
+		// check against the edited groups says so too, though the network
+		// matches them everywhere but there.
+		rep, err := check(ctx, edited, filepath.Join(t.TempDir(), "r.svg"), io.Discard)
+		if err != nil || len(rep.Policy) == 0 {
+			t.Fatalf("check against the edited groups: %+v, %v", rep.Policy, err)
 		}
 	})
 

@@ -5,13 +5,15 @@
 // the frontend is reachable from the host, through a forwarder on a printed
 // loopback URL. It needs root.
 //
-//	lab up      build, start every tier, print the URL (the forwarder keeps running)
+//	lab up      build, start every tier, print the URL and the instances (the forwarder keeps running)
+//	lab status  print the URL and the instances again
 //	lab check   try every (source, destination, port), compare with the YAML and
 //	            draw who reaches whom as SVG (-graph; differences in red)
 //	lab down    remove every namespace, process and file of the lab (idempotent)
 //	lab metrics <service>   print a service's /metrics, asked from inside its namespace
 //	lab firewall [-groups DIR]   apply the security groups again, from DIR (a drill's
-//	            mutated copy) or the repository's; lab check still compares with the repository's
+//	            mutated copy) or the repository's, once they pass the security policy
+//	            (-break-policy applies them anyway); lab check compares with the repository's
 package main
 
 import (
@@ -40,6 +42,7 @@ func main() {
 	graph := fs.String("graph", "", "check: where to draw the reachability picture (SVG; default <state>/reachability.svg)")
 	jsonPath := fs.String("json", "", "check: also write the result as JSON to this file, for programs (sg.CheckReport)")
 	fs.StringVar(&cfg.Groups, "groups", "", "firewall: the security groups to apply (default: the repository's)")
+	fs.BoolVar(&cfg.BreakPolicy, "break-policy", false, "firewall: apply the groups even where they fail the security policy (for the drills)")
 	_ = fs.Parse(args)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -50,14 +53,20 @@ func main() {
 		err = up(ctx, cfg, os.Stdout)
 	case "down":
 		err = down(cfg, os.Stdout)
+	case "status":
+		err = status(cfg, os.Stdout)
 	case "check":
 		var rep sg.CheckReport
 		rep, err = check(ctx, cfg, *graph, os.Stdout)
 		if err == nil && *jsonPath != "" {
 			err = rep.WriteFile(*jsonPath)
 		}
-		if err == nil && len(rep.Differences) > 0 {
+		switch {
+		case err != nil:
+		case len(rep.Differences) > 0:
 			err = fmt.Errorf("%s between the security groups and what the network allows", plural(len(rep.Differences), "difference"))
+		case len(rep.Policy) > 0:
+			err = fmt.Errorf("the security groups break the security policy (%s)", plural(len(rep.Policy), "violation"))
 		}
 	case "metrics":
 		err = metrics(ctx, cfg, fs.Arg(0), os.Stdout)
@@ -75,6 +84,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: lab up|check|down|firewall|metrics <service> [-prefix rs] [-subnet 10.77.0] [-listen 127.0.0.1:8080] [-repo .] [-state /run/roboshop-lab] [-groups DIR]")
+	fmt.Fprintln(os.Stderr, "usage: scripts/lab.sh up|status|check|down|firewall|metrics <service> [-prefix rs] [-subnet 10.77.0] [-listen 127.0.0.1:8080] [-repo .] [-state /run/roboshop-lab] [-groups DIR]")
 	os.Exit(2)
 }

@@ -191,6 +191,18 @@ func firewall(cfg config, out io.Writer) error {
 	if len(l.namespaces()) == 0 {
 		return fmt.Errorf("no lab with prefix %q is up", cfg.Prefix)
 	}
+	// The same policy the tests apply to the repository's groups: a rule
+	// that breaks it would otherwise be applied, and then checked against
+	// itself, without a word.
+	if problems := l.set.Check(); len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(out, "POLICY:", p)
+		}
+		if !cfg.BreakPolicy {
+			return fmt.Errorf("not applied: the groups break the security policy (%s, deploy/sg/policy.go); fix them, or apply them anyway with -break-policy", plural(len(problems), "violation"))
+		}
+		fmt.Fprintf(out, "applying them anyway (-break-policy): %s of the security policy\n", plural(len(problems), "violation"))
+	}
 	if err := l.applyFirewall(cfg.StateDir); err != nil {
 		return err
 	}

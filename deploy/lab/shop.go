@@ -37,7 +37,7 @@ func upWith(ctx context.Context, cfg config, out io.Writer, detachForwarder bool
 		return err
 	}
 	if len(l.namespaces()) > 0 {
-		return fmt.Errorf("a lab with prefix %q exists already; run `lab down` first", cfg.Prefix)
+		return fmt.Errorf("a lab with prefix %q is up already: `sudo scripts/lab.sh status` shows it, `sudo scripts/lab.sh down` removes it", cfg.Prefix)
 	}
 	for _, d := range []string{"logs", "pids", "nft"} {
 		if err := os.MkdirAll(filepath.Join(cfg.StateDir, d), 0o755); err != nil {
@@ -68,7 +68,7 @@ func upWith(ctx context.Context, cfg config, out io.Writer, detachForwarder bool
 	fmt.Fprintln(out, "starting datastores, services and nginx inside them...")
 	shop := topology.Roboshop()
 	state, _ := filepath.Abs(cfg.StateDir)
-	plan := topology.Plan{Repo: cfg.Repo, Dir: state, Bins: bins, Secrets: labSecrets, Frontend: true,
+	plan := topology.Plan{Repo: cfg.Repo, Dir: state, Bins: bins, Secrets: labSecrets, Frontend: true, RealIPFrom: l.realIPFrom(),
 		Addr: func(part string) (string, int) {
 			port := topology.ServicePort
 			switch {
@@ -100,12 +100,51 @@ func upWith(ctx context.Context, cfg config, out io.Writer, detachForwarder bool
 	if err := topology.WaitHTTP(ctx, "http://"+cfg.Listen+"/api/catalogue/products?limit=1", 90*time.Second); err != nil {
 		return fmt.Errorf("the shop did not answer through the frontend: %w (logs in %s/logs)", err, cfg.StateDir)
 	}
-	fmt.Fprintf(out, "\nRoboshop lab is up: http://%s/\n", cfg.Listen)
-	for _, inst := range l.instances() {
-		fmt.Fprintf(out, "  %-18s %-14s netns %s\n", inst, l.addr(inst), l.ns(inst))
+	if err := os.WriteFile(filepath.Join(cfg.StateDir, "listen"), []byte(cfg.Listen), 0o644); err != nil {
+		return err
 	}
-	fmt.Fprintf(out, "Check the firewalls: scripts/lab.sh check; tear down: scripts/lab.sh down. Logs: %s/logs\n", cfg.StateDir)
+	fmt.Fprintf(out, "\nRoboshop lab is up: http://%s/\n", cfg.Listen)
+	l.printInstances(out)
 	return nil
+}
+
+// status prints what up printed, for a lab that is up.
+func status(cfg config, out io.Writer) error {
+	l, err := loadLayout(cfg)
+	if err != nil {
+		return err
+	}
+	listen, err := os.ReadFile(filepath.Join(cfg.StateDir, "listen"))
+	if len(l.namespaces()) == 0 || err != nil {
+		return fmt.Errorf("no lab with prefix %q is up: `sudo scripts/lab.sh up` starts one", cfg.Prefix)
+	}
+	fmt.Fprintf(out, "Roboshop lab is up: http://%s/\n", listen)
+	l.printInstances(out)
+	return nil
+}
+
+// printInstances is the table of the lab's instances: each one's address,
+// namespace and the ports its security group accepts connections on.
+func (l *layout) printInstances(out io.Writer) {
+	fmt.Fprintf(out, "  %-18s %-14s %-16s %s\n", "instance", "address", "netns", "accepts on")
+	for _, inst := range l.instances() {
+		ports := "(nothing: a client only)"
+		if g := l.set.Groups[inst]; g != nil {
+			var ps []string
+			for _, r := range g.Ingress {
+				p := strconv.Itoa(r.Port)
+				if r.ToPort != r.Port {
+					p += "-" + strconv.Itoa(r.ToPort)
+				}
+				if !slices.Contains(ps, p) {
+					ps = append(ps, p)
+				}
+			}
+			ports = strings.Join(ps, ", ")
+		}
+		fmt.Fprintf(out, "  %-18s %-14s %-16s %s\n", inst, l.addr(inst), l.ns(inst), ports)
+	}
+	fmt.Fprintf(out, "Check the firewalls: sudo scripts/lab.sh check; status: sudo scripts/lab.sh status; tear down: sudo scripts/lab.sh down. Logs: %s/logs\n", l.cfg.StateDir)
 }
 
 // Run runs a one-off command of the shop's start (installing and setting up a
@@ -177,6 +216,6 @@ func down(cfg config, out io.Writer) error {
 	if err := os.RemoveAll(cfg.StateDir); err != nil {
 		errs = append(errs, err)
 	}
-	fmt.Fprintf(out, "lab down: stopped %d processes, removed %d namespaces and %s\n", len(pids), len(nss), cfg.StateDir)
+	fmt.Fprintf(out, "scripts/lab.sh down: stopped %d processes, removed %d namespaces and %s\n", len(pids), len(nss), cfg.StateDir)
 	return errors.Join(errs...)
 }

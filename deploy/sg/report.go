@@ -8,11 +8,13 @@ import (
 
 // CheckReport is a reachability check's result as data (the lab's `check
 // -json`): how many (source, destination, port) probes ran, how many
-// connected, and each one where the network and the definitions disagree.
+// connected, each one where the network and the definitions disagree, and
+// where the definitions themselves break the security policy (Set.Check).
 type CheckReport struct {
 	Probes      int          `json:"probes"`
 	Allowed     int          `json:"allowed"`
 	Differences []Difference `json:"differences"`
+	Policy      []string     `json:"policy"`
 }
 
 // Difference is one probe whose outcome the definitions do not predict.
