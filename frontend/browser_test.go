@@ -153,7 +153,10 @@ func TestShopperJourneyInBrowser(t *testing.T) {
 	b.checkPage("product opened by URL")
 
 	email := strings.ToLower(testkit.UniqueName("browser")) + "@example.com"
+	// The test's user service seeds the demo account (SEED_DEMO's default):
+	// the page names it as that service answers GET /demo.
 	b.run("register", chromedp.Navigate(base+"/#/login"), chromedp.WaitVisible("#register-form", chromedp.ByQuery),
+		waitText(`p[@id="demo-hint"]`, "The demo account is demo@roboshop.example / roboshop-demo."),
 		chromedp.SendKeys("#register-name", "Grace Hopper", chromedp.ByQuery),
 		chromedp.SendKeys("#register-email", email, chromedp.ByQuery),
 		chromedp.SendKeys("#register-password", "correct horse", chromedp.ByQuery))

@@ -415,6 +415,19 @@ func validatePassword(pw string) error {
 	return nil
 }
 
+// handleDemo answers the demo account's sign-in where this shop seeds one
+// (SEED_DEMO), for the login page's hint, and 404 where it does not: the
+// page then offers none rather than an account that is not there.
+func handleDemo(cfg config) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !cfg.SeedDemo {
+			kit.WriteError(c, kit.NotFound("no_demo_account", "this shop has no demo account"))
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"email": normalizeEmail(cfg.DemoEmail), "password": cfg.DemoPassword})
+	}
+}
+
 // seedDemo creates the documented demo account unless it exists already. Its
 // email is normalised as a login's is, so DEMO_EMAIL in any case logs in.
 func seedDemo(ctx context.Context, st store, pw passwords, cfg config) error {

@@ -73,6 +73,37 @@ func TestDemoAccountSeededOnce(t *testing.T) {
 	testkit.ExpectStatus(t, w, http.StatusOK)
 }
 
+// TestDemoAnswersOnlyWhereSeeded: the login page's hint comes from GET
+// /demo, which names the configured account where one is seeded and is a
+// 404 where none is (compose, the chart and EC2 by default).
+func TestDemoAnswersOnlyWhereSeeded(t *testing.T) {
+	t.Parallel()
+	app := newTestApp(t)
+	for _, tc := range []struct {
+		name     string
+		seed     bool
+		email    string
+		wantCode int
+		wantBody string
+	}{
+		{"seeded, the default account", true, "demo@roboshop.example", http.StatusOK, `"email":"demo@roboshop.example"`},
+		{"seeded, another email", true, " Shop.Demo@Example.ORG", http.StatusOK, `"email":"shop.demo@example.org"`},
+		{"not seeded", false, "demo@roboshop.example", http.StatusNotFound, `"no_demo_account"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := app.cfg
+			cfg.SeedDemo, cfg.DemoEmail = tc.seed, tc.email
+			router := newRouter(slog.New(slog.NewJSONHandler(io.Discard, nil)), kit.NewRegistry(),
+				func(context.Context) error { return nil }, app.store, app.keys, app.pw, cfg)
+			w := testkit.Serve(t, router, testkit.Request{Method: "GET", Path: "/demo"})
+			testkit.ExpectStatus(t, w, tc.wantCode)
+			if !strings.Contains(w.Body.String(), tc.wantBody) {
+				t.Fatalf("GET /demo: %s, want %s in it", w.Body.String(), tc.wantBody)
+			}
+		})
+	}
+}
+
 func TestRegisterRejects(t *testing.T) {
 	t.Parallel()
 	app := newTestApp(t)

@@ -36,5 +36,6 @@ func newRouter(logger *slog.Logger, reg *prometheus.Registry, ready func(context
 	r.POST("/register", registrations, handleRegister(st, keys, cfg.TokenTTL, pw))
 	r.POST("/login", logins, handleLogin(st, keys, cfg.TokenTTL, pw, cfg.Login))
 	r.GET("/me", requireUser, handleMe(st))
+	r.GET("/demo", handleDemo(cfg))
 	return r
 }

@@ -291,7 +291,18 @@ function pageLogin(query) {
   show(h("h1", {}, "Your account"),
     next === "checkout" ? notice("info", "Log in or create an account to check out. Your cart comes with you.") : null,
     h("div", { class: "two" }, authForm("login"), authForm("register")),
-    h("p", { class: "muted" }, "Just looking? The demo account is demo@roboshop.example / roboshop-demo."));
+    demoHint());
+}
+
+// demoHint names the demo account where the shop seeds one (GET /user/demo)
+// and stays hidden where it does not.
+function demoHint() {
+  const hint = h("p", { class: "muted", id: "demo-hint", hidden: true });
+  api("/user/demo").then((demo) => {
+    hint.textContent = `Just looking? The demo account is ${demo.email} / ${demo.password}.`;
+    hint.hidden = false;
+  }).catch(() => {});
+  return hint;
 }
 
 async function pageCheckout() {
