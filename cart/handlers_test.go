@@ -218,11 +218,19 @@ func TestCartAddsAreCounted(t *testing.T) {
 	tok := testkit.GuestToken(t, app.userURL)
 	for _, tc := range []struct {
 		body   item
+		key    string
 		status int
-	}{{item{"sku": "DR-001", "qty": 1}, 200}, {item{"sku": "NO-SUCH", "qty": 1}, 404}, {item{"sku": "DR-001", "qty": 0}, 422}} {
-		if code, _ := app.do(t, "POST", "/cart/items", tok, tc.body); code != tc.status {
-			t.Fatalf("add %v: %d, want %d", tc.body, code, tc.status)
+	}{{item{"sku": "DR-001", "qty": 1}, "", 200}, {item{"sku": "NO-SUCH", "qty": 1}, "", 404}, {item{"sku": "DR-001", "qty": 0}, "", 422},
+		{item{"sku": "KP-001", "qty": 1}, "add-kp", 200}, {item{"sku": "KP-001", "qty": 1}, "add-kp", 200}} {
+		req := testkit.Request{Method: "POST", Path: "/cart/items", Token: tok, Body: tc.body}
+		if tc.key != "" {
+			req.Headers = map[string]string{"Idempotency-Key": tc.key}
+		}
+		if w := testkit.Serve(t, app.router, req); w.Code != tc.status {
+			t.Fatalf("add %v: %d, want %d", tc.body, w.Code, tc.status)
 		}
 	}
-	testkit.ExpectMetrics(t, app.router, `roboshop_cart_adds_total{outcome="added"} 1`, `roboshop_cart_adds_total{outcome="rejected"} 2`)
+	// The retry with the same key is counted as what it is.
+	testkit.ExpectMetrics(t, app.router, `roboshop_cart_adds_total{outcome="added"} 2`, `roboshop_cart_adds_total{outcome="replayed"} 1`,
+		`roboshop_cart_adds_total{outcome="rejected"} 2`)
 }

@@ -21,8 +21,16 @@ func newRouter(logger *slog.Logger, reg *prometheus.Registry, faults kit.Faults,
 	anyone := r.Group("/cart", kit.RequireAuth(verifier, kit.RoleGuest, kit.RoleUser))
 	anyone.GET("", handleGetCart(st))
 	anyone.DELETE("", handleClear(st, ttl))
-	adds := kit.Outcomes(reg, "roboshop_cart_adds_total", "Adds to a cart", []string{"added", "rejected", "failed"},
-		kit.StatusOutcome(map[int]string{http.StatusOK: "added"}))
+	// A retried add (its Idempotency-Key seen before) is a replay, not a
+	// second add, as payment counts a replayed checkout.
+	addedByStatus := kit.StatusOutcome(map[int]string{http.StatusOK: "added"})
+	adds := kit.Outcomes(reg, "roboshop_cart_adds_total", "Adds to a cart", []string{"added", "replayed", "rejected", "failed"},
+		func(c *gin.Context) string {
+			if c.Writer.Header().Get("Idempotent-Replayed") == "true" {
+				return "replayed"
+			}
+			return addedByStatus(c)
+		})
 	anyone.POST("/items", adds, handleAddItem(st, cat, ttl))
 	anyone.PUT("/items/:sku", handleSetItem(st, cat, ttl))
 	anyone.DELETE("/items/:sku", handleRemoveItem(st, ttl))

@@ -42,6 +42,10 @@ type Host struct {
 	// Throwaway trades durability for speed (tests): a crash may lose the
 	// last second of commits, which a test's data never outlives anyway.
 	Throwaway bool
+	// MariaDBUser is the OS user MariaDB's server runs as, where the caller
+	// is root and can hand its directory over (the lab: Debian's mysql);
+	// empty: the caller.
+	MariaDBUser string
 	Secrets
 }
 
@@ -74,7 +78,7 @@ func (d Datastore) Server(h Host) (Server, error) {
 		return Server{Start: Cmd{Path: h.MongoStandIn, Args: []string{"-listen", h.hostPort(), "-dir", h.Dir}}}, nil
 	case Redis:
 		args := []string{"--port", port, "--bind", h.Bind, "--dir", h.Dir, "--save", "", "--appendonly", "no",
-			"--loglevel", "warning",
+			"--loglevel", "notice", // its start and its saves: a log that says it is up
 			// A cart store that fills up evicts carts nearest their expiry rather
 			// than refusing writes (as compose and EC2 configure it).
 			"--maxmemory", "64mb", "--maxmemory-policy", "volatile-lru"}
@@ -98,7 +102,7 @@ func (d Datastore) ferretDB(h Host) (Server, error) {
 	}
 	return Server{Start: Cmd{Path: h.FerretDB,
 		Args: []string{"--handler=sqlite", "--sqlite-url=file:" + h.Dir + "/", "--state-dir=" + h.Dir,
-			"--listen-addr=" + h.hostPort(), "--debug-addr=-", "--telemetry=disable", "--log-level=warn"},
+			"--listen-addr=" + h.hostPort(), "--debug-addr=-", "--telemetry=disable", "--log-level=info"},
 		// Through the environment, never the command line (ps shows it).
 		Env: []string{"FERRETDB_TEST_ENABLE_NEW_AUTH=true", "FERRETDB_SETUP_DATABASE=" + d.Database,
 			"FERRETDB_SETUP_USERNAME=" + MongoUser(d), "FERRETDB_SETUP_PASSWORD=" + h.MongoPassword}}}, nil
@@ -123,6 +127,20 @@ func (d Datastore) mariaDB(h Host) (Server, error) {
 	// parallel install and server shares (an install once lost one there).
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return Server{}, err
+	}
+	if h.MariaDBUser != "" {
+		// The server drops to this user itself (--user) and writes its
+		// socket, pid file and temporary tables here.
+		if osUser, err = user.Lookup(h.MariaDBUser); err != nil {
+			return Server{}, err
+		}
+		uid, _ := strconv.Atoi(osUser.Uid)
+		gid, _ := strconv.Atoi(osUser.Gid)
+		for _, dir := range []string{h.Dir, tmp} {
+			if err := os.Chown(dir, uid, gid); err != nil {
+				return Server{}, err
+			}
+		}
 	}
 	server := Server{
 		Prepare: []Cmd{{Path: "mariadb-install-db", Env: []string{"TMPDIR=" + tmp}, Args: []string{

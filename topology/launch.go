@@ -45,6 +45,8 @@ type Plan struct {
 	// RealIPFrom is the proxy in front of nginx whose X-Forwarded-For it
 	// believes (Frontend.RealIPFrom); empty: none.
 	RealIPFrom string
+	// MariaDBUser is the OS user MariaDB runs as (Host.MariaDBUser).
+	MariaDBUser string
 }
 
 // HostPort is Addr as host:port.
@@ -69,7 +71,8 @@ func Start(ctx context.Context, p Plan, r Runner) error {
 	for _, d := range shop.Datastores {
 		host, port := p.Addr(d.Name)
 		srv, err := d.Server(Host{Dir: filepath.Join(p.Dir, "data", d.Name), Bind: host, Port: port,
-			MongoStandIn: p.Bins["mongostandin"], FerretDB: p.Bins["ferretdb"], Throwaway: p.Throwaway, Secrets: p.Secrets})
+			MongoStandIn: p.Bins["mongostandin"], FerretDB: p.Bins["ferretdb"], Throwaway: p.Throwaway, MariaDBUser: p.MariaDBUser,
+			Secrets: p.Secrets})
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -51,7 +52,9 @@ func forward(ctx context.Context, cfg config) error {
 		}
 		return err
 	}
-	err = l.serveForward(ctx, lns...)
+	// Its log (logs/forward.log) says what it serves and every request it
+	// could not pass on; nginx logs the rest.
+	err = l.serveForward(ctx, slog.New(slog.NewJSONHandler(os.Stdout, nil)), lns...)
 	return errors.Join(err, <-balancers)
 }
 
@@ -79,7 +82,7 @@ func (l *layout) realIPFrom() string {
 // sent, which nginx, believing the alb alone, then ignores). A TCP relay
 // would hand nginx one address, the alb's, for every shopper, and every
 // per-address limit would be shared by all of them.
-func (l *layout) serveForward(ctx context.Context, lns ...net.Listener) error {
+func (l *layout) serveForward(ctx context.Context, logger *slog.Logger, lns ...net.Listener) error {
 	target := &url.URL{Scheme: "http", Host: l.hostPort("frontend", 80)}
 	from := l.entry()
 	transport := &http.Transport{
@@ -93,10 +96,14 @@ func (l *layout) serveForward(ctx context.Context, lns ...net.Listener) error {
 		pr.Out.Host = pr.In.Host
 		pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 		pr.SetXForwarded()
+	}, ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+		logger.Error("no answer from the frontend", "client", r.RemoteAddr, "method", r.Method, "path", r.URL.Path, "err", err.Error())
+		w.WriteHeader(http.StatusBadGateway)
 	}}
 	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
 	errs := make(chan error, len(lns))
 	for _, ln := range lns {
+		logger.Info("forwarding", "listen", ln.Addr().String(), "to", target.Host, "from", from)
 		go func() {
 			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 				errs <- err

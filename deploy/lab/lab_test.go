@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -49,7 +51,13 @@ func TestLab(t *testing.T) {
 	}
 	fwdCtx, stopFwd := context.WithCancel(ctx)
 	fwdDone := make(chan error, 1)
-	go func() { fwdDone <- l.serveForward(fwdCtx, ln) }()
+	fwdLog := filepath.Join(t.TempDir(), "forward.log")
+	fwdLogFile, err := os.Create(fwdLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fwdLogFile.Close()
+	go func() { fwdDone <- l.serveForward(fwdCtx, slog.New(slog.NewJSONHandler(fwdLogFile, nil)), ln) }()
 	var upOut bytes.Buffer
 	t.Cleanup(func() {
 		stopFwd()
@@ -199,7 +207,7 @@ func TestLab(t *testing.T) {
 		}
 		albCtx, stopAlb := context.WithCancel(ctx)
 		albDone := make(chan error, 1)
-		go func() { albDone <- l.serveForward(albCtx, inLab) }()
+		go func() { albDone <- l.serveForward(albCtx, slog.New(slog.NewJSONHandler(io.Discard, nil)), inLab) }()
 		defer func() { stopAlb(); <-albDone }()
 		for _, tc := range []struct {
 			instance string
@@ -253,6 +261,36 @@ func TestLab(t *testing.T) {
 		}
 		if err := metrics(ctx, cfg, "user-mongodb", io.Discard); err == nil {
 			t.Fatal("metrics of a datastore must be refused")
+		}
+	})
+
+	t.Run("logs and processes tell the truth", func(t *testing.T) {
+		// Every tier's log has something in it: the MongoDBs' included.
+		for _, part := range []string{"user-mongodb", "catalogue-mongodb", "cart-redis", "payment-mysql", "user", "frontend"} {
+			if fi, err := os.Stat(filepath.Join(cfg.StateDir, "logs", part+".log")); err != nil || fi.Size() == 0 {
+				t.Errorf("logs/%s.log is empty or missing (%v)", part, err)
+			}
+		}
+		if raw, err := os.ReadFile(fwdLog); err != nil || !strings.Contains(string(raw), `"msg":"forwarding"`) {
+			t.Errorf("the forwarder's log says nothing of what it serves (%v): %s", err, raw)
+		}
+		// MariaDB runs as Debian's mysql user, not root.
+		raw, err := os.ReadFile(filepath.Join(cfg.StateDir, "pids", "payment-mysql.pid"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, err := os.ReadFile("/proc/" + strings.TrimSpace(string(raw)) + "/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mysql, err := user.Lookup("mysql")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if uids, ok := strings.CutPrefix(line, "Uid:"); ok && strings.Fields(uids)[0] != mysql.Uid {
+				t.Errorf("payment-mysql runs as uid %s, want mysql's %s", strings.Fields(uids)[0], mysql.Uid)
+			}
 		}
 	})
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -39,7 +40,9 @@ func upWith(ctx context.Context, cfg config, out io.Writer, detachForwarder bool
 	if len(l.namespaces()) > 0 {
 		return fmt.Errorf("a lab with prefix %q is up already: `sudo scripts/lab.sh status` shows it, `sudo scripts/lab.sh down` removes it", cfg.Prefix)
 	}
-	for _, d := range []string{"logs", "pids", "nft"} {
+	// data: each datastore's directory is made in it; servers that run as
+	// users of their own (MariaDB) must be able to pass through.
+	for _, d := range []string{"logs", "pids", "nft", "data"} {
 		if err := os.MkdirAll(filepath.Join(cfg.StateDir, d), 0o755); err != nil {
 			return err
 		}
@@ -69,6 +72,7 @@ func upWith(ctx context.Context, cfg config, out io.Writer, detachForwarder bool
 	shop := topology.Roboshop()
 	state, _ := filepath.Abs(cfg.StateDir)
 	plan := topology.Plan{Repo: cfg.Repo, Dir: state, Bins: bins, Secrets: labSecrets, Frontend: true, RealIPFrom: l.realIPFrom(),
+		MariaDBUser: mariaDBUser(),
 		Addr: func(part string) (string, int) {
 			port := topology.ServicePort
 			switch {
@@ -145,6 +149,18 @@ func (l *layout) printInstances(out io.Writer) {
 		fmt.Fprintf(out, "  %-18s %-14s %-16s %s\n", inst, l.addr(inst), l.ns(inst), ports)
 	}
 	fmt.Fprintf(out, "Check the firewalls: sudo scripts/lab.sh check; status: sudo scripts/lab.sh status; tear down: sudo scripts/lab.sh down. Logs: %s/logs\n", l.cfg.StateDir)
+}
+
+// mariaDBUser is the OS user the lab's MariaDB runs as: Debian's mysql, as
+// the package's own service does, rather than root.
+func mariaDBUser() string {
+	if os.Geteuid() != 0 {
+		return ""
+	}
+	if _, err := user.Lookup("mysql"); err != nil {
+		return ""
+	}
+	return "mysql"
 }
 
 // Run runs a one-off command of the shop's start (installing and setting up a
