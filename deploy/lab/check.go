@@ -38,19 +38,7 @@ func check(ctx context.Context, cfg config, graph string, out io.Writer) (sg.Che
 	if len(l.namespaces()) == 0 {
 		return sg.CheckReport{}, fmt.Errorf("no lab with prefix %q is up", cfg.Prefix)
 	}
-	addrOf := func(name string) netip.Addr { return l.addr(name) }
-	var probes []*probe
-	for _, src := range l.instances() {
-		for _, dst := range l.groups {
-			if src == dst {
-				continue
-			}
-			for _, port := range l.set.Ports() {
-				probes = append(probes, &probe{src: src, dst: dst, port: port,
-					expected: l.set.Allows(src, dst, port, l.adminCIDR(), addrOf)})
-			}
-		}
-	}
+	probes := l.probes()
 	// Most probes wait out probeTimeout (a blocked port answers nothing): 256
 	// at a time keep a check of the whole matrix near 6 s.
 	sem := make(chan struct{}, 256)
@@ -83,6 +71,40 @@ func check(ctx context.Context, cfg config, graph string, out io.Writer) (sg.Che
 	}
 	fmt.Fprintf(out, "picture: %s\n", graph)
 	return rep, ctx.Err()
+}
+
+// probes are every (source instance, destination group, port of the
+// definitions) with what the definitions expect of it.
+func (l *layout) probes() []*probe {
+	addrOf := func(name string) netip.Addr { return l.addr(name) }
+	var probes []*probe
+	for _, src := range l.instances() {
+		for _, dst := range l.groups {
+			if src == dst {
+				continue
+			}
+			for _, port := range l.set.Ports() {
+				probes = append(probes, &probe{src: src, dst: dst, port: port,
+					expected: l.set.Allows(src, dst, port, l.adminCIDR(), addrOf)})
+			}
+		}
+	}
+	return probes
+}
+
+// picture draws what the definitions allow, as a lab with no difference
+// would show it, into path (SVG, with its DOT source beside it): the
+// committed deploy/security-groups.svg, with the addresses the lab gives.
+func picture(cfg config, path string) error {
+	l, err := loadLayout(cfg)
+	if err != nil {
+		return err
+	}
+	probes := l.probes()
+	for _, p := range probes {
+		p.seen = p.expected
+	}
+	return writeGraph(graphDOT(l, probes), path)
 }
 
 // reachable: a connection or a refusal (RST: the packet got through, nothing

@@ -7,6 +7,7 @@
 //
 //	lab up      build, start every tier, print the URL and the instances (the forwarder keeps running)
 //	lab status  print the URL and the instances again
+//	lab picture -graph FILE   draw what the groups allow, without a lab (deploy/security-groups.svg)
 //	lab check   try every (source, destination, port), compare with the YAML and
 //	            draw who reaches whom as SVG (-graph; differences in red)
 //	lab down    remove every namespace, process and file of the lab (idempotent)
@@ -55,6 +56,8 @@ func main() {
 		err = down(cfg, os.Stdout)
 	case "status":
 		err = status(cfg, os.Stdout)
+	case "picture": // what the definitions allow, drawn without a lab: deploy/security-groups.svg
+		err = picture(cfg, *graph)
 	case "check":
 		var rep sg.CheckReport
 		rep, err = check(ctx, cfg, *graph, os.Stdout)
@@ -84,6 +87,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: scripts/lab.sh up|status|check|down|firewall|metrics <service> [-prefix rs] [-subnet 10.77.0] [-listen 127.0.0.1:8080] [-repo .] [-state /run/roboshop-lab] [-groups DIR]")
+	fmt.Fprintln(os.Stderr, "usage: scripts/lab.sh up|status|check|down|firewall|picture|metrics <service> [-prefix rs] [-subnet 10.77.0] [-listen 127.0.0.1:8080] [-repo .] [-state /run/roboshop-lab] [-groups DIR]")
 	os.Exit(2)
 }
