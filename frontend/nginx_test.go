@@ -360,6 +360,10 @@ func TestEveryProductHasAnImage(t *testing.T) {
 		if !strings.Contains(string(svg), "<title>"+html.EscapeString(p.Name)+"</title>") {
 			t.Errorf("%s: image %s is not titled %q", p.SKU, p.Image, p.Name)
 		}
+		// The page prints the SKU beside the picture; the picture carries no text.
+		if strings.Contains(string(svg), p.SKU) || strings.Contains(string(svg), "<text") {
+			t.Errorf("%s: image %s has text baked in", p.SKU, p.Image)
+		}
 		drawing := colour.ReplaceAllString(string(svg), "")
 		if other, ok := drawnFor[drawing]; ok {
 			t.Errorf("%s shows the same picture as %s", p.SKU, other)

@@ -151,7 +151,7 @@ async function pageList(title, query, hashBase) {
     location.hash = `${hashBase}?${p}`;
   } }, sortChoices.map(([value, label]) => h("option", { value, selected: (params.get("sort") || "") === value }, label)));
   show(h("h1", {}, title),
-    h("div", { class: "sortbar" }, h("label", { for: "sort" }, "Sort by"), sort),
+    page.items.length ? h("div", { class: "sortbar" }, h("label", { for: "sort" }, "Sort by"), sort) : null,
     page.items.length ? h("ul", { class: "grid" }, page.items.map(productCard)) : notice("info", "Nothing matches. Try another word or browse the categories."),
     nav);
 }
@@ -171,14 +171,24 @@ async function pageSearch(query) {
   return pageList(q ? `Results for “${q}”` : "All products", query, "#/search");
 }
 
+// The most of one product a cart line holds (the cart service's limit).
+const maxLineQty = 99;
+
 async function pageProduct(sku) {
   show(loading("the product"));
   let p;
   try { p = await api("/catalogue/products/" + encodeURIComponent(sku)); }
   catch (e) { if (e.status === 404) return show(h("h1", {}, "Product not found"), h("a", { href: "#/" }, "Back to the shop")); throw e; }
   const cat = (await categories()).find((c) => c.slug === p.category);
-  const most = Math.min(10, p.stock);
-  const qty = h("select", { id: "qty" }, Array.from({ length: Math.max(1, most) }, (_, i) => h("option", { value: i + 1 }, i + 1)));
+  // What the cart takes in one line (1 to 99), and no more than is in stock.
+  const most = Math.min(maxLineQty, p.stock);
+  const qty = h("input", { id: "qty", type: "number", inputmode: "numeric", min: 1, max: most, value: 1, required: true });
+  const buy = (e) => {
+    const n = Number(qty.value);
+    if (!Number.isInteger(n) || n < 1 || n > most) { alertInline(`Choose a quantity from 1 to ${most}.`); qty.setAttribute("aria-invalid", "true"); return; }
+    qty.removeAttribute("aria-invalid");
+    addToCart(p.sku, e.target, n);
+  };
   show(h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("ol", {},
       h("li", {}, h("a", { href: "#/" }, "Home")),
       cat ? h("li", {}, h("a", { href: `#/category/${cat.slug}` }, cat.name)) : null,
@@ -190,8 +200,9 @@ async function pageProduct(sku) {
       h("p", { class: "price" }, money(p.price_cents)),
       h("p", {}, p.description),
       h("p", { class: "muted" }, p.stock > 0 ? `${p.stock} in stock · SKU ${p.sku}` : "Out of stock"),
-      p.stock > 0 ? h("div", { class: "buy" }, h("label", { for: "qty" }, "Quantity"), qty,
-        h("button", { type: "button", onclick: (e) => addToCart(p.sku, e.target, Number(qty.value)) }, "Add to cart")) : null)));
+      p.stock > 0 ? h("div", { class: "buy" }, h("label", { for: "qty" }, `Quantity (1 to ${most})`), qty,
+        h("button", { type: "button", onclick: buy }, "Add to cart")) : null,
+      h("div", { id: "inline-alert" }))));
 }
 
 async function pageCart() {
@@ -235,14 +246,21 @@ function alertInline(text) {
 
 function fieldBlock(name, label, input) {
   input.id = name; input.name = name;
+  input.setAttribute("aria-describedby", `${name}-error`);
   return h("div", {}, h("label", { for: name }, label), input, h("div", { class: "field-error", id: `${name}-error` }));
 }
 
+// showFieldErrors writes each field's message under it and marks the field
+// itself (aria-invalid, drawn with a red border): "the highlighted fields".
 function showFieldErrors(form, fields) {
   form.querySelectorAll(".field-error").forEach((el) => (el.textContent = ""));
+  form.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
   for (const [field, msg] of Object.entries(fields)) {
-    const el = form.querySelector(`#${CSS.escape(field.replace(/^(card|shipping_address)\./, ""))}-error`);
+    const name = field.replace(/^(card|shipping_address)\./, "");
+    const el = form.querySelector(`#${CSS.escape(name)}-error`);
     if (el) el.textContent = msg;
+    const input = form.querySelector(`#${CSS.escape(name)}`);
+    if (input) input.setAttribute("aria-invalid", "true");
   }
 }
 
@@ -335,9 +353,9 @@ async function pageCheckout() {
     fieldBlock("holder", "Name on card", h("input", { autocomplete: "cc-name", required: true })),
     fieldBlock("number", "Card number", h("input", { autocomplete: "cc-number", inputmode: "numeric", required: true })),
     h("div", { class: "row" },
-      fieldBlock("exp_month", "Month", h("select", { autocomplete: "cc-exp-month" }, h("option", { value: "" }, "MM"),
+      fieldBlock("exp_month", "Month", h("select", { autocomplete: "cc-exp-month" }, h("option", { value: "" }, "Choose a month"),
         Array.from({ length: 12 }, (_, i) => h("option", { value: i + 1 }, String(i + 1).padStart(2, "0"))))),
-      fieldBlock("exp_year", "Year", h("select", { autocomplete: "cc-exp-year" }, h("option", { value: "" }, "YYYY"),
+      fieldBlock("exp_year", "Year", h("select", { autocomplete: "cc-exp-year" }, h("option", { value: "" }, "Choose a year"),
         Array.from({ length: 12 }, (_, i) => h("option", { value: year + i }, year + i)))),
       fieldBlock("cvc", "CVC", h("input", { autocomplete: "cc-csc", inputmode: "numeric", required: true, maxlength: 4 }))),
     h("p", {}, payButton));
@@ -382,6 +400,14 @@ async function pageCheckout() {
   show(h("h1", {}, "Checkout"), h("div", { class: "two" }, form, summary));
 }
 
+// cityLine is the city and postal code in the order the address's country
+// writes them: the postal code first in most of continental Europe, after
+// the city elsewhere (the US, the UK, Canada, ...).
+const postalCodeFirst = new Set(["AT", "BE", "CH", "DE", "DK", "ES", "FI", "FR", "IT", "NL", "NO", "PL", "PT", "SE"]);
+function cityLine(a) {
+  return postalCodeFirst.has((a.country || "").toUpperCase()) ? `${a.postal_code} ${a.city}` : `${a.city} ${a.postal_code}`;
+}
+
 function orderSummary(items, subtotal, shipping, total) {
   return h("div", { class: "panel" }, h("h2", {}, "Summary"),
     h("table", {}, h("tbody", {}, items.map((it) => h("tr", {}, h("td", {}, `${it.qty} × ${it.name}`), h("td", { class: "num" }, money(it.line_total_cents)))))),
@@ -407,7 +433,7 @@ async function pageOrder(id, query) {
         h("p", {}, `Placed ${new Date(o.created_at).toLocaleString()}`),
         h("p", {}, "Status: ", h("strong", { class: "status" }, sentence(o.status))),
         h("p", {}, `Paid with ${brandName(o.payment.brand)} ending ${o.payment.last4}`),
-        h("p", {}, a.name, h("br"), a.line1, a.line2 ? [h("br"), a.line2] : null, h("br"), `${a.postal_code} ${a.city}`, h("br"), a.country))),
+        h("p", {}, a.name, h("br"), a.line1, a.line2 ? [h("br"), a.line2] : null, h("br"), cityLine(a), h("br"), a.country))),
     h("p", {}, h("a", { href: "#/orders" }, "All your orders")));
 }
 
