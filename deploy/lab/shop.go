@@ -130,7 +130,7 @@ func status(cfg config, out io.Writer) error {
 // printInstances is the table of the lab's instances: each one's address,
 // namespace and the ports its security group accepts connections on.
 func (l *layout) printInstances(out io.Writer) {
-	fmt.Fprintf(out, "  %-18s %-14s %-16s %s\n", "instance", "address", "netns", "accepts on")
+	fmt.Fprintf(out, "  %-18s %-14s %-22s %s\n", "instance", "address", "netns", "accepts on")
 	for _, inst := range l.instances() {
 		ports := "(nothing: a client only)"
 		if g := l.set.Groups[inst]; g != nil {
@@ -146,7 +146,7 @@ func (l *layout) printInstances(out io.Writer) {
 			}
 			ports = strings.Join(ps, ", ")
 		}
-		fmt.Fprintf(out, "  %-18s %-14s %-16s %s\n", inst, l.addr(inst), l.ns(inst), ports)
+		fmt.Fprintf(out, "  %-18s %-14s %-22s %s\n", inst, l.addr(inst), l.ns(inst), ports)
 	}
 	fmt.Fprintf(out, "Check the firewalls: sudo scripts/lab.sh check; status: sudo scripts/lab.sh status; tear down: sudo scripts/lab.sh down. Logs: %s/logs\n", l.cfg.StateDir)
 }
