@@ -15,6 +15,7 @@ type product struct {
 	SKU        string `json:"sku"`
 	Name       string `json:"name"`
 	PriceCents int64  `json:"price_cents"`
+	Stock      int    `json:"stock"`
 }
 
 var errUnknownSKU = errors.New("unknown sku")

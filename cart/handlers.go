@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"sort"
@@ -101,6 +102,37 @@ func newCartResponse(lines []Line) cartResponse {
 		resp.SubtotalCents += total
 	}
 	return resp
+}
+
+// insufficientStock is the 422 for a line above the product's stock: it
+// names the SKU and how many are left.
+func insufficientStock(sku string, left int) error {
+	return &kit.Error{Status: http.StatusUnprocessableEntity, Code: "insufficient_stock",
+		Message: fmt.Sprintf("only %d of %s left in stock", left, sku),
+		Fields:  map[string]string{"qty": fmt.Sprintf("at most %d of %s (in stock)", left, sku)}}
+}
+
+// stockOf is the stock of each product in owner's cart, for a merge: a
+// product no longer sold counts as none left. A catalogue that does not
+// answer fails the merge (503): the guest's cart stays as it is.
+func stockOf(ctx context.Context, st store, cat catalogue, owner string) (map[string]int, error) {
+	lines, err := st.Cart(ctx, owner)
+	if err != nil {
+		return nil, err
+	}
+	most := make(map[string]int, len(lines))
+	for _, l := range lines {
+		p, err := cat.Product(ctx, l.SKU)
+		switch {
+		case errors.Is(err, errUnknownSKU):
+			most[l.SKU] = 0
+		case err != nil:
+			return nil, err
+		default:
+			most[l.SKU] = p.Stock
+		}
+	}
+	return most, nil
 }
 
 // cartError is the one place cart and catalogue errors become API errors.
@@ -216,7 +248,16 @@ func upsertLine(c *gin.Context, st store, cat catalogue, w write, sku string, qt
 	if err != nil {
 		return cartError(err)
 	}
-	replayed, err := apply(c.Request.Context(), w, Line{SKU: p.SKU, Name: p.Name, Qty: qty, UnitPriceCents: p.PriceCents})
+	// The line may hold no more than is in stock: the catalogue's figure
+	// (cached for PRODUCT_TTL). Nothing is reserved, so two carts may each
+	// hold the last one; payment checks again at the quote and the checkout.
+	if p.Stock < 1 {
+		return insufficientStock(p.SKU, 0)
+	}
+	replayed, err := apply(c.Request.Context(), w, Line{SKU: p.SKU, Name: p.Name, Qty: qty, UnitPriceCents: p.PriceCents, Most: p.Stock})
+	if errors.Is(err, errStock) {
+		return insufficientStock(p.SKU, p.Stock)
+	}
 	if err != nil {
 		return cartError(err)
 	}
@@ -263,7 +304,7 @@ type mergeRequest struct {
 
 // handleMerge folds a guest cart into the caller's. Holding a valid guest token
 // is what proves the guest cart is the caller's to take.
-func handleMerge(st store, verifier *kit.Verifier, ttl cartTTL) gin.HandlerFunc {
+func handleMerge(st store, cat catalogue, verifier *kit.Verifier, ttl cartTTL) gin.HandlerFunc {
 	return kit.Handle(func(c *gin.Context) error {
 		var req mergeRequest
 		if err := kit.BindJSON(c, &req, maxBody); err != nil {
@@ -283,7 +324,11 @@ func handleMerge(st store, verifier *kit.Verifier, ttl cartTTL) gin.HandlerFunc 
 		if err != nil {
 			return err
 		}
-		notMerged, replayed, err := st.Merge(c.Request.Context(), w, guest.Subject)
+		most, err := stockOf(c.Request.Context(), st, cat, guest.Subject)
+		if err != nil {
+			return cartError(err)
+		}
+		notMerged, replayed, err := st.Merge(c.Request.Context(), w, guest.Subject, most)
 		if err != nil {
 			return cartError(err)
 		}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,7 +59,8 @@ func TestCartRejects(t *testing.T) {
 	t.Parallel()
 	app := newTestApp(t, "")
 	tok := testkit.GuestToken(t, app.userURL)
-	app.do(t, "POST", "/cart/items", tok, item{"sku": "DR-001", "qty": 98})
+	// KP-001: 120 in stock, more than a line holds.
+	app.do(t, "POST", "/cart/items", tok, item{"sku": "KP-001", "qty": 98})
 	tests := []struct {
 		name, method, path string
 		body               any
@@ -69,7 +72,10 @@ func TestCartRejects(t *testing.T) {
 		{"qty zero", "POST", "/cart/items", item{"sku": "DR-002", "qty": 0}, 422, "validation_failed", "qty"},
 		{"qty missing", "POST", "/cart/items", item{"sku": "DR-002"}, 422, "validation_failed", "qty"},
 		{"qty 100", "POST", "/cart/items", item{"sku": "DR-002", "qty": 100}, 422, "validation_failed", "qty"},
-		{"add past 99", "POST", "/cart/items", item{"sku": "DR-001", "qty": 2}, 422, "validation_failed", "qty"},
+		{"add past 99", "POST", "/cart/items", item{"sku": "KP-001", "qty": 2}, 422, "validation_failed", "qty"},
+		// DR-005: 2 in stock.
+		{"add past the stock", "POST", "/cart/items", item{"sku": "DR-005", "qty": 3}, 422, "insufficient_stock", "qty"},
+		{"set past the stock", "PUT", "/cart/items/DR-005", item{"qty": 3}, 422, "insufficient_stock", "qty"},
 		{"client price ignored: unknown field", "POST", "/cart/items", item{"sku": "DR-002", "qty": 1, "unit_price_cents": 1}, 422, "validation_failed", "unit_price_cents"},
 		{"malformed json", "POST", "/cart/items", `{"sku":`, 400, "malformed_json", ""},
 		{"set negative", "PUT", "/cart/items/DR-001", item{"qty": -1}, 422, "validation_failed", "qty"},
@@ -87,7 +93,7 @@ func TestCartRejects(t *testing.T) {
 		})
 	}
 	_, cart := app.do(t, "GET", "/cart", tok, nil)
-	if len(cart.Items) != 1 || cart.Items[0].Qty != 98 || cart.Items[0].UnitPriceCents != 79900 {
+	if len(cart.Items) != 1 || cart.Items[0].Qty != 98 || cart.Items[0].UnitPriceCents != 3900 {
 		t.Fatalf("a rejected request changed the cart: %+v", cart)
 	}
 	t.Run("no token", func(t *testing.T) {
@@ -98,17 +104,31 @@ func TestCartRejects(t *testing.T) {
 
 func TestParallelAddsAddUp(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t, "")
-	tok := testkit.GuestToken(t, app.userURL)
-	testkit.InParallel(20, func(int) {
-		w := testkit.Serve(t, app.router, testkit.Request{Method: "POST", Path: "/cart/items", Token: tok,
-			Body: item{"sku": "RV-001", "qty": 1}})
-		if w.Code != 200 {
-			t.Errorf("add: %d %s", w.Code, w.Body)
-		}
-	})
-	if _, cart := app.do(t, "GET", "/cart", tok, nil); len(cart.Items) != 1 || cart.Items[0].Qty != 20 {
-		t.Fatalf("20 parallel adds of 1 gave %+v", cart)
+	for _, tc := range []struct {
+		name, sku string
+		wantQty   int // of 20 parallel adds of 1
+	}{
+		{"all apply (KP-001: 120 in stock)", "KP-001", 20},
+		{"they stop at the stock (RV-001: 9 in stock)", "RV-001", 9},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			app := newTestApp(t, "")
+			tok := testkit.GuestToken(t, app.userURL)
+			var mu sync.Mutex
+			codes := map[int]int{}
+			testkit.InParallel(20, func(int) {
+				w := testkit.Serve(t, app.router, testkit.Request{Method: "POST", Path: "/cart/items", Token: tok,
+					Body: item{"sku": tc.sku, "qty": 1}})
+				mu.Lock()
+				codes[w.Code]++
+				mu.Unlock()
+			})
+			// Read back from Redis: each add applied once, none past the stock.
+			if _, cart := app.do(t, "GET", "/cart", tok, nil); len(cart.Items) != 1 || cart.Items[0].Qty != tc.wantQty ||
+				codes[200] != tc.wantQty || codes[422] != 20-tc.wantQty {
+				t.Fatalf("20 parallel adds of 1: statuses %v, cart %+v; want %d applied", codes, cart, tc.wantQty)
+			}
+		})
 	}
 }
 
@@ -117,26 +137,30 @@ func TestMerge(t *testing.T) {
 	app := newTestApp(t, "")
 	guest := testkit.GuestToken(t, app.userURL)
 	user := testkit.RegisterUser(t, app.userURL)
-	app.do(t, "POST", "/cart/items", guest, item{"sku": "DR-001", "qty": 60})
+	// KP-001: 120 in stock, so the line's own limit caps it; DR-005: 2 in
+	// stock, so the stock does, and the merge says so.
+	app.do(t, "POST", "/cart/items", guest, item{"sku": "KP-001", "qty": 60})
 	app.do(t, "POST", "/cart/items", guest, item{"sku": "KP-002", "qty": 1})
-	app.do(t, "POST", "/cart/items", user, item{"sku": "DR-001", "qty": 50})
+	app.do(t, "POST", "/cart/items", guest, item{"sku": "DR-005", "qty": 2})
+	app.do(t, "POST", "/cart/items", user, item{"sku": "KP-001", "qty": 50})
+	app.do(t, "POST", "/cart/items", user, item{"sku": "DR-005", "qty": 1})
 	app.do(t, "POST", "/cart/items", user, item{"sku": "HH-002", "qty": 1})
 
 	code, cart := app.do(t, "POST", "/cart/merge", user, item{"guest_token": guest})
-	if code != 200 || len(cart.Items) != 3 {
+	if code != 200 || len(cart.Items) != 4 || strings.Join(cart.NotMerged, ",") != "DR-005" {
 		t.Fatalf("merge: %d %+v", code, cart)
 	}
 	qty := map[string]int{}
 	for _, it := range cart.Items {
 		qty[it.SKU] = it.Qty
 	}
-	if qty["DR-001"] != maxQty || qty["KP-002"] != 1 || qty["HH-002"] != 1 {
-		t.Fatalf("merged quantities %v; want DR-001 capped at %d", qty, maxQty)
+	if qty["KP-001"] != maxQty || qty["KP-002"] != 1 || qty["HH-002"] != 1 || qty["DR-005"] != 2 {
+		t.Fatalf("merged quantities %v; want KP-001 capped at %d, DR-005 at its stock of 2", qty, maxQty)
 	}
 	if _, g := app.do(t, "GET", "/cart", guest, nil); len(g.Items) != 0 {
 		t.Fatalf("guest cart not deleted: %+v", g)
 	}
-	if code, again := app.do(t, "POST", "/cart/merge", user, item{"guest_token": guest}); code != 200 || len(again.Items) != 3 || again.ItemCount != cart.ItemCount {
+	if code, again := app.do(t, "POST", "/cart/merge", user, item{"guest_token": guest}); code != 200 || len(again.Items) != 4 || again.ItemCount != cart.ItemCount {
 		t.Fatalf("second merge changed the cart: %d %+v", code, again)
 	}
 

@@ -180,7 +180,8 @@ end
 `
 
 // upsertScript adds to (mode "add") or sets (mode "set") a line's quantity.
-// ARGV[6..] sku, qty, name, price, now, mode, maxQty, maxLines.
+// ARGV[6..] sku, qty, name, price, now, mode, maxQty, maxLines, stock (the
+// most the line may hold).
 var upsertScript = redis.NewScript(writeGuard + `
 local raw = redis.call('HGET', KEYS[1], ARGV[6])
 local qty = tonumber(ARGV[7])
@@ -193,6 +194,7 @@ else
   line = {added = tonumber(ARGV[10])}
 end
 if qty > tonumber(ARGV[12]) then return 'qty_limit' end
+if qty > tonumber(ARGV[14]) then return 'stock_limit' end
 line.qty = qty
 line.name = ARGV[8]
 line.unit_price_cents = tonumber(ARGV[9])
@@ -216,26 +218,37 @@ return done('ok')
 `)
 
 // mergeScript folds KEYS[2]'s lines into KEYS[1] and deletes KEYS[2].
-// ARGV[6..] maxQty, maxLines. Answers the SKUs that did not fit.
+// ARGV[6..] maxQty, maxLines, then sku, stock pairs (the most of each SKU
+// a line may hold). Answers the SKUs that did not fit or were cut to stock.
 var mergeScript = redis.NewScript(writeGuard + `
 local from = redis.call('HGETALL', KEYS[2])
 local skipped = {}
 local maxQty, maxLines = tonumber(ARGV[6]), tonumber(ARGV[7])
+local stock = {}
+for i = 8, #ARGV, 2 do stock[ARGV[i]] = tonumber(ARGV[i + 1]) end
 local count = lines()
 for i = 1, #from, 2 do
   local sku = from[i]
   if not isMarker(sku) then
     local theirs = cjson.decode(from[i + 1])
+    local most = math.min(maxQty, stock[sku] or maxQty)
     local raw = redis.call('HGET', KEYS[1], sku)
+    local line = theirs
     if raw then
-      local ours = cjson.decode(raw)
-      ours.qty = math.min(ours.qty + theirs.qty, maxQty)
-      redis.call('HSET', KEYS[1], sku, cjson.encode(ours))
-    elseif count < maxLines then
-      redis.call('HSET', KEYS[1], sku, from[i + 1])
-      count = count + 1
-    else
+      line = cjson.decode(raw)
+      line.qty = line.qty + theirs.qty
+    end
+    if not raw and count >= maxLines then
       table.insert(skipped, sku)
+    elseif line.qty > most and most < 1 then
+      table.insert(skipped, sku)
+    else
+      if line.qty > most then
+        line.qty = most
+        if stock[sku] and stock[sku] < maxQty then table.insert(skipped, sku) end
+      end
+      redis.call('HSET', KEYS[1], sku, cjson.encode(line))
+      if not raw then count = count + 1 end
     end
   end
 end
@@ -280,6 +293,8 @@ func (s *redisStore) runWrite(ctx context.Context, script *redis.Script, w write
 		return nil, false, errKeyReused
 	case "qty_limit":
 		return nil, false, errQtyLimit
+	case "stock_limit":
+		return nil, false, errStock
 	case "line_limit":
 		return nil, false, errLineLimit
 	case "no_line":
@@ -297,8 +312,12 @@ func (s *redisStore) Set(ctx context.Context, w write, l Line) (bool, error) {
 }
 
 func (s *redisStore) upsert(ctx context.Context, w write, l Line, mode string) (bool, error) {
+	most := maxQty
+	if l.Most > 0 && l.Most < most {
+		most = l.Most
+	}
 	_, replayed, err := s.runWrite(ctx, upsertScript, w, keyMemory, nil, l.SKU, l.Qty, l.Name, l.UnitPriceCents,
-		time.Now().UnixMilli(), mode, maxQty, maxLines)
+		time.Now().UnixMilli(), mode, maxQty, maxLines, most)
 	return replayed, err
 }
 
@@ -312,8 +331,12 @@ func (s *redisStore) Clear(ctx context.Context, w write) (bool, error) {
 	return replayed, err
 }
 
-func (s *redisStore) Merge(ctx context.Context, w write, from string) ([]string, bool, error) {
-	res, replayed, err := s.runWrite(ctx, mergeScript, w, keyMemory, []string{cartKey(from)}, maxQty, maxLines)
+func (s *redisStore) Merge(ctx context.Context, w write, from string, most map[string]int) ([]string, bool, error) {
+	args := []any{maxQty, maxLines}
+	for sku, n := range most {
+		args = append(args, sku, n)
+	}
+	res, replayed, err := s.runWrite(ctx, mergeScript, w, keyMemory, []string{cartKey(from)}, args...)
 	if err != nil || replayed {
 		return nil, replayed, err
 	}

@@ -30,7 +30,7 @@ func TestStoreLineLimit(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	skipped, _, err := app.store.Merge(ctx, write{Owner: "u1", TTL: time.Hour}, "g1")
+	skipped, _, err := app.store.Merge(ctx, write{Owner: "u1", TTL: time.Hour}, "g1", nil)
 	if err != nil || len(skipped) != 2 {
 		t.Fatalf("merge into a full cart: skipped %v, %v", skipped, err)
 	}

@@ -36,7 +36,7 @@ func newRouter(logger *slog.Logger, reg *prometheus.Registry, faults kit.Faults,
 	anyone.DELETE("/items/:sku", handleRemoveItem(st, ttl))
 
 	users := r.Group("/cart", kit.RequireAuth(verifier, kit.RoleUser))
-	users.POST("/merge", handleMerge(st, verifier, ttl))
+	users.POST("/merge", handleMerge(st, cat, verifier, ttl))
 	// Payment's call after an order (not proxied by nginx).
 	users.POST("/settle", handleSettle(st, ttl))
 	return r

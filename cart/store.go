@@ -20,6 +20,9 @@ type Line struct {
 	Qty            int    `json:"qty"`
 	UnitPriceCents int64  `json:"unit_price_cents"`
 	Added          int64  `json:"added"` // unix ms of the first add, for display order
+	// Most is the most the line may hold once written: the product's stock
+	// when below maxQty (0: maxQty). Not stored: the catalogue says it.
+	Most int `json:"-"`
 }
 
 // write is one cart write: whose cart, how long the cart then lives idle, and
@@ -41,6 +44,7 @@ const (
 
 var (
 	errQtyLimit  = errors.New("quantity limit exceeded")
+	errStock     = errors.New("more than is in stock")
 	errLineLimit = errors.New("line limit exceeded")
 	errNoLine    = errors.New("not in cart")
 	errKeyReused = errors.New("idempotency key used with another request")
@@ -60,9 +64,10 @@ type store interface {
 	// Remove deletes a line; errNoLine if it was not there.
 	Remove(ctx context.Context, w write, sku string) (replayed bool, err error)
 	Clear(ctx context.Context, w write) (replayed bool, err error)
-	// Merge folds from's lines into w.Owner's (quantities add, capped at maxQty),
-	// deletes from's cart, and returns the SKUs that did not fit (line limit).
-	Merge(ctx context.Context, w write, from string) (notMerged []string, replayed bool, err error)
+	// Merge folds from's lines into w.Owner's (quantities add, capped at maxQty
+	// and at most[sku], the stock, where given), deletes from's cart, and
+	// returns the SKUs that did not fit (line limit) or were cut to the stock.
+	Merge(ctx context.Context, w write, from string, most map[string]int) (notMerged []string, replayed bool, err error)
 	// Settle takes the ordered quantities out of the cart: lines added or raised
 	// while the checkout ran stay. w.Key names the order, so it applies once.
 	Settle(ctx context.Context, w write, ordered []Line) (replayed bool, err error)
