@@ -381,6 +381,14 @@ func priceCart(ctx context.Context, sh shop, token string) (Order, error) {
 		if l.Qty < 1 || l.Qty > 99 || p.PriceCents <= 0 || p.PriceCents > 100_000_000 {
 			return Order{}, errors.New("cart line or catalogue price out of range for " + l.SKU)
 		}
+		// No more than the catalogue has: checked again here, as the cart's
+		// check is as old as its cached product and two carts may each hold
+		// the last one. Nothing is reserved (docs/architecture.md says why).
+		if l.Qty > p.Stock {
+			return Order{}, &kit.Error{Status: http.StatusUnprocessableEntity, Code: "insufficient_stock",
+				Message: fmt.Sprintf("only %d of %s left in stock; lower the quantity in the cart", p.Stock, l.SKU),
+				Fields:  map[string]string{"cart": fmt.Sprintf("%s: %d in the cart, %d in stock", l.SKU, l.Qty, p.Stock)}}
+		}
 		items[i] = OrderLine{SKU: p.SKU, Name: p.Name, Qty: l.Qty, UnitPriceCents: p.PriceCents,
 			LineTotalCents: p.PriceCents * int64(l.Qty)}
 	}

@@ -27,6 +27,7 @@ type catalogueProduct struct {
 	SKU        string `json:"sku"`
 	Name       string `json:"name"`
 	PriceCents int64  `json:"price_cents"`
+	Stock      int    `json:"stock"`
 }
 
 // Cart returns the caller's cart lines (quantities only: prices come from the catalogue).

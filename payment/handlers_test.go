@@ -297,6 +297,35 @@ func TestProductNoLongerSold(t *testing.T) {
 	}
 }
 
+// TestMoreThanTheStockIsNotCharged: 50 of a product with 2 in stock (the
+// cart's line raised behind the cart service's back, as a cart whose check
+// used an older stock figure could hold) are refused by the quote and by the
+// checkout, naming the SKU and what is left, and nothing is charged.
+func TestMoreThanTheStockIsNotCharged(t *testing.T) {
+	t.Parallel()
+	app := newTestApp(t)
+	user := testkit.RegisterUser(t, app.userURL)
+	app.addToCart(t, user, "DR-005", 2) // Crop Whisperer: 2 in stock
+	line := `{"qty":50,"name":"Crop Whisperer","unit_price_cents":499900,"added":1}`
+	if out, err := exec.Command("redis-cli", "-u", app.redisURL, "HSET", "cart:"+subject(t, app, user), "DR-005", line).CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli: %v %s", err, out)
+	}
+	body := checkoutBody("4242424242424242")
+	body["expected_total_cents"] = 50 * 499900
+	quote := testkit.Serve(t, app.router, testkit.Request{Method: "GET", Path: "/checkout/quote", Token: user})
+	checkout := testkit.Serve(t, app.router, testkit.Request{Method: "POST", Path: "/checkout", Token: user,
+		Body: body, Headers: map[string]string{"Idempotency-Key": "stock-1"}})
+	for name, w := range map[string]*httptest.ResponseRecorder{"quote": quote, "checkout": checkout} {
+		e := testkit.ExpectError(t, w, http.StatusUnprocessableEntity, "insufficient_stock")
+		if !strings.Contains(e.Error.Fields["cart"], "DR-005: 50 in the cart, 2 in stock") {
+			t.Errorf("%s: the SKU and what is left are not named: %s", name, w.Body)
+		}
+	}
+	if made, _ := app.gateway.Charges(); made != 0 {
+		t.Fatalf("%d charges for more than the stock", made)
+	}
+}
+
 func TestOtherUsersOrdersAreNotFound(t *testing.T) {
 	t.Parallel()
 	app := newTestApp(t)
