@@ -112,7 +112,7 @@ func TestAnonymousWritesAreRateLimited(t *testing.T) {
 		wantLimited              bool
 	}{
 		{"guest tokens", "POST", "/api/user/guest", "", 40, true},
-		{"cart adds", "POST", "/api/cart/cart/items", `{"sku":"DR-001","qty":1}`, 60, true},
+		{"cart adds", "POST", "/api/cart/cart/items", `{"sku":"KP-001","qty":1}`, 60, true}, // 120 in stock: only the limit answers
 		{"cart reads", "GET", "/api/cart/cart", "", 60, false},
 	}
 	for _, tc := range tests {

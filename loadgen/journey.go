@@ -264,8 +264,10 @@ func (s *shopper) checkout(ctx context.Context) error {
 	if _, err := s.call(ctx, "checkout/guest", "POST", "/api/user/guest", "/api/user/guest", nil, "", nil, &g); err != nil {
 		return err
 	}
-	for range 3 {
-		sku := s.skus[s.rng.IntN(len(s.skus))]
+	// Three different products, one of each: every product has at least
+	// two in stock, so no add is refused for the stock.
+	for _, i := range s.rng.Perm(len(s.skus))[:min(3, len(s.skus))] {
+		sku := s.skus[i]
 		if _, err := s.call(ctx, "checkout/add", "POST", "/api/cart/cart/items", "/api/cart/cart/items", map[string]any{"sku": sku, "qty": 1}, g.Token, nil, nil); err != nil {
 			return err
 		}

@@ -109,7 +109,7 @@ func (s *stack) endpointsAndJourneys(ctx context.Context, o options) ([]result, 
 		{title: "GET /api/catalogue/products/{sku}", target: topology.FrontendPart, service: "catalogue", args: []string{"-endpoint", "GET /api/catalogue/products/DR-001"}},
 		{title: "GET /api/cart/cart", target: topology.FrontendPart, service: "cart", args: []string{"-endpoint", "GET /api/cart/cart", "-guest"}},
 		{title: "POST /api/cart/cart/items", target: topology.FrontendPart, service: "cart",
-			args: []string{"-endpoint", "POST /api/cart/cart/items", "-guest", "-body", `{"sku":"DR-001","qty":1}`}},
+			args: []string{"-endpoint", "POST /api/cart/cart/items", "-guest", "-body", `{"sku":"KP-001","qty":1}`}}, // 120 in stock: above the 90 adds a cart gets
 	}
 	var results []result
 	for _, ph := range phases {
