@@ -366,3 +366,34 @@ func find[T runtime.Object](t *testing.T, objs []object, name string) T {
 	t.Fatalf("no %T named %s rendered", zero, name)
 	return zero
 }
+
+// TestRedisReadsItsPasswordFromAFile: Redis's password is in a file mounted
+// from its Secret, never on its command line (ps and the pod's spec show
+// arguments) nor in its environment.
+func TestRedisReadsItsPasswordFromAFile(t *testing.T) {
+	objs := decodeAll(t, render(t))
+	secret := find[*corev1.Secret](t, objs, "cart-redis-credentials")
+	if want := "requirepass " + secret.StringData["password"] + "\n"; secret.StringData["auth.conf"] != want {
+		t.Fatalf("the Secret's auth.conf is %q, want the requirepass line", secret.StringData["auth.conf"])
+	}
+	pod := find[*appsv1.StatefulSet](t, objs, "cart-redis").Spec.Template.Spec
+	c := pod.Containers[0]
+	if len(c.Args) == 0 || c.Args[0] != "/etc/redis/auth.conf" || strings.Contains(strings.Join(c.Args, " "), "requirepass") ||
+		strings.Contains(strings.Join(c.Args, " "), "$(") {
+		t.Errorf("Redis's arguments %q: want the auth file first and no password", c.Args)
+	}
+	for _, e := range c.Env {
+		t.Errorf("Redis has the environment variable %s: its password stays in the file", e.Name)
+	}
+	var mounted bool
+	for _, v := range pod.Volumes {
+		if v.Secret != nil && v.Secret.SecretName == secret.Name && len(v.Secret.Items) == 1 && v.Secret.Items[0].Key == "auth.conf" {
+			for _, m := range c.VolumeMounts {
+				mounted = mounted || (m.Name == v.Name && m.MountPath == "/etc/redis" && m.ReadOnly)
+			}
+		}
+	}
+	if !mounted {
+		t.Error("the Secret's auth.conf is not mounted read-only at /etc/redis")
+	}
+}
