@@ -40,6 +40,50 @@ func TestTerraformFormatted(t *testing.T) {
 	tf(t, t.TempDir(), "fmt", "-check", "-recursive", "-diff", "../terraform")
 }
 
+// TestTerraformRefusesPlainHTTPUnlessAskedFor plans the inputs' checks
+// (modules/inputs, provider-free) with each combination: without a domain
+// the plan fails, naming the opt-out, unless allow_plain_http is set.
+func TestTerraformRefusesPlainHTTPUnlessAskedFor(t *testing.T) {
+	data := t.TempDir()
+	mod := "-chdir=../terraform/modules/inputs"
+	tf(t, data, mod, "init", "-backend=false", "-input=false", "-no-color")
+	release := map[string]any{"release_dir": "dist/v1", "release_url": nil, "release_sums_sha256": strings.Repeat("a", 64)}
+	for _, tc := range []struct {
+		name    string
+		vars    map[string]any
+		wantErr string // "" for a plan that succeeds
+	}{
+		{"no domain", map[string]any{"domain_name": nil, "route53_zone": nil, "allow_plain_http": false}, "allow_plain_http = true"},
+		{"no domain, plain HTTP asked for", map[string]any{"domain_name": nil, "route53_zone": nil, "allow_plain_http": true}, ""},
+		{"a domain and its zone", map[string]any{"domain_name": "shop.example.com", "route53_zone": "example.com", "allow_plain_http": false}, ""},
+		{"a domain without its zone", map[string]any{"domain_name": "shop.example.com", "route53_zone": nil, "allow_plain_http": false}, "go together"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vars := map[string]any{}
+			for k, v := range release {
+				vars[k] = v
+			}
+			for k, v := range tc.vars {
+				vars[k] = v
+			}
+			raw, _ := json.Marshal(vars)
+			varFile := filepath.Join(t.TempDir(), "in.tfvars.json")
+			if err := os.WriteFile(varFile, raw, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(terraform(t), mod, "plan", "-input=false", "-no-color", "-var-file="+varFile)
+			cmd.Env = append(os.Environ(), "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1", "TF_DATA_DIR="+data, "TF_CLI_CONFIG_FILE=/dev/null")
+			out, err := cmd.CombinedOutput()
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("plan refused: %v\n%s", err, out)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(strings.Join(strings.Fields(string(out)), " "), tc.wantErr)):
+				t.Fatalf("plan: %v, want a refusal naming %q:\n%s", err, tc.wantErr, out)
+			}
+		})
+	}
+}
+
 // TestTerraformRulesModuleMatchesLoader validates and plans the provider-free
 // rules module and checks that its flat rule list is exactly the Go loader's.
 func TestTerraformRulesModuleMatchesLoader(t *testing.T) {

@@ -85,7 +85,7 @@ resource "aws_lb_listener" "https" {
 }
 
 # With a domain, HTTP only redirects; without one, it is the shop.
-# Accepted (AWS-0054): with domain_name it only redirects to HTTPS; without one, plain HTTP is the documented choice the warning output names.
+# Accepted (AWS-0054): with domain_name it only redirects to HTTPS; without one the plan is refused unless allow_plain_http opts in (modules/inputs).
 #trivy:ignore:AWS-0054
 resource "aws_lb_listener" "http" {
   load_balancer_arn = aws_lb.shop.arn

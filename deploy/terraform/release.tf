@@ -19,21 +19,14 @@ locals {
   }
 }
 
-resource "terraform_data" "input_checks" {
-  lifecycle {
-    precondition {
-      condition     = (var.release_dir == null) != (var.release_url == null)
-      error_message = "Set exactly one of release_dir (Terraform uploads it to S3) and release_url (you host it)."
-    }
-    precondition {
-      condition     = (var.domain_name == null) == (var.route53_zone == null)
-      error_message = "domain_name and route53_zone go together: the certificate is validated in that zone."
-    }
-    precondition {
-      condition     = local.release_sums_sha256 != ""
-      error_message = "release_url needs release_sums_sha256: the digest scripts/release.sh printed."
-    }
-  }
+module "input_checks" {
+  source              = "./modules/inputs"
+  release_dir         = var.release_dir
+  release_url         = var.release_url
+  release_sums_sha256 = local.release_sums_sha256
+  domain_name         = var.domain_name
+  route53_zone        = var.route53_zone
+  allow_plain_http    = var.allow_plain_http
 }
 
 # Accepted (AWS-0089): access logs would need a second bucket; each instance's role may read only its own files and SHA256SUMS, and every download is checked against the release's digest.

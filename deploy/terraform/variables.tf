@@ -80,9 +80,15 @@ variable "seed_demo" {
 }
 
 variable "domain_name" {
-  description = "The shop's name (shop.example.com): the ALB serves HTTPS with an ACM certificate for it, validated through route53_zone. Null: plain HTTP only, with a warning."
+  description = "The shop's name (shop.example.com): the ALB serves HTTPS with an ACM certificate for it, validated through route53_zone. Null is refused unless allow_plain_http."
   type        = string
   default     = null
+}
+
+variable "allow_plain_http" {
+  description = "Plan without domain_name: the ALB serves plain HTTP, passwords, tokens and card numbers in clear. Only for a throwaway trial; the warning output says so again."
+  type        = bool
+  default     = false
 }
 
 variable "route53_zone" {
