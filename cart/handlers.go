@@ -249,7 +249,7 @@ func upsertLine(c *gin.Context, st store, cat catalogue, w write, sku string, qt
 		return cartError(err)
 	}
 	// The line may hold no more than is in stock: the catalogue's figure
-	// (cached for PRODUCT_TTL). Nothing is reserved, so two carts may each
+	// (cached for PRODUCT_CACHE_TTL). Nothing is reserved, so two carts may each
 	// hold the last one; payment checks again at the quote and the checkout.
 	if p.Stock < 1 {
 		return insufficientStock(p.SKU, 0)
