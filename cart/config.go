@@ -20,6 +20,9 @@ type config struct {
 	// ProductTTL: how long a product read from the catalogue prices later adds.
 	ProductTTL time.Duration
 	LogLevel   slog.Level
+	// SettleToken is the credential only payment holds: the one a settle
+	// must carry (SETTLE_TOKEN).
+	SettleToken string
 }
 
 func loadConfig(getenv kit.Getenv) (config, error) {
@@ -36,6 +39,7 @@ func loadConfig(getenv kit.Getenv) (config, error) {
 		ProductTTL: env.Duration("PRODUCT_CACHE_TTL", 10*time.Second, 0, 5*time.Minute),
 		LogLevel:   env.Level("LOG_LEVEL", slog.LevelInfo),
 		Faults:     kit.LoadFaults(env),
+		SettleToken: env.Secret("SETTLE_TOKEN", 32),
 	}
 	if err := env.Err(); err != nil {
 		return config{}, err

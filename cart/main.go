@@ -33,6 +33,6 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 	catalogue := newCatalogueClient(cfg.CatalogueURL, client, cfg.ProductTTL)
 	reg := kit.NewRegistry()
 	reg.MustRegister(st.poolMetrics()...)
-	router := newRouter(logger, reg, cfg.Faults, st.Ping, st, catalogue, verifier, cfg.CartTTL)
+	router := newRouter(logger, reg, cfg.Faults, st.Ping, st, catalogue, verifier, cfg.CartTTL, cfg.SettleToken)
 	return kit.Serve(ctx, logger, cfg.ListenAddr, tracing.Handler(router))
 }

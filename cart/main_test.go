@@ -48,15 +48,17 @@ func newTestApp(t testing.TB, catalogueURL string) *testApp {
 	client := kit.NewHTTPClient(2 * time.Second)
 	verifier := kit.NewVerifier(kit.NewJWKSClient(d.userURL+"/.well-known/jwks.json", client))
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	router := newRouter(logger, kit.NewRegistry(), kit.Faults{}, st.Ping, st, newCatalogueClient(d.catalogueURL, client, 0), verifier, testTTL)
+	router := newRouter(logger, kit.NewRegistry(), kit.Faults{}, st.Ping, st, newCatalogueClient(d.catalogueURL, client, 0), verifier, testTTL, testkit.SettleToken)
 	return &testApp{router: router, store: st, redis: rds, deps: d}
 }
 
 // do sends a request with token and returns the status and the decoded cart
-// (zero when the answer is not a cart).
+// (zero when the answer is not a cart). It sends payment's service token too,
+// as payment does on its settle (TestOnlyPaymentSettles sends none).
 func (a *testApp) do(t testing.TB, method, path, token string, body any) (int, cartResponse) {
 	t.Helper()
-	w := testkit.Serve(t, a.router, testkit.Request{Method: method, Path: path, Token: token, Body: body})
+	w := testkit.Serve(t, a.router, testkit.Request{Method: method, Path: path, Token: token, Body: body,
+		Headers: map[string]string{kit.HeaderServiceToken: testkit.SettleToken}})
 	var cart cartResponse
 	if w.Code == 200 {
 		cart = testkit.Decode[cartResponse](t, w.Body.Bytes())

@@ -14,7 +14,7 @@ import (
 // the cart is always the token subject's. Writes take an optional
 // Idempotency-Key header that makes a retry apply at most once.
 func newRouter(logger *slog.Logger, reg *prometheus.Registry, faults kit.Faults, ready func(context.Context) error,
-	st store, cat catalogue, verifier *kit.Verifier, ttl cartTTL) *gin.Engine {
+	st store, cat catalogue, verifier *kit.Verifier, ttl cartTTL, settleToken string) *gin.Engine {
 	r := kit.NewEngine(logger, reg, faults)
 	kit.Health(r, reg, ready)
 
@@ -37,7 +37,8 @@ func newRouter(logger *slog.Logger, reg *prometheus.Registry, faults kit.Faults,
 
 	users := r.Group("/cart", kit.RequireAuth(verifier, kit.RoleUser))
 	users.POST("/merge", handleMerge(st, cat, verifier, ttl))
-	// Payment's call after an order (not proxied by nginx).
-	users.POST("/settle", handleSettle(st, ttl))
+	// Payment's call after an order (not proxied by nginx): the user's token
+	// names the cart, payment's own token proves the caller is payment.
+	users.POST("/settle", kit.RequireServiceToken(settleToken), handleSettle(st, ttl))
 	return r
 }

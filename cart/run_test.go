@@ -14,7 +14,7 @@ func TestRunServesAndSurvivesRedisOutage(t *testing.T) {
 	t.Parallel()
 	d := sharedDeps(t)
 	rds := testkit.Redis(t)
-	svc := testkit.RunService(t, run, map[string]string{"REDIS_URL": "redis://" + rds.Addr() + "/0",
+	svc := testkit.RunService(t, run, map[string]string{"REDIS_URL": "redis://" + rds.Addr() + "/0", "SETTLE_TOKEN": testkit.SettleToken,
 		"USER_URL": d.userURL, "CATALOGUE_URL": d.catalogueURL, "CART_TTL": "2h"})
 	svc.WaitStatus(t, "/readyz", http.StatusOK)
 	tok := testkit.GuestToken(t, d.userURL)
@@ -40,7 +40,9 @@ func TestRunServesAndSurvivesRedisOutage(t *testing.T) {
 func TestRunRejectsBadConfig(t *testing.T) {
 	t.Parallel()
 	testkit.ExpectRunRejects(t, run, []testkit.BadConfig{
-		{Name: "bad redis url", Env: map[string]string{"REDIS_URL": "mongodb://x"}, Want: "REDIS_URL"},
+		{Name: "bad redis url", Env: map[string]string{"REDIS_URL": "mongodb://x", "SETTLE_TOKEN": testkit.SettleToken}, Want: "REDIS_URL"},
+		{Name: "no settle token", Env: map[string]string{}, Want: "SETTLE_TOKEN is required"},
+		{Name: "a short settle token", Env: map[string]string{"SETTLE_TOKEN": "short"}, Want: "SETTLE_TOKEN must be at least 32 characters"},
 		{Name: "bad ttl", Env: map[string]string{"CART_TTL": "7 days"}, Want: "CART_TTL"},
 		{Name: "ttl too short", Env: map[string]string{"CART_TTL": "1ms"}, Want: "CART_TTL"},
 	})

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roboshop-go/roboshop/kit"
 	"github.com/roboshop-go/roboshop/testkit"
 )
 
@@ -141,6 +142,44 @@ func TestSettleTakesOutOnlyWhatWasOrdered(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if code, _ := app.do(t, "POST", "/cart/settle", tc.token, tc.body); code != tc.status {
 				t.Fatalf("%d, want %d", code, tc.status)
+			}
+		})
+	}
+}
+
+// TestOnlyPaymentSettles: a settle takes an order's lines out of a cart, so
+// the shopper's token alone (which any shopper holds) is refused, as is a
+// wrong service token; payment's token is accepted. The cart is read back.
+func TestOnlyPaymentSettles(t *testing.T) {
+	t.Parallel()
+	app := newTestApp(t, "")
+	user := testkit.RegisterUser(t, app.userURL)
+	app.do(t, "POST", "/cart/items", user, item{"sku": "DR-001", "qty": 2})
+	settle := item{"order_id": "ord_0123456789abcdef0123456a", "items": []item{{"sku": "DR-001", "qty": 2}}}
+	for _, tc := range []struct {
+		name    string
+		headers map[string]string
+		status  int
+		left    int // DR-001 in the cart afterwards
+	}{
+		{"the shopper's token alone", nil, http.StatusForbidden, 2},
+		{"a wrong service token", map[string]string{kit.HeaderServiceToken: "not-payments-token-0123456789abcdef"}, http.StatusForbidden, 2},
+		{"payment's token", map[string]string{kit.HeaderServiceToken: testkit.SettleToken}, http.StatusOK, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := testkit.Serve(t, app.router, testkit.Request{Method: "POST", Path: "/cart/settle", Token: user, Body: settle, Headers: tc.headers})
+			if w.Code != tc.status {
+				t.Fatalf("settle: %d %s, want %d", w.Code, w.Body, tc.status)
+			}
+			_, cart := app.do(t, "GET", "/cart", user, nil)
+			left := 0
+			for _, it := range cart.Items {
+				if it.SKU == "DR-001" {
+					left = it.Qty
+				}
+			}
+			if left != tc.left {
+				t.Fatalf("DR-001 x%d in the cart after the settle, want %d", left, tc.left)
 			}
 		})
 	}

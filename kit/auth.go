@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -335,4 +336,25 @@ func (s StaticKeys) PublicKey(_ context.Context, kid string) (ed25519.PublicKey,
 		return k, nil
 	}
 	return nil, errUnknownKey
+}
+
+// HeaderServiceToken carries a service's own credential on an internal
+// route, beside the end user's bearer token: the user says whose data, the
+// service token says which caller may change it.
+const HeaderServiceToken = "X-Service-Token"
+
+// RequireServiceToken admits a request only when it carries token in
+// HeaderServiceToken (compared in constant time); anything else is 403, so an
+// end user's token alone never reaches the route.
+func RequireServiceToken(token string) gin.HandlerFunc {
+	want := []byte(token)
+	return func(c *gin.Context) {
+		got := []byte(c.GetHeader(HeaderServiceToken))
+		if len(want) == 0 || subtle.ConstantTimeCompare(got, want) != 1 {
+			WriteError(c, NewError(http.StatusForbidden, "internal_only", "this endpoint is for the shop's own services"))
+			c.Abort()
+			return
+		}
+		c.Next()
+	}
 }

@@ -19,6 +19,9 @@ type CallOptions struct {
 	Method string
 	URL    string
 	Token  string // forwarded as a bearer token when set
+	// Header is added to the request: a service's own credential for an
+	// internal route, beside the end user's token.
+	Header http.Header
 	// Body, when not nil, is sent as JSON.
 	Body any
 	// Retries is how many times an idempotent call is repeated after a transport
@@ -69,6 +72,9 @@ func callOnce(ctx context.Context, client *http.Client, opt CallOptions, dst any
 	}
 	if opt.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+opt.Token)
+	}
+	for k, v := range opt.Header {
+		req.Header[k] = v
 	}
 	resp, err := client.Do(req)
 	if err != nil {

@@ -43,6 +43,16 @@ func (e *Env) Required(key string) string {
 	return v
 }
 
+// Secret returns a required credential and records an error when it is
+// missing or shorter than minLen (the message never shows the value).
+func (e *Env) Secret(key string, minLen int) string {
+	v := e.Required(key)
+	if v != "" && len(v) < minLen {
+		e.errs = append(e.errs, fmt.Errorf("%s must be at least %d characters", key, minLen))
+	}
+	return v
+}
+
 // Int returns the variable as an integer within [lo, hi], or def when unset.
 func (e *Env) Int(key string, def, lo, hi int) int {
 	raw := strings.TrimSpace(e.getenv(key))

@@ -16,6 +16,7 @@ type shopClient struct {
 	cartURL      string
 	catalogueURL string
 	http         *http.Client
+	settleToken  string // payment's own credential on the cart's settle
 }
 
 type cartLine struct {
@@ -56,7 +57,7 @@ func (s *shopClient) SettleCart(ctx context.Context, token, orderID string, item
 		Items   []settleLine `json:"items"`
 	}{orderID, lines}
 	return kit.Call(ctx, s.http, kit.CallOptions{Method: http.MethodPost, URL: s.cartURL + "/cart/settle",
-		Token: token, Body: body, Retries: 2}, nil)
+		Token: token, Header: http.Header{kit.HeaderServiceToken: {s.settleToken}}, Body: body, Retries: 2}, nil)
 }
 
 // skusPerCall is the catalogue's largest page: a longer list is asked for in parts.

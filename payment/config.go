@@ -24,6 +24,7 @@ type config struct {
 	CatalogueURL          string
 	UserURL               string
 	LogLevel              slog.Level
+	SettleToken           string // SETTLE_TOKEN: proves to the cart that a settle is payment's
 }
 
 func loadConfig(getenv kit.Getenv) (config, error) {
@@ -45,6 +46,7 @@ func loadConfig(getenv kit.Getenv) (config, error) {
 		// checkout deadline is a fraction of it (timingFor).
 		StaleAfter: env.Duration("CHECKOUT_STALE_AFTER", time.Minute, 4*time.Second, time.Hour),
 		CrashAt:    crashPoint(env.String("CRASH_AT", "")),
+		SettleToken: env.Secret("SETTLE_TOKEN", 32),
 	}
 	if err := env.Err(); err != nil {
 		return config{}, err

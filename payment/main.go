@@ -38,7 +38,7 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 	}
 	client := tracing.Client(kit.NewHTTPClient(3 * time.Second))
 	verifier := kit.NewVerifier(kit.NewJWKSClient(cfg.UserURL+"/.well-known/jwks.json", client))
-	shop := &shopClient{cartURL: cfg.CartURL, catalogueURL: cfg.CatalogueURL, http: client}
+	shop := &shopClient{cartURL: cfg.CartURL, catalogueURL: cfg.CatalogueURL, http: client, settleToken: cfg.SettleToken}
 	st.crash = cfg.CrashAt
 	reg := kit.NewRegistry()
 	reg.MustRegister(st.poolMetrics())

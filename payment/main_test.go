@@ -63,7 +63,7 @@ func newTestAppWith(t testing.TB, dsn string, d deps, wrap func(*simulator) Gate
 	if wrap != nil {
 		gw = wrap(sim)
 	}
-	sh := &shopClient{cartURL: d.cartURL, catalogueURL: d.catalogueURL, http: client}
+	sh := &shopClient{cartURL: d.cartURL, catalogueURL: d.catalogueURL, http: client, settleToken: testkit.SettleToken}
 	ready := func(ctx context.Context) error { return st.Ping(ctx) }
 	reg := kit.NewRegistry()
 	co := newCheckout(logger, reg, st, sh, gw, timingFor(time.Minute), "")

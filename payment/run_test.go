@@ -14,7 +14,7 @@ func TestRunMigratesServesAndSurvivesOutage(t *testing.T) {
 	t.Parallel()
 	d := sharedDeps(t)
 	db, dsn := testkit.StartMariaDB(t, "payment")
-	svc := testkit.RunService(t, run, map[string]string{"MYSQL_DSN": dsn, "USER_URL": d.userURL,
+	svc := testkit.RunService(t, run, map[string]string{"MYSQL_DSN": dsn, "USER_URL": d.userURL, "SETTLE_TOKEN": testkit.SettleToken,
 		"CATALOGUE_URL": d.catalogueURL, "CART_URL": d.cartURL})
 	svc.WaitStatus(t, "/readyz", http.StatusOK)
 
@@ -54,7 +54,8 @@ func TestRunMigratesServesAndSurvivesOutage(t *testing.T) {
 func TestRunRejectsBadConfig(t *testing.T) {
 	t.Parallel()
 	testkit.ExpectRunRejects(t, run, []testkit.BadConfig{
-		{Name: "bad dsn", Env: map[string]string{"MYSQL_DSN": "not a dsn"}, Want: "MYSQL_DSN"},
+		{Name: "bad dsn", Env: map[string]string{"MYSQL_DSN": "not a dsn", "SETTLE_TOKEN": testkit.SettleToken}, Want: "MYSQL_DSN"},
+		{Name: "no settle token", Env: map[string]string{}, Want: "SETTLE_TOKEN is required"},
 		{Name: "bad log level", Env: map[string]string{"LOG_LEVEL": "loud"}, Want: "LOG_LEVEL"},
 	})
 }

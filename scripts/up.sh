@@ -45,7 +45,7 @@ fi
 registry_answers() { timeout 5 bash -c '</dev/tcp/registry-1.docker.io/443' 2>/dev/null; }
 
 # make_env: .env from .env.example, every secret left empty there (a
-# *_PASSWORD or *_SIGNING_KEY) given a random value; an existing .env keeps
+# *_PASSWORD, *_SIGNING_KEY or *_TOKEN) given a random value; an existing .env keeps
 # its values and gains only the keys it lacks. Prints the keys it added.
 make_env() {
 	local line key value added=()
@@ -60,6 +60,7 @@ make_env() {
 		case $key in
 		*_SIGNING_KEY) [ -n "$value" ] || value=$(head -c 32 /dev/urandom | base64) ;;
 		*_PASSWORD) [ -n "$value" ] || value=$(head -c 18 /dev/urandom | base64 | tr -d '/+=') ;;
+		*_TOKEN) [ -n "$value" ] || value=$(head -c 36 /dev/urandom | base64 | tr -d '/+=') ;;
 		esac
 		echo "$key=$value" >>.env
 		added+=("$key")

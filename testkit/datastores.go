@@ -20,7 +20,11 @@ import (
 // local run start the same commands), with throwaway durability and no Redis
 // password; the payment service reaches MariaDB as its own user, as in
 // production, and root administers over the socket only.
-var testSecrets = topology.Secrets{MySQLUser: "roboshop", MySQLPassword: "roboshop-test"}
+var testSecrets = topology.Secrets{MySQLUser: "roboshop", MySQLPassword: "roboshop-test", SettleToken: SettleToken}
+
+// SettleToken is the credential the tests' cart and payment share for the
+// cart's settle (topology.SettleTokenVar).
+const SettleToken = "roboshop-test-settle-token-0123456789"
 
 // datastore returns how to start the shop's datastore name (any of that
 // engine's) in dir on port.

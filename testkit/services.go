@@ -90,6 +90,11 @@ func serviceProcess(svc Service, env map[string]string) func(string, int) (*Proc
 		}
 		p := &Process{name: bin, addr: "127.0.0.1:" + strconv.Itoa(port)}
 		p.env = append(os.Environ(), "LISTEN_ADDR=127.0.0.1:"+strconv.Itoa(port), "LOG_LEVEL=warn")
+		// The shop-wide secrets it is given everywhere (the tests' values),
+		// unless env gives its own.
+		for _, name := range topology.Roboshop().Service(string(svc)).Secrets {
+			p.env = append(p.env, name+"="+testSecrets.Value(name))
+		}
 		for k, v := range env {
 			p.env = append(p.env, k+"="+v)
 		}

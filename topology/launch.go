@@ -99,6 +99,9 @@ func Start(ctx context.Context, p Plan, r Runner) error {
 				env[k] = v
 			}
 		}
+		for _, name := range svc.Secrets {
+			env[name] = p.Secrets.Value(name)
+		}
 		if err := r.Start(svc.Name, Cmd{Path: p.Bins[svc.Name], Env: EnvList(env)}); err != nil {
 			return err
 		}

@@ -55,7 +55,14 @@ type Service struct {
 	Name  string
 	Store string   // its datastore's Name
 	Calls []string // the services it calls, in the order it needs them
+	// Secrets are the shop-wide secrets it is given, by variable (their
+	// values are Secrets.Value's): SETTLE_TOKEN for the cart and payment.
+	Secrets []string
 }
+
+// SettleTokenVar holds the credential payment proves itself with on the
+// cart's settle, which the cart accepts from nobody else.
+const SettleTokenVar = "SETTLE_TOKEN"
 
 // ServicePort is where every service listens on its own host.
 const ServicePort = 8080
@@ -78,8 +85,8 @@ func Roboshop() Shop {
 		Services: []Service{
 			{Name: "user", Store: "user-mongodb"},
 			{Name: "catalogue", Store: "catalogue-mongodb"},
-			{Name: "cart", Store: "cart-redis", Calls: []string{"user", "catalogue"}},
-			{Name: "payment", Store: "payment-mysql", Calls: []string{"user", "catalogue", "cart"}},
+			{Name: "cart", Store: "cart-redis", Calls: []string{"user", "catalogue"}, Secrets: []string{SettleTokenVar}},
+			{Name: "payment", Store: "payment-mysql", Calls: []string{"user", "catalogue", "cart"}, Secrets: []string{SettleTokenVar}},
 		},
 	}
 }
@@ -112,6 +119,15 @@ type Secrets struct {
 	RedisPassword string
 	MySQLUser     string // the application's user; root administers over the socket only
 	MySQLPassword string
+	SettleToken   string // SettleTokenVar's value
+}
+
+// Value is the value of the shop-wide secret variable name.
+func (s Secrets) Value(name string) string {
+	if name == SettleTokenVar {
+		return s.SettleToken
+	}
+	panic("topology: no secret " + name)
 }
 
 // URL is how a service reaches d listening at addr (host:port).

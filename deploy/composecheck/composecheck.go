@@ -302,6 +302,13 @@ func checkWiring(p *types.Project) []string {
 				out = append(out, fmt.Sprintf("service %s: %s is %q, want %q", svc.Name, key, *got, want))
 			}
 		}
+		// A shop-wide secret comes from .env's variable of the same name.
+		for _, name := range svc.Secrets {
+			// (TestComposeRefusesToStartWithoutItsSecrets: it is .env's.)
+			if got := s.Environment[name]; got == nil || *got == "" {
+				out = append(out, fmt.Sprintf("service %s: no %s (a shop-wide secret topology gives it)", svc.Name, name))
+			}
+		}
 	}
 	return out
 }

@@ -40,7 +40,7 @@ func composeFile(t *testing.T) string {
 // testSecrets are what .env gives compose (scripts/up.sh makes it).
 var testSecrets = []string{"USER_MONGO_PASSWORD=a", "CATALOGUE_MONGO_PASSWORD=b", "REDIS_PASSWORD=c",
 	"MYSQL_PASSWORD=d", "MYSQL_ROOT_PASSWORD=e", "USER_SIGNING_KEY=f", "USER_MONGO_ROOT_PASSWORD=g",
-	"CATALOGUE_MONGO_ROOT_PASSWORD=h", "GRAFANA_ADMIN_PASSWORD=i"}
+	"CATALOGUE_MONGO_ROOT_PASSWORD=h", "GRAFANA_ADMIN_PASSWORD=i", "SETTLE_TOKEN=j"}
 
 // Without one of its secrets, or with it empty, compose refuses to start and
 // names it: no shop runs on a password that is in the repository.

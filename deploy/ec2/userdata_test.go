@@ -70,8 +70,8 @@ func TestUserDataOfEveryTier(t *testing.T) {
 	if len(ud) != 10 {
 		t.Fatalf("user data for %d tiers, want 10", len(ud))
 	}
-	secrets := map[string][]string{"user": {"MONGO_URI", "SIGNING_KEY"}, "catalogue": {"MONGO_URI"}, "cart": {"REDIS_URL"},
-		"payment": {"MYSQL_DSN"}, "user-mongodb": {"MONGO_PASSWORD"}, "catalogue-mongodb": {"MONGO_PASSWORD"},
+	secrets := map[string][]string{"user": {"MONGO_URI", "SIGNING_KEY"}, "catalogue": {"MONGO_URI"}, "cart": {"REDIS_URL", "SETTLE_TOKEN"},
+		"payment": {"MYSQL_DSN", "SETTLE_TOKEN"}, "user-mongodb": {"MONGO_PASSWORD"}, "catalogue-mongodb": {"MONGO_PASSWORD"},
 		"cart-redis": {"REDIS_PASSWORD"}, "payment-mysql": {"MYSQL_PASSWORD"}}
 	for tier, script := range ud {
 		t.Run(tier, func(t *testing.T) {

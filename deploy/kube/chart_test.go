@@ -334,6 +334,17 @@ func TestChartWiresServicesAsTopologySays(t *testing.T) {
 					t.Errorf("%s=%q, topology says %q", k, got[k], v)
 				}
 			}
+			// The shop-wide secrets, each from its Secret.
+			for _, name := range svc.Secrets {
+				var fromSecret bool
+				for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+					fromSecret = fromSecret || (e.Name == name && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil &&
+						e.ValueFrom.SecretKeyRef.Name == "settle-token" && e.ValueFrom.SecretKeyRef.Key == "token")
+				}
+				if !fromSecret {
+					t.Errorf("%s does not take %s from the Secret settle-token", svc.Name, name)
+				}
+			}
 			store := shop.Datastore(svc.Store)
 			if s := find[*corev1.Service](t, objs, svc.Store); s.Spec.Ports[0].Port != int32(store.Port) {
 				t.Errorf("Service %s listens on %d, topology says %d", svc.Store, s.Spec.Ports[0].Port, store.Port)

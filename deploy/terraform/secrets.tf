@@ -22,6 +22,13 @@ resource "random_password" "mongodb" {
   special  = false
 }
 
+# Payment's credential on the cart's settle: the cart takes an order's lines
+# out only for the caller that holds it.
+resource "random_password" "settle_token" {
+  length  = 40
+  special = false
+}
+
 # The user service's token signing key: the base64 of a 32-byte Ed25519 seed,
 # so it never lives in MongoDB.
 resource "random_bytes" "signing_key" {
@@ -37,6 +44,8 @@ locals {
     "catalogue-mongodb/MONGO_PASSWORD" = random_password.mongodb["catalogue"].result
     "cart/REDIS_URL"                   = "redis://:${random_password.redis.result}@cart-redis.${var.dns_zone}:6379/0"
     "cart-redis/REDIS_PASSWORD"        = random_password.redis.result
+    "cart/SETTLE_TOKEN"                = random_password.settle_token.result
+    "payment/SETTLE_TOKEN"             = random_password.settle_token.result
     "payment/MYSQL_DSN"                = "roboshop:${random_password.mysql.result}@tcp(payment-mysql.${var.dns_zone}:3306)/payment?parseTime=true"
     "payment-mysql/MYSQL_PASSWORD"     = random_password.mysql.result
   }

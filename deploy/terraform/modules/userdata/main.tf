@@ -78,8 +78,8 @@ locals {
   secrets = {
     user                = ["MONGO_URI", "SIGNING_KEY"]
     catalogue           = ["MONGO_URI"]
-    cart                = ["REDIS_URL"]
-    payment             = ["MYSQL_DSN"]
+    cart                = ["REDIS_URL", "SETTLE_TOKEN"]
+    payment             = ["MYSQL_DSN", "SETTLE_TOKEN"]
     "user-mongodb"      = ["MONGO_PASSWORD"]
     "catalogue-mongodb" = ["MONGO_PASSWORD"]
     "cart-redis"        = ["REDIS_PASSWORD"]
