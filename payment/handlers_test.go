@@ -268,61 +268,47 @@ func TestCartPriceIsNotTrusted(t *testing.T) {
 	}
 }
 
-// A cart line whose product the catalogue no longer sells (here one it never
-// sold, written behind the cart service's back) is named in a 422 by the
-// quote and by the checkout, which charges nothing; the lines still sold are
-// priced in the same one call to the catalogue.
-func TestProductNoLongerSold(t *testing.T) {
+// TestCartsThePriceCannotCoverAreNotCharged: a cart line written behind the
+// cart service's back, one whose product the catalogue no longer sells (one
+// it never sold) or 50 of a product with 2 in stock (as a cart whose check
+// used an older stock figure could hold), is named in a 422 by the quote and
+// by the checkout, which charges nothing; the lines still sold are priced in
+// the same one call to the catalogue.
+func TestCartsThePriceCannotCoverAreNotCharged(t *testing.T) {
 	t.Parallel()
-	app := newTestApp(t)
-	user := testkit.RegisterUser(t, app.userURL)
-	app.addToCart(t, user, "KP-003", 1)
-	line := `{"qty":1,"name":"Discontinued","unit_price_cents":100,"added":1}`
-	if out, err := exec.Command("redis-cli", "-u", app.redisURL, "HSET", "cart:"+subject(t, app, user), "ZZ-999", line).CombinedOutput(); err != nil {
-		t.Fatalf("redis-cli: %v %s", err, out)
-	}
-	body := checkoutBody("4242424242424242")
-	body["expected_total_cents"] = 1 // no total can be quoted
-	quote := testkit.Serve(t, app.router, testkit.Request{Method: "GET", Path: "/checkout/quote", Token: user})
-	checkout := testkit.Serve(t, app.router, testkit.Request{Method: "POST", Path: "/checkout", Token: user,
-		Body: body, Headers: map[string]string{"Idempotency-Key": "gone-1"}})
-	for name, w := range map[string]*httptest.ResponseRecorder{"quote": quote, "checkout": checkout} {
-		e := testkit.ExpectError(t, w, http.StatusUnprocessableEntity, "validation_failed")
-		if !strings.Contains(e.Error.Fields["cart"], "ZZ-999") {
-			t.Errorf("%s: the gone product is not named: %s", name, w.Body)
-		}
-	}
-	if made, _ := app.gateway.Charges(); made != 0 {
-		t.Fatalf("%d charges for a cart with a product no longer sold", made)
-	}
-}
-
-// TestMoreThanTheStockIsNotCharged: 50 of a product with 2 in stock (the
-// cart's line raised behind the cart service's back, as a cart whose check
-// used an older stock figure could hold) are refused by the quote and by the
-// checkout, naming the SKU and what is left, and nothing is charged.
-func TestMoreThanTheStockIsNotCharged(t *testing.T) {
-	t.Parallel()
-	app := newTestApp(t)
-	user := testkit.RegisterUser(t, app.userURL)
-	app.addToCart(t, user, "DR-005", 2) // Crop Whisperer: 2 in stock
-	line := `{"qty":50,"name":"Crop Whisperer","unit_price_cents":499900,"added":1}`
-	if out, err := exec.Command("redis-cli", "-u", app.redisURL, "HSET", "cart:"+subject(t, app, user), "DR-005", line).CombinedOutput(); err != nil {
-		t.Fatalf("redis-cli: %v %s", err, out)
-	}
-	body := checkoutBody("4242424242424242")
-	body["expected_total_cents"] = 50 * 499900
-	quote := testkit.Serve(t, app.router, testkit.Request{Method: "GET", Path: "/checkout/quote", Token: user})
-	checkout := testkit.Serve(t, app.router, testkit.Request{Method: "POST", Path: "/checkout", Token: user,
-		Body: body, Headers: map[string]string{"Idempotency-Key": "stock-1"}})
-	for name, w := range map[string]*httptest.ResponseRecorder{"quote": quote, "checkout": checkout} {
-		e := testkit.ExpectError(t, w, http.StatusUnprocessableEntity, "insufficient_stock")
-		if !strings.Contains(e.Error.Fields["cart"], "DR-005: 50 in the cart, 2 in stock") {
-			t.Errorf("%s: the SKU and what is left are not named: %s", name, w.Body)
-		}
-	}
-	if made, _ := app.gateway.Charges(); made != 0 {
-		t.Fatalf("%d charges for more than the stock", made)
+	for _, tc := range []struct {
+		name, added, sku, line string
+		total                  int64
+		code, named            string
+	}{
+		{"a product no longer sold", "KP-003", "ZZ-999", `{"qty":1,"name":"Discontinued","unit_price_cents":100,"added":1}`,
+			1, "validation_failed", "ZZ-999"},
+		{"more than the stock", "DR-005", "DR-005", `{"qty":50,"name":"Crop Whisperer","unit_price_cents":499900,"added":1}`,
+			50 * 499900, "insufficient_stock", "DR-005: 50 in the cart, 2 in stock"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			app := newTestApp(t)
+			user := testkit.RegisterUser(t, app.userURL)
+			app.addToCart(t, user, tc.added, 1)
+			if out, err := exec.Command("redis-cli", "-u", app.redisURL, "HSET", "cart:"+subject(t, app, user), tc.sku, tc.line).CombinedOutput(); err != nil {
+				t.Fatalf("redis-cli: %v %s", err, out)
+			}
+			body := checkoutBody("4242424242424242")
+			body["expected_total_cents"] = tc.total
+			quote := testkit.Serve(t, app.router, testkit.Request{Method: "GET", Path: "/checkout/quote", Token: user})
+			checkout := testkit.Serve(t, app.router, testkit.Request{Method: "POST", Path: "/checkout", Token: user,
+				Body: body, Headers: map[string]string{"Idempotency-Key": "refused-1"}})
+			for name, w := range map[string]*httptest.ResponseRecorder{"quote": quote, "checkout": checkout} {
+				e := testkit.ExpectError(t, w, http.StatusUnprocessableEntity, tc.code)
+				if !strings.Contains(e.Error.Fields["cart"], tc.named) {
+					t.Errorf("%s: %q is not named: %s", name, tc.named, w.Body)
+				}
+			}
+			if made, _ := app.gateway.Charges(); made != 0 {
+				t.Fatalf("%d charges", made)
+			}
+		})
 	}
 }
 
