@@ -81,6 +81,12 @@ func TestUIDetailsAtDesktopAndPhoneWidths(t *testing.T) {
 				chromedp.SendKeys("#register-email", email, chromedp.ByQuery),
 				chromedp.SendKeys("#register-password", "correct horse", chromedp.ByQuery),
 				chromedp.Click("#register-form button", chromedp.ByQuery), waitText("h1", "Your cart"), waitText("td", "Lidar Puck 360"))
+			// The browser keeps the account's device token for its next login.
+			var device string
+			b.run("device token kept", chromedp.Evaluate(fmt.Sprintf(`JSON.parse(localStorage.getItem("devices") || "{}")[%q] || ""`, email), &device))
+			if device == "" {
+				t.Errorf("%d px: no device token kept for %s after registering", width, email)
+			}
 			fits("cart")
 			shot("cart")
 

@@ -37,6 +37,9 @@ type userResponse struct {
 	User      User      `json:"user"`
 	Token     string    `json:"token,omitempty"`
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// DeviceToken, after a register or login, is for the client to keep and
+	// send with this account's next login (see issueDevice).
+	DeviceToken string `json:"device_token,omitempty"`
 }
 
 var errInvalidCredentials = kit.NewError(http.StatusUnauthorized, "invalid_credentials", "email or password is wrong")
@@ -103,14 +106,19 @@ func handleRegister(st store, keys *keyring, ttl time.Duration, pw passwords) gi
 		if err != nil {
 			return err
 		}
-		c.JSON(http.StatusCreated, userResponse{User: u, Token: token, ExpiresAt: exp})
+		device, err := s.issueDevice(u.Email, time.Now())
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusCreated, userResponse{User: u, Token: token, ExpiresAt: exp, DeviceToken: device})
 		return nil
 	})
 }
 
 type loginRequest struct {
-	Email    string `json:"email"`
-	Password string `json:"password"`
+	Email       string `json:"email"`
+	Password    string `json:"password"`
+	DeviceToken string `json:"device_token,omitempty"`
 }
 
 // passwords hashes and checks passwords at one bcrypt cost. dummy, a hash at
@@ -188,7 +196,7 @@ func handleLogin(st store, keys *keyring, ttl time.Duration, pw passwords, polic
 		// Attempts are counted per email whether or not an account exists, so the
 		// throttle itself does not reveal which emails are registered.
 		addr := c.ClientIP()
-		if err := admitAttempt(c, st, email, addr, policy); err != nil {
+		if err := admitAttempt(c, st, email, addr, policy, s.knownDevice(req.DeviceToken, email)); err != nil {
 			return err
 		}
 		u, err := st.UserByEmail(c.Request.Context(), email)
@@ -212,7 +220,11 @@ func handleLogin(st store, keys *keyring, ttl time.Duration, pw passwords, polic
 		if err != nil {
 			return err
 		}
-		c.JSON(http.StatusOK, userResponse{User: u, Token: token, ExpiresAt: exp})
+		device, err := s.issueDevice(email, time.Now())
+		if err != nil {
+			return err
+		}
+		c.JSON(http.StatusOK, userResponse{User: u, Token: token, ExpiresAt: exp, DeviceToken: device})
 		return nil
 	})
 }
@@ -222,7 +234,10 @@ func handleLogin(st store, keys *keyring, ttl time.Duration, pw passwords, polic
 // attempts from one address, at most PerAddress are admitted (the last one
 // admitted counts every other admitted one, whose records stay). A refused
 // attempt's record is deleted, so hammering does not grow the collection.
-func admitAttempt(c *gin.Context, st store, email, addr string, policy loginPolicy) error {
+// A known device (one that held the password before) is not slowed by the
+// account-wide ceiling, which guesses from many addresses fill: its own
+// address's limit still holds.
+func admitAttempt(c *gin.Context, st store, email, addr string, policy loginPolicy, knownDevice bool) error {
 	now := time.Now()
 	id, err := st.RecordAttempt(c.Request.Context(), email, addr, now, now.Add(-policy.Window))
 	if err != nil {
@@ -247,7 +262,7 @@ func admitAttempt(c *gin.Context, st store, email, addr string, policy loginPoli
 	if err != nil {
 		return err
 	}
-	if all > policy.AccountCeiling {
+	if all > policy.AccountCeiling && !knownDevice {
 		recent, err := st.CountAttempts(c.Request.Context(), email, "", now.Add(-policy.SlowInterval))
 		if err != nil {
 			return err
