@@ -36,9 +36,9 @@ func loadConfig(getenv kit.Getenv) (config, error) {
 			User:  env.Duration("CART_TTL", 7*24*time.Hour, time.Second, 90*24*time.Hour),
 			Guest: env.Duration("GUEST_CART_TTL", 24*time.Hour, time.Second, 90*24*time.Hour),
 		},
-		ProductTTL: env.Duration("PRODUCT_CACHE_TTL", 10*time.Second, 0, 5*time.Minute),
-		LogLevel:   env.Level("LOG_LEVEL", slog.LevelInfo),
-		Faults:     kit.LoadFaults(env),
+		ProductTTL:  env.Duration("PRODUCT_CACHE_TTL", 10*time.Second, 0, 5*time.Minute),
+		LogLevel:    env.Level("LOG_LEVEL", slog.LevelInfo),
+		Faults:      kit.LoadFaults(env),
 		SettleToken: env.Secret("SETTLE_TOKEN", 32),
 	}
 	if err := env.Err(); err != nil {

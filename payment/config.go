@@ -44,8 +44,8 @@ func loadConfig(getenv kit.Getenv) (config, error) {
 		GatewayURL:            trim(env.String("GATEWAY_URL", "")),
 		// When a checkout's key, claim or intent counts as dead; every other
 		// checkout deadline is a fraction of it (timingFor).
-		StaleAfter: env.Duration("CHECKOUT_STALE_AFTER", time.Minute, 4*time.Second, time.Hour),
-		CrashAt:    crashPoint(env.String("CRASH_AT", "")),
+		StaleAfter:  env.Duration("CHECKOUT_STALE_AFTER", time.Minute, 4*time.Second, time.Hour),
+		CrashAt:     crashPoint(env.String("CRASH_AT", "")),
 		SettleToken: env.Secret("SETTLE_TOKEN", 32),
 	}
 	if err := env.Err(); err != nil {
