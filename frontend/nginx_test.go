@@ -226,16 +226,21 @@ func TestLoginBurstIsRateLimited(t *testing.T) {
 
 // Behind a proxy, the login limit counts each shopper the proxy names in
 // X-Forwarded-For; without one, the header is the client's to forge and counts
-// for nothing.
+// for nothing. Only the last address counts (the one the proxy saw), even when
+// that client is itself inside the trusted range (a pod, a SNATed client):
+// what it wrote in front of its own address is not believed.
 func TestForwardedForCountsOnlyFromTheProxy(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
-		name    string
-		proxy   string
-		want429 bool
+		name      string
+		proxy     string
+		forwarded string // %d: the attempt
+		want429   bool
 	}{
-		{name: "no proxy: a forged header changes nothing", proxy: "", want429: true},
-		{name: "behind a proxy on loopback: one limit per shopper", proxy: "127.0.0.0/8", want429: false},
+		{name: "no proxy: a forged header changes nothing", proxy: "", forwarded: "203.0.113.%d", want429: true},
+		{name: "behind a proxy on loopback: one limit per shopper", proxy: "127.0.0.0/8", forwarded: "203.0.113.%d", want429: false},
+		{name: "a client in the trusted range cannot choose its address", proxy: "127.0.0.0/8",
+			forwarded: "203.0.113.%d, 127.0.0.9", want429: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -246,7 +251,7 @@ func TestForwardedForCountsOnlyFromTheProxy(t *testing.T) {
 			testkit.InParallel(15, func(i int) {
 				body := `{"email":"` + testkit.UniqueName("xff") + `@example.com","password":"wrong-password"}`
 				resp, _ := get(t, "POST", base+"/api/user/login", strings.NewReader(body),
-					map[string]string{"X-Forwarded-For": fmt.Sprintf("203.0.113.%d", i+1)})
+					map[string]string{"X-Forwarded-For": fmt.Sprintf(tc.forwarded, i+1)})
 				mu.Lock()
 				codes[resp.StatusCode]++
 				mu.Unlock()

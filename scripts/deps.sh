@@ -86,10 +86,17 @@ build_kube_apiserver() {
 		echo "deploy/kube/apiserver/go.mod names no k8s.io/kubernetes version" >&2
 		return 1
 	fi
-	[ -x "$BIN/kube-apiserver-$KUBE_VERSION" ] && return
+	# Stamped with its version, as a release is: clients (helm's kubeVersion
+	# check) read it from /version. A binary built before it was stamped says
+	# v0.0.0-master and is built again.
+	[ -x "$BIN/kube-apiserver-$KUBE_VERSION" ] &&
+		[ "$("$BIN/kube-apiserver-$KUBE_VERSION" --version 2>/dev/null)" = "Kubernetes $KUBE_VERSION" ] && return
+	local minor=${KUBE_VERSION#v1.}
+	local stamp="-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 \
+-X k8s.io/component-base/version.gitMinor=${minor%%.*} -X k8s.io/component-base/version.gitTreeState=clean"
 	log "building kube-apiserver $KUBE_VERSION from the Go module proxy (about 4 minutes on 2 cores, once)"
 	retry progress "$CACHE/kube-apiserver-build.log" bash -c "cd deploy/kube/apiserver && GOWORK=off CGO_ENABLED=0 \
-		go build -trimpath -gcflags '$TOOL_GCFLAGS' -ldflags '-s -w' -o '$CACHE/build/kube-apiserver' k8s.io/kubernetes/cmd/kube-apiserver"
+		go build -trimpath -gcflags '$TOOL_GCFLAGS' -ldflags '-s -w $stamp' -o '$CACHE/build/kube-apiserver' k8s.io/kubernetes/cmd/kube-apiserver"
 	mv "$CACHE/build/kube-apiserver" "$BIN/kube-apiserver-$KUBE_VERSION"
 }
 

@@ -25,6 +25,9 @@ type Request struct {
 	Body    any
 	Token   string
 	Headers map[string]string
+	// RemoteAddr is the peer the request comes from (host:port); empty:
+	// httptest's 192.0.2.1:1234.
+	RemoteAddr string
 }
 
 // prepare sets r's body (JSON unless a string or []byte) and headers from req.
@@ -53,6 +56,9 @@ func (req Request) prepare(t testing.TB, r *http.Request) {
 	}
 	for k, v := range req.Headers {
 		r.Header.Set(k, v)
+	}
+	if req.RemoteAddr != "" {
+		r.RemoteAddr = req.RemoteAddr
 	}
 }
 

@@ -29,6 +29,8 @@ import (
 type KubeAPI struct {
 	URL    string
 	Client *http.Client
+	// Kubeconfig is a kubeconfig file for it, for tools (helm, kubectl).
+	Kubeconfig string
 }
 
 // bearer adds the token to every request (the API server takes no anonymous
@@ -110,6 +112,17 @@ func StartKubeAPIServer(t testing.TB) *KubeAPI {
 		Transport: bearer{token: token, next: &http.Transport{
 			TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}},
 	}}
+	api.Kubeconfig = filepath.Join(dir, "kubeconfig")
+	kubeconfig := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: test, cluster: {server: %q, certificate-authority: %q, tls-server-name: "127.0.0.1"}}]
+users: [{name: test, user: {token: %q}}]
+contexts: [{name: test, context: {cluster: test, user: test}}]
+current-context: test
+`, api.URL, filepath.Join(dir, "certs", "apiserver.crt"), token)
+	if err := os.WriteFile(api.Kubeconfig, []byte(kubeconfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if err := topology.WaitHTTPWith(context.Background(), api.Client, api.URL+"/readyz", 90*time.Second); err != nil {
 		t.Fatal(err)
 	}

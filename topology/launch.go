@@ -47,6 +47,10 @@ type Plan struct {
 	RealIPFrom string
 	// MariaDBUser is the OS user MariaDB runs as (Host.MariaDBUser).
 	MariaDBUser string
+	// ProxyOf is the address nginx's requests reach service from (nginx's
+	// own, or a balancer's), which a TrustsProxy service believes; nil or
+	// empty: the service's default (loopback, where nginx runs beside it).
+	ProxyOf func(service string) string
 }
 
 // HostPort is Addr as host:port.
@@ -101,6 +105,9 @@ func Start(ctx context.Context, p Plan, r Runner) error {
 		}
 		for _, name := range svc.Secrets {
 			env[name] = p.Secrets.Value(name)
+		}
+		if svc.TrustsProxy && p.ProxyOf != nil && p.ProxyOf(svc.Name) != "" {
+			env[TrustedProxiesVar] = p.ProxyOf(svc.Name)
 		}
 		if err := r.Start(svc.Name, Cmd{Path: p.Bins[svc.Name], Env: EnvList(env)}); err != nil {
 			return err

@@ -58,7 +58,15 @@ type Service struct {
 	// Secrets are the shop-wide secrets it is given, by variable (their
 	// values are Secrets.Value's): SETTLE_TOKEN for the cart and payment.
 	Secrets []string
+	// TrustsProxy: it takes its client's address from the proxy in front of
+	// it (the user service's login throttle), believing only the address in
+	// TrustedProxiesVar (Plan.ProxyOf).
+	TrustsProxy bool
 }
+
+// TrustedProxiesVar names who may tell a TrustsProxy service its client's
+// address: the frontend's nginx, or the balancer between them.
+const TrustedProxiesVar = "TRUSTED_PROXIES"
 
 // SettleTokenVar holds the credential payment proves itself with on the
 // cart's settle, which the cart accepts from nobody else.
@@ -83,7 +91,7 @@ func Roboshop() Shop {
 			{Name: "payment-mysql", Engine: MySQL, Port: 3306, Database: "payment"},
 		},
 		Services: []Service{
-			{Name: "user", Store: "user-mongodb"},
+			{Name: "user", Store: "user-mongodb", TrustsProxy: true},
 			{Name: "catalogue", Store: "catalogue-mongodb"},
 			{Name: "cart", Store: "cart-redis", Calls: []string{"user", "catalogue"}, Secrets: []string{SettleTokenVar}},
 			{Name: "payment", Store: "payment-mysql", Calls: []string{"user", "catalogue", "cart"}, Secrets: []string{SettleTokenVar}},

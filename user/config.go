@@ -4,7 +4,6 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"time"
 
@@ -24,8 +23,9 @@ type config struct {
 	DemoEmail    string
 	DemoPassword string
 	Login        loginPolicy
-	// TrustedProxies may set X-Real-IP (the frontend's nginx); from any other
-	// peer the header is ignored and the peer's own address is the client's.
+	// TrustedProxies may set X-Real-IP (the frontend's nginx): addresses,
+	// ranges or host names (proxies.go). From any other peer the header is
+	// ignored and the peer's own address is the client's.
 	TrustedProxies []string
 	// SigningKey is the token signing key configuration gives (SIGNING_KEY or
 	// SIGNING_KEY_FILE); nil: the service keeps one in MongoDB.
@@ -63,8 +63,8 @@ func loadConfig(getenv kit.Getenv) (config, error) {
 			AccountCeiling: env.Int("LOGIN_ACCOUNT_CEILING", 20, 1, 10_000),
 			SlowInterval:   env.Duration("LOGIN_SLOW_INTERVAL", time.Second, 100*time.Millisecond, time.Minute),
 		},
-		TrustedProxies: strings.Split(env.String("TRUSTED_PROXIES",
-			"127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"), ","),
+		// Loopback only: each rendering names its own frontend exactly.
+		TrustedProxies: strings.Split(env.String("TRUSTED_PROXIES", "127.0.0.0/8,::1"), ","),
 	}
 	signingKey, signingFile := env.String("SIGNING_KEY", ""), env.String("SIGNING_KEY_FILE", "")
 	cs, err := connstring.ParseAndValidate(cfg.MongoURI)
@@ -78,8 +78,8 @@ func loadConfig(getenv kit.Getenv) (config, error) {
 		// Trimmed here, so what is checked is exactly what gin is given.
 		p = strings.TrimSpace(p)
 		cfg.TrustedProxies[i] = p
-		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
-			return config{}, fmt.Errorf("invalid configuration: TRUSTED_PROXIES: %q is neither an address nor a CIDR", p)
+		if _, ok := parseProxy(p); !ok && !validProxyHost(p) {
+			return config{}, fmt.Errorf("invalid configuration: TRUSTED_PROXIES: %q is neither an address, a CIDR nor a host name", p)
 		}
 	}
 	cfg.Database = cs.Database

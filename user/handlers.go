@@ -172,7 +172,7 @@ func (p passwords) matches(ctx context.Context, hash []byte, pw string) (bool, e
 	return ok, err
 }
 
-func handleLogin(st store, keys *keyring, ttl time.Duration, pw passwords, policy loginPolicy) gin.HandlerFunc {
+func handleLogin(st store, keys *keyring, ttl time.Duration, pw passwords, policy loginPolicy, proxies *trustedProxies) gin.HandlerFunc {
 	return kit.Handle(func(c *gin.Context) error {
 		var req loginRequest
 		if err := kit.BindJSON(c, &req, maxBody); err != nil {
@@ -195,7 +195,7 @@ func handleLogin(st store, keys *keyring, ttl time.Duration, pw passwords, polic
 		}
 		// Attempts are counted per email whether or not an account exists, so the
 		// throttle itself does not reveal which emails are registered.
-		addr := c.ClientIP()
+		addr := proxies.clientAddr(c.Request)
 		if err := admitAttempt(c, st, email, addr, policy, s.knownDevice(req.DeviceToken, email)); err != nil {
 			return err
 		}

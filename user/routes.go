@@ -16,10 +16,9 @@ func newRouter(logger *slog.Logger, reg *prometheus.Registry, ready func(context
 	r := kit.NewEngine(logger, reg, cfg.Faults)
 	// The client's address (for the login throttle) is X-Real-IP, which the
 	// frontend's nginx sets, and only when the peer is a trusted proxy; from
-	// anyone else it is the peer's address. loadConfig validated the list.
-	r.ForwardedByClientIP = true
-	r.RemoteIPHeaders = []string{"X-Real-IP"}
-	_ = r.SetTrustedProxies(cfg.TrustedProxies)
+	// anyone else it is the peer's address (proxies.go).
+	r.ForwardedByClientIP = false
+	proxies := newTrustedProxies(cfg.TrustedProxies)
 	kit.Health(r, reg, ready)
 	requireUser := kit.RequireAuth(kit.NewVerifier(keys), kit.RoleUser)
 
@@ -34,7 +33,7 @@ func newRouter(logger *slog.Logger, reg *prometheus.Registry, ready func(context
 		[]string{"success", "invalid_credentials", "throttled", "rejected", "failed"},
 		kit.StatusOutcome(map[int]string{http.StatusOK: "success", http.StatusUnauthorized: "invalid_credentials", http.StatusTooManyRequests: "throttled"}))
 	r.POST("/register", registrations, handleRegister(st, keys, cfg.TokenTTL, pw))
-	r.POST("/login", logins, handleLogin(st, keys, cfg.TokenTTL, pw, cfg.Login))
+	r.POST("/login", logins, handleLogin(st, keys, cfg.TokenTTL, pw, cfg.Login, proxies))
 	r.GET("/me", requireUser, handleMe(st))
 	r.GET("/demo", handleDemo(cfg))
 	return r

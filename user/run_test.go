@@ -79,7 +79,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		{Name: "bad ttl", Env: map[string]string{"TOKEN_TTL": "forever"}, Want: "TOKEN_TTL"},
 		{Name: "bad log level", Env: map[string]string{"LOG_LEVEL": "loud"}, Want: "LOG_LEVEL"},
 		{Name: "short demo password", Env: map[string]string{"DEMO_PASSWORD": "short"}, Want: "DEMO_PASSWORD"},
-		{Name: "bad trusted proxy", Env: map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, frontend"}, Want: "TRUSTED_PROXIES"},
+		{Name: "bad trusted proxy", Env: map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, front_end"}, Want: "TRUSTED_PROXIES"},
 	})
 }
 

@@ -302,6 +302,16 @@ func checkWiring(p *types.Project) []string {
 				out = append(out, fmt.Sprintf("service %s: %s is %q, want %q", svc.Name, key, *got, want))
 			}
 		}
+		// Only nginx may tell the service a client's address: the frontend
+		// by its compose name (its address changes when it is recreated),
+		// never a range its neighbours on the network are in.
+		got := s.Environment[topology.TrustedProxiesVar]
+		switch {
+		case svc.TrustsProxy && (got == nil || *got != topology.FrontendPart):
+			out = append(out, fmt.Sprintf("service %s: %s must be exactly %s, the proxy in front of it", svc.Name, topology.TrustedProxiesVar, topology.FrontendPart))
+		case !svc.TrustsProxy && got != nil:
+			out = append(out, fmt.Sprintf("service %s: %s set, but it takes no client address", svc.Name, topology.TrustedProxiesVar))
+		}
 		// A shop-wide secret comes from .env's variable of the same name.
 		for _, name := range svc.Secrets {
 			// (TestComposeRefusesToStartWithoutItsSecrets: it is .env's.)

@@ -72,9 +72,10 @@ func TestFrontendConfigPassesNginxTest(t *testing.T) {
 	ud := userData(t, "https://releases.example.com/v1.0.0", strings.Repeat("ab", 32))
 	site := heredoc(t, ud["frontend"], "/etc/nginx/conf.d/roboshop.conf")
 	// Behind the ALB, nginx counts its limits per shopper: it believes the
-	// X-Forwarded-For of the ALB's nodes, which are in the VPC.
-	if !strings.Contains(site, "set_real_ip_from 10.40.0.0/16;") {
-		t.Error("the frontend's nginx does not take the shopper's address from the load balancer (set_real_ip_from the VPC)")
+	// X-Forwarded-For of the ALB's nodes, in the public subnets, and nobody
+	// else's (not the private instances').
+	if !strings.Contains(site, "set_real_ip_from 10.40.0.0/23;") {
+		t.Error("the frontend's nginx does not take the shopper's address from exactly the load balancer's subnets")
 	}
 	for _, tc := range []struct {
 		name   string

@@ -28,7 +28,7 @@ func userData(t *testing.T, releaseURL, sumsSHA256 string) map[string]string {
 	plan := filepath.Join(data, "plan.out")
 	args := []string{mod, "plan", "-input=false", "-no-color", "-out=" + plan,
 		"-var", "release_url=" + releaseURL, "-var", "release_sums_sha256=" + sumsSHA256,
-		"-var", "zone=roboshop.internal", "-var", "seed_demo=false", "-var", "region=eu-west-1", "-var", "vpc_cidr=10.40.0.0/16"}
+		"-var", "zone=roboshop.internal", "-var", "seed_demo=false", "-var", "region=eu-west-1", "-var", "alb_range=10.40.0.0/23", "-var", "internal_alb_range=10.40.10.0/23"}
 	tf(t, data, args...)
 	var shown struct {
 		PlannedValues struct {
@@ -99,6 +99,9 @@ func TestUserDataOfEveryTier(t *testing.T) {
 				"cart":     {"USER_URL=http://user.roboshop.internal:8081", "CATALOGUE_URL=http://catalogue.roboshop.internal:8082"},
 				"payment":  {"USER_URL=http://user.roboshop.internal:8081", "CATALOGUE_URL=http://catalogue.roboshop.internal:8082", "CART_URL=http://cart.roboshop.internal:8083"},
 				"frontend": {"server user.roboshop.internal:8081;", "server catalogue.roboshop.internal:8082;", "server cart.roboshop.internal:8083;", "server payment.roboshop.internal:8084;"},
+				// Only the internal balancer's nodes (the private subnets)
+				// may tell it a shopper's address.
+				"user": {"\nTRUSTED_PROXIES=10.40.10.0/23\n"},
 			}
 			for _, u := range wantURLs[tier] {
 				if !strings.Contains(script, u) {

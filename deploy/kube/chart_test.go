@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"slices"
@@ -36,10 +37,19 @@ const (
 // so a developer's repositories and plugins play no part.
 func runHelm(t *testing.T, args ...string) ([]byte, error) {
 	t.Helper()
+	return runHelmOn(t, "", args...)
+}
+
+// runHelmOn is runHelm against the cluster of kubeconfig ("" none).
+func runHelmOn(t *testing.T, kubeconfig string, args ...string) ([]byte, error) {
+	t.Helper()
 	home := t.TempDir()
+	if kubeconfig == "" {
+		kubeconfig = home + "/kubeconfig"
+	}
 	cmd := exec.Command(testkit.Tool(t, "ROBOSHOP_HELM", "helm", "scripts/deps.sh builds it (helm.sh/helm/v3/cmd/helm)"), args...)
 	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home+"/cache", "HELM_CONFIG_HOME="+home+"/config",
-		"HELM_DATA_HOME="+home+"/data", "KUBECONFIG="+home+"/kubeconfig")
+		"HELM_DATA_HOME="+home+"/data", "KUBECONFIG="+kubeconfig)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -407,4 +417,73 @@ func TestRedisReadsItsPasswordFromAFile(t *testing.T) {
 	if !mounted {
 		t.Error("the Secret's auth.conf is not mounted read-only at /etc/redis")
 	}
+}
+
+// TestChartBelievesClientAddressesOnlyFromItsProxy: the user service takes a
+// shopper's address (its login throttle's key) from the frontend pods alone,
+// found by a headless Service that lists them from their start, never from a
+// range any pod is in; nginx believes X-Forwarded-For from nobody unless
+// frontend.realIPFrom names the Ingress controller, and NOTES.txt says so.
+func TestChartBelievesClientAddressesOnlyFromItsProxy(t *testing.T) {
+	envOf := func(c corev1.Container, name string) string {
+		for _, e := range c.Env {
+			if e.Name == name {
+				return e.Value
+			}
+		}
+		return "(unset)"
+	}
+	tests := []struct {
+		name         string
+		set          []string
+		wantRealIP   string
+		notesWarning bool
+	}{
+		{"defaults", nil, "unix:", true},
+		{"behind a named controller", []string{"frontend.realIPFrom=10.42.0.17"}, "10.42.0.17", false},
+		{"without an Ingress", []string{"ingress.enabled=false"}, "unix:", false},
+	}
+	// helm renders NOTES.txt only for an install, which asks a cluster its
+	// version even when it only simulates: a real API server answers.
+	api := testkit.StartKubeAPIServer(t)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			objs := decodeAll(t, render(t, tc.set...))
+			user := find[*appsv1.Deployment](t, objs, "user").Spec.Template.Spec.Containers[0]
+			if got := envOf(user, topology.TrustedProxiesVar); got != "frontend-pods" {
+				t.Errorf("the user service believes X-Real-IP from %q, want only the frontend pods (frontend-pods)", got)
+			}
+			for _, other := range []string{"catalogue", "cart", "payment"} {
+				if got := envOf(find[*appsv1.Deployment](t, objs, other).Spec.Template.Spec.Containers[0], topology.TrustedProxiesVar); got != "(unset)" {
+					t.Errorf("%s has %s=%q: only the user service takes client addresses", other, topology.TrustedProxiesVar, got)
+				}
+			}
+			pods := find[*corev1.Service](t, objs, "frontend-pods")
+			frontend := find[*appsv1.Deployment](t, objs, "frontend")
+			if pods.Spec.ClusterIP != corev1.ClusterIPNone || !pods.Spec.PublishNotReadyAddresses ||
+				!maps.Equal(pods.Spec.Selector, frontend.Spec.Selector.MatchLabels) {
+				t.Errorf("frontend-pods is %+v: want headless, listing not-ready pods, selecting exactly the frontend's pods %v",
+					pods.Spec, frontend.Spec.Selector.MatchLabels)
+			}
+			if got := envOf(frontend.Spec.Template.Spec.Containers[0], "real_ip_from"); got != tc.wantRealIP {
+				t.Errorf("nginx believes X-Forwarded-For from %q, want %q", got, tc.wantRealIP)
+			}
+			out, err := runHelmOn(t, api.Kubeconfig, append([]string{"install", release, chartDir, "--dry-run=client", "--namespace", release},
+				setFlags(tc.set)...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(string(out), "every shopper shares the controller's limit"); got != tc.notesWarning {
+				t.Errorf("NOTES.txt warns that shoppers share one limit: %v, want %v", got, tc.notesWarning)
+			}
+		})
+	}
+}
+
+func setFlags(set []string) []string {
+	var out []string
+	for _, s := range set {
+		out = append(out, "--set", s)
+	}
+	return out
 }

@@ -90,6 +90,14 @@ func upWith(ctx context.Context, cfg config, out io.Writer, detachForwarder bool
 				return l.hostPort(lb, port)
 			}
 			return l.hostPort(service, topology.ServicePort)
+		},
+		// The relay connects from the balancer's address: the only one the
+		// user service believes X-Real-IP from (nginx's, without a balancer).
+		ProxyOf: func(service string) string {
+			if lb, _, ok := l.set.ListenerOf(service); ok {
+				return l.addr(lb).String()
+			}
+			return l.addr(topology.FrontendPart).String()
 		}}
 	if err := topology.Start(ctx, plan, l); err != nil {
 		return fmt.Errorf("%w (logs in %s/logs)", err, cfg.StateDir)

@@ -16,9 +16,14 @@ module "userdata" {
   release_url         = local.release_location
   release_sums_sha256 = local.release_sums_sha256
   zone                = var.dns_zone
-  vpc_cidr            = var.vpc_cidr
-  seed_demo           = var.seed_demo
-  region              = var.region
+  # The public ALB's nodes live in the public subnets, the internal one's in
+  # the private subnets: nginx believes X-Forwarded-For from the first, the
+  # user service X-Real-IP from the second (whose group lets in only the
+  # internal balancer).
+  alb_range          = local.public_range
+  internal_alb_range = local.private_range
+  seed_demo          = var.seed_demo
+  region             = var.region
 }
 
 locals {

@@ -13,9 +13,18 @@ resource "aws_internet_gateway" "main" {
   vpc_id = aws_vpc.main.id
 }
 
+# The public subnets are the two halves of one range, the private ones of
+# another: each range is exactly where one load balancer's nodes can be, the
+# only address each proxy's followers believe a client's address from
+# (instances.tf).
+locals {
+  public_range  = cidrsubnet(var.vpc_cidr, 7, 0) # x.x.0.0/23 in a /16
+  private_range = cidrsubnet(var.vpc_cidr, 7, 5) # x.x.10.0/23 in a /16
+}
+
 resource "aws_subnet" "public" {
   vpc_id            = aws_vpc.main.id
-  cidr_block        = cidrsubnet(var.vpc_cidr, 8, 0)
+  cidr_block        = cidrsubnet(local.public_range, 1, 0)
   availability_zone = data.aws_availability_zones.available.names[0]
   tags              = { Name = "roboshop-public" }
 }
@@ -23,14 +32,14 @@ resource "aws_subnet" "public" {
 # A load balancer needs subnets in two zones: this one holds only its nodes.
 resource "aws_subnet" "public_b" {
   vpc_id            = aws_vpc.main.id
-  cidr_block        = cidrsubnet(var.vpc_cidr, 8, 1)
+  cidr_block        = cidrsubnet(local.public_range, 1, 1)
   availability_zone = data.aws_availability_zones.available.names[1]
   tags              = { Name = "roboshop-public-b" }
 }
 
 resource "aws_subnet" "private" {
   vpc_id            = aws_vpc.main.id
-  cidr_block        = cidrsubnet(var.vpc_cidr, 8, 10)
+  cidr_block        = cidrsubnet(local.private_range, 1, 0)
   availability_zone = data.aws_availability_zones.available.names[0]
   tags              = { Name = "roboshop-private" }
 }
@@ -39,7 +48,7 @@ resource "aws_subnet" "private" {
 # subnets (two zones); the datastores live in the first.
 resource "aws_subnet" "private_b" {
   vpc_id            = aws_vpc.main.id
-  cidr_block        = cidrsubnet(var.vpc_cidr, 8, 11)
+  cidr_block        = cidrsubnet(local.private_range, 1, 1)
   availability_zone = data.aws_availability_zones.available.names[1]
   tags              = { Name = "roboshop-private-b" }
 }

@@ -17,8 +17,13 @@ variable "zone" {
   type        = string
 }
 
-variable "vpc_cidr" {
-  description = "The VPC's address range: the load balancer's nodes, whose X-Forwarded-For nginx believes."
+variable "alb_range" {
+  description = "The public subnets' range, where the public load balancer's nodes are: nginx believes X-Forwarded-For from there only."
+  type        = string
+}
+
+variable "internal_alb_range" {
+  description = "The private subnets' range, where the internal load balancer's nodes are: the user service believes X-Real-IP (nginx's word for the shopper's address) from there only."
   type        = string
 }
 
@@ -47,7 +52,8 @@ locals {
   # Environment of each service, as in docs/architecture.md.
   service_env = {
     user = {
-      SEED_DEMO = tostring(var.seed_demo)
+      SEED_DEMO       = tostring(var.seed_demo)
+      TRUSTED_PROXIES = var.internal_alb_range
     }
     catalogue = {}
     cart = {
@@ -68,7 +74,7 @@ locals {
     cart_upstream      = local.service_at.cart
     payment_upstream   = local.service_at.payment
     html_root          = "/var/www/roboshop"
-    real_ip_from       = var.vpc_cidr # the ALB's nodes: nginx counts its limits per shopper, not per node
+    real_ip_from       = var.alb_range # the ALB's nodes: nginx counts its limits per shopper, not per node
   })
 
   # The secrets each tier reads at boot from SSM Parameter Store, at
