@@ -68,6 +68,18 @@ make_env() {
 	echo "${added[*]}"
 }
 
+# make_redis_conf: Redis's requirepass line for compose's file secret, from
+# .env's REDIS_PASSWORD (rewritten each time, so the two always agree). The
+# file is readable by all (the container's redis user is not the file's
+# owner: compose cannot chown a file secret), so its directory is not.
+make_redis_conf() {
+	local password
+	password=$(sed -n 's/^REDIS_PASSWORD=//p' .env | tail -n 1)
+	install -d -m 700 .secrets
+	(umask 022 && printf 'requirepass %s\n' "$password" >.secrets/cart-redis.conf.new)
+	mv .secrets/cart-redis.conf.new .secrets/cart-redis.conf
+}
+
 case $mode in
 compose)
 	if docker compose version --short 2>/dev/null | grep -Eq '^v?2\.'; then
@@ -92,6 +104,7 @@ compose)
 	if [ -n "$added" ]; then
 		log ".env: added from .env.example (secrets random): $added"
 	fi
+	make_redis_conf
 	services=() # none named: every service of the enabled profiles
 	if [ -n "$standins" ] && [[ ,${COMPOSE_PROFILES:-}, == *,observability,* ]]; then
 		mapfile -t services < <("${compose[@]}" config --services | grep -vx grafana)

@@ -144,6 +144,18 @@ func Check(p *types.Project, set *sg.Set) []string {
 			(!slices.Contains(s.Command, "--maxmemory") || !slices.ContainsFunc(s.Command, func(a string) bool { return strings.HasPrefix(a, "volatile-") })) {
 			fail("service %s: redis-server needs --maxmemory and a volatile-* --maxmemory-policy", name)
 		}
+		// Its password reaches it in a file: on the command line or in the
+		// environment, ps and docker inspect would show it.
+		if len(s.Command) > 0 && s.Command[0] == "redis-server" {
+			fromSecret := len(s.Command) > 1 && slices.ContainsFunc(s.Secrets, func(c types.ServiceSecretConfig) bool {
+				at := "/run/secrets/" + c.Source
+				return s.Command[1] == at && (c.Target == "" || c.Target == c.Source || c.Target == at)
+			})
+			_, inEnv := s.Environment["REDISCLI_AUTH"]
+			if slices.Contains(s.Command, "--requirepass") || inEnv || !fromSecret {
+				fail("service %s: redis-server must read its password from a secret file (its first argument), not from its command line or environment", name)
+			}
+		}
 	}
 	out = append(out, checkWiring(p)...)
 	return out
