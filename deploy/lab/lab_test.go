@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -203,6 +204,34 @@ func TestLab(t *testing.T) {
 		}
 		if got := login(owner, "demo@roboshop.example", "roboshop-demo", nil); got != 200 {
 			t.Fatalf("the owner from another address: %d, want 200", got)
+		}
+		// Past nginx, the user service keys its login throttle on the
+		// shopper's address too: it believes X-Real-IP from the internal
+		// balancer, its only peer (TRUSTED_PROXIES), so a guesser who locks
+		// an account for their own address does not lock out its owner.
+		// Believing nobody, it would see every shopper as the balancer.
+		guesser, owner = from("127.0.0.4"), from("127.0.0.5")
+		email := "locked-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "@example.test"
+		req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+cfg.Listen+"/api/user/register",
+			strings.NewReader(fmt.Sprintf(`{"email":%q,"name":"Owner","password":"owners-password"}`, email)))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := owner.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 201 {
+			t.Fatalf("register: %d", resp.StatusCode)
+		}
+		guesses := map[int]int{}
+		for range 6 { // the user service's 5 free attempts, then its lock; within nginx's burst
+			guesses[login(guesser, email, "not-the-password", nil)]++
+		}
+		if guesses[401] != 5 || guesses[429] != 1 {
+			t.Fatalf("the guesser's 6 wrong logins at one account: %v, want 5 × 401 then the lock", guesses)
+		}
+		if got := login(owner, email, "owners-password", nil); got != 200 {
+			t.Fatalf("the owner from another address after the guesser's lock: %d, want 200", got)
 		}
 	})
 
