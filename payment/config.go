@@ -20,11 +20,15 @@ type config struct {
 	Faults                kit.Faults // the drill's FAULT_* knobs (none unless set)
 	ListenAddr            string
 	MySQLDSN              string
-	CartURL               string
-	CatalogueURL          string
-	UserURL               string
-	LogLevel              slog.Level
-	SettleToken           string // SETTLE_TOKEN: proves to the cart that a settle is payment's
+	// MigrateDSN is the schema owner's (MYSQL_MIGRATE_DSN), which the
+	// migrations connect as; the service's own user (MYSQL_DSN) may then only
+	// read and write rows. "": migrations run as MYSQL_DSN's user.
+	MigrateDSN   string
+	CartURL      string
+	CatalogueURL string
+	UserURL      string
+	LogLevel     slog.Level
+	SettleToken  string // SETTLE_TOKEN: proves to the cart that a settle is payment's
 }
 
 func loadConfig(getenv kit.Getenv) (config, error) {
@@ -33,6 +37,7 @@ func loadConfig(getenv kit.Getenv) (config, error) {
 	cfg := config{
 		ListenAddr:   env.String("LISTEN_ADDR", ":8080"),
 		MySQLDSN:     env.String("MYSQL_DSN", "roboshop:roboshop@tcp(localhost:3306)/payment?parseTime=true"),
+		MigrateDSN:   env.String("MYSQL_MIGRATE_DSN", ""),
 		CartURL:      trim(env.String("CART_URL", "http://cart:8080")),
 		CatalogueURL: trim(env.String("CATALOGUE_URL", "http://catalogue:8080")),
 		UserURL:      trim(env.String("USER_URL", "http://user:8080")),
@@ -56,6 +61,9 @@ func loadConfig(getenv kit.Getenv) (config, error) {
 	}
 	if _, err := mysql.ParseDSN(cfg.MySQLDSN); err != nil {
 		return config{}, fmt.Errorf("invalid configuration: MYSQL_DSN: %w", err)
+	}
+	if _, err := mysql.ParseDSN(cfg.MigrateDSN); cfg.MigrateDSN != "" && err != nil {
+		return config{}, fmt.Errorf("invalid configuration: MYSQL_MIGRATE_DSN: %w", err)
 	}
 	return cfg, nil
 }

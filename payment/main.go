@@ -29,7 +29,11 @@ func run(ctx context.Context, getenv kit.Getenv, stdout io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	startup := kit.StartBackground(ctx, logger, "schema migrations", st.Migrate)
+	migrate := st.Migrate
+	if cfg.MigrateDSN != "" {
+		migrate = func(ctx context.Context) error { return migrateAs(ctx, cfg.MigrateDSN, logger) }
+	}
+	startup := kit.StartBackground(ctx, logger, "schema migrations", migrate)
 	ready := func(ctx context.Context) error {
 		if err := startup.Err(); err != nil {
 			return err

@@ -99,6 +99,18 @@ func (s *mysqlStore) Migrate(ctx context.Context) error {
 	return nil
 }
 
+// migrateAs applies the migrations as the schema's owner (MYSQL_MIGRATE_DSN)
+// on a pool of its own, closed once they are applied: the service's user
+// holds no right to change the schema, so an injected statement cannot.
+func migrateAs(ctx context.Context, dsn string, logger *slog.Logger) error {
+	owner, err := openMySQLStore(dsn, logger, nil)
+	if err != nil {
+		return fmt.Errorf("MYSQL_MIGRATE_DSN: %w", err)
+	}
+	defer owner.Close()
+	return owner.Migrate(ctx)
+}
+
 // namedLock is a goose session lock on MySQL's GET_LOCK: held by the migrating
 // connection, and released by the server if that connection dies.
 type namedLock struct{}

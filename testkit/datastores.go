@@ -115,6 +115,26 @@ func MariaDBDSN(t testing.TB) string {
 	return mysqlDSN(p, db)
 }
 
+// leastPrivilegeSecrets are the users of a database made as the renderings
+// make payment's: an owner the migrations connect as, and an application
+// user that may only read and write rows.
+var leastPrivilegeSecrets = topology.Secrets{MySQLUser: "roboshop_app", MySQLPassword: "roboshop-app-test",
+	MySQLMigrator: "roboshop_migrate", MySQLMigratorPassword: "roboshop-migrate-test"}
+
+// MariaDBLeastPrivilegeDSNs returns, for a fresh database on the shared
+// MariaDB server, the DSN of its application user (topology.MySQLAppPrivileges
+// only) and of its owner, which the migrations connect as.
+func MariaDBLeastPrivilegeDSNs(t testing.TB) (app, owner string) {
+	t.Helper()
+	p := sharedProcess(t, "mariadb", datastore("payment-mysql"))
+	d := topology.Roboshop().Datastore("payment-mysql")
+	d.Database = UniqueName("t")
+	if err := runCmd(Context(t), topology.MariaDBAdmin(p.dir, topology.CreateMySQLDatabase(d.Database, leastPrivilegeSecrets))); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	return d.URL(p.Addr(), leastPrivilegeSecrets), d.MigrateURL(p.Addr(), leastPrivilegeSecrets)
+}
+
 // StartMariaDB starts a MariaDB server for this test alone (for tests that stop
 // it) and returns it with a DSN for database db.
 func StartMariaDB(t testing.TB, db string) (*Process, string) {

@@ -176,13 +176,25 @@ func MariaDBAdmin(dir, sql string) Cmd {
 	return Cmd{Path: client, Args: []string{"--no-defaults", "--connect-timeout=10", "--socket=" + MariaDBSocket(dir), "-u" + name, "-e", sql}}
 }
 
-// CreateMySQLDatabase is the SQL that makes database db for the application's
-// user, and the user itself if it is new.
+// CreateMySQLDatabase is the SQL that makes database db and its users, each
+// if new: the schema's owner (Secrets.MySQLMigrator) with every right on db,
+// and the application's user with only what it uses, reading and writing
+// rows; without an owner, the application's user owns db.
 func CreateMySQLDatabase(db string, s Secrets) string {
-	return fmt.Sprintf("CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4; "+
+	sql := fmt.Sprintf("CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4; "+
+		"CREATE USER IF NOT EXISTS '%s'@'%%' IDENTIFIED BY '%s'; ", db, s.MySQLUser, s.MySQLPassword)
+	if s.MySQLMigrator == "" {
+		return sql + fmt.Sprintf("GRANT ALL PRIVILEGES ON `%s`.* TO '%s'@'%%';", db, s.MySQLUser)
+	}
+	return sql + fmt.Sprintf("GRANT %s ON `%s`.* TO '%s'@'%%'; "+
 		"CREATE USER IF NOT EXISTS '%s'@'%%' IDENTIFIED BY '%s'; "+
-		"GRANT ALL PRIVILEGES ON `%s`.* TO '%s'@'%%';", db, s.MySQLUser, s.MySQLPassword, db, s.MySQLUser)
+		"GRANT ALL PRIVILEGES ON `%s`.* TO '%s'@'%%';", MySQLAppPrivileges, db, s.MySQLUser,
+		s.MySQLMigrator, s.MySQLMigratorPassword, db, s.MySQLMigrator)
 }
+
+// MySQLAppPrivileges are the rights payment's own user holds on its
+// database: rows only, no DDL, no DROP, no GRANT.
+const MySQLAppPrivileges = "SELECT, INSERT, UPDATE, DELETE"
 
 func mariadbd() string {
 	for _, p := range []string{"mariadbd", "/usr/sbin/mariadbd"} {

@@ -106,6 +106,9 @@ func Start(ctx context.Context, p Plan, r Runner) error {
 		for _, name := range svc.Secrets {
 			env[name] = p.Secrets.Value(name)
 		}
+		if migrate := store.MigrateURL(p.HostPort(store.Name), p.Secrets); migrate != "" {
+			env[MigrateDSNVar] = migrate
+		}
 		if svc.TrustsProxy && p.ProxyOf != nil && p.ProxyOf(svc.Name) != "" {
 			env[TrustedProxiesVar] = p.ProxyOf(svc.Name)
 		}

@@ -127,6 +127,11 @@ type Secrets struct {
 	RedisPassword string
 	MySQLUser     string // the application's user; root administers over the socket only
 	MySQLPassword string
+	// MySQLMigrator owns the schema: payment's migrations connect as it
+	// (MigrateURL, MigrateDSNVar), and MySQLUser may then only read and
+	// write rows. Empty: MySQLUser owns the schema (the unit tests' servers).
+	MySQLMigrator         string
+	MySQLMigratorPassword string
 	SettleToken   string // SettleTokenVar's value
 }
 
@@ -136,6 +141,18 @@ func (s Secrets) Value(name string) string {
 		return s.SettleToken
 	}
 	panic("topology: no secret " + name)
+}
+
+// MigrateDSNVar is where payment finds the schema owner's DSN.
+const MigrateDSNVar = "MYSQL_MIGRATE_DSN"
+
+// MigrateURL is how the migrations reach MySQL d at addr as the schema's
+// owner; "" where there is none (Secrets.MySQLMigrator).
+func (d Datastore) MigrateURL(addr string, s Secrets) string {
+	if d.Engine != MySQL || s.MySQLMigrator == "" {
+		return ""
+	}
+	return d.URL(addr, Secrets{MySQLUser: s.MySQLMigrator, MySQLPassword: s.MySQLMigratorPassword})
 }
 
 // URL is how a service reaches d listening at addr (host:port).

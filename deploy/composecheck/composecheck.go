@@ -314,6 +314,20 @@ func checkWiring(p *types.Project) []string {
 				out = append(out, fmt.Sprintf("service %s: %s is %q, want %q", svc.Name, key, *got, want))
 			}
 		}
+		// MySQL's schema owner is not the service's user: the migrations
+		// connect as the owner, the service as a user of rows only.
+		if store.Engine == topology.MySQL {
+			migrate, dsn := s.Environment[topology.MigrateDSNVar], s.Environment[store.Engine.EnvVar()]
+			userOf := func(dsn string) string { return strings.SplitN(dsn, ":", 2)[0] }
+			switch {
+			case migrate == nil:
+				out = append(out, fmt.Sprintf("service %s: no %s (the schema owner its migrations connect as)", svc.Name, topology.MigrateDSNVar))
+			case !strings.Contains(*migrate, at) || !strings.Contains(*migrate, "/"+store.Database):
+				out = append(out, fmt.Sprintf("service %s: %s must reach database %s at %s", svc.Name, topology.MigrateDSNVar, store.Database, at))
+			case dsn != nil && userOf(*migrate) == userOf(*dsn):
+				out = append(out, fmt.Sprintf("service %s: %s must sign in as another user than %s", svc.Name, topology.MigrateDSNVar, store.Engine.EnvVar()))
+			}
+		}
 		// Only nginx may tell the service a client's address: the frontend
 		// by its compose name (its address changes when it is recreated),
 		// never a range its neighbours on the network are in.

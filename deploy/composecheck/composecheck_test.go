@@ -40,7 +40,7 @@ func composeFile(t *testing.T) string {
 // testSecrets are what .env gives compose (scripts/up.sh makes it).
 var testSecrets = []string{"USER_MONGO_PASSWORD=a", "CATALOGUE_MONGO_PASSWORD=b", "REDIS_PASSWORD=c",
 	"MYSQL_PASSWORD=d", "MYSQL_ROOT_PASSWORD=e", "USER_SIGNING_KEY=f", "USER_MONGO_ROOT_PASSWORD=g",
-	"CATALOGUE_MONGO_ROOT_PASSWORD=h", "GRAFANA_ADMIN_PASSWORD=i", "SETTLE_TOKEN=j"}
+	"CATALOGUE_MONGO_ROOT_PASSWORD=h", "GRAFANA_ADMIN_PASSWORD=i", "SETTLE_TOKEN=j", "MYSQL_APP_PASSWORD=k"}
 
 // Without one of its secrets, or with it empty, compose refuses to start and
 // names it: no shop runs on a password that is in the repository.
@@ -131,6 +131,10 @@ func TestCheckCatches(t *testing.T) {
 			"service user: TRUSTED_PROXIES must be exactly frontend"},
 		{"client addresses believed from nobody", "      TRUSTED_PROXIES: frontend\n", "",
 			"service user: TRUSTED_PROXIES must be exactly frontend"},
+		{"payment's own user owns the schema", "      MYSQL_DSN: payment:${MYSQL_APP_PASSWORD", "      MYSQL_DSN: roboshop:${MYSQL_APP_PASSWORD",
+			"service payment: MYSQL_MIGRATE_DSN must sign in as another user than MYSQL_DSN"},
+		{"migrations without the owner", "      MYSQL_MIGRATE_DSN: roboshop:", "      MYSQL_UNUSED_DSN: roboshop:",
+			"service payment: no MYSQL_MIGRATE_DSN"},
 		{"a datastore at the wrong host", "@tcp(payment-mysql:3306)", "@tcp(cart-redis:3306)",
 			"service payment: MYSQL_DSN must reach database payment at payment-mysql:3306"},
 		{"a service signs in as MongoDB's root", "@catalogue-mongodb:27017/catalogue?authSource=catalogue", "@catalogue-mongodb:27017/catalogue?authSource=admin",

@@ -240,7 +240,7 @@ func TestChartRenders(t *testing.T) {
 		{name: "given passwords",
 			set: []string{"datastores.paymentMysql.password=s3cret", "datastores.userMongodb.password=p@ss/word"},
 			check: func(t *testing.T, objs []object) {
-				if got := find[*corev1.Secret](t, objs, "payment-mysql-credentials").StringData["uri"]; got != "roboshop:s3cret@tcp(payment-mysql:3306)/payment?parseTime=true" {
+				if got := find[*corev1.Secret](t, objs, "payment-mysql-credentials").StringData["uri"]; got != "payment:s3cret@tcp(payment-mysql:3306)/payment?parseTime=true" {
 					t.Errorf("payment's DSN is %s", got)
 				}
 				if got := find[*corev1.Secret](t, objs, "user-mongodb-credentials").StringData["uri"]; got != "mongodb://roboshop:p%40ss%2Fword@user-mongodb:27017/users?authSource=users" {
@@ -486,4 +486,54 @@ func setFlags(set []string) []string {
 		out = append(out, "--set", s)
 	}
 	return out
+}
+
+// TestPaymentsOwnMySQLUserHasRowsOnly: the chart's MySQL makes the schema's
+// owner (MYSQL_USER, whom the migrations connect as through
+// MYSQL_MIGRATE_DSN) and, by its init script, the service's own user with
+// exactly topology.MySQLAppPrivileges; payment's MYSQL_DSN is that user's.
+func TestPaymentsOwnMySQLUserHasRowsOnly(t *testing.T) {
+	objs := decodeAll(t, render(t))
+	secret := find[*corev1.Secret](t, objs, "payment-mysql-credentials").StringData
+	userOf := func(dsn string) string { return strings.SplitN(dsn, ":", 2)[0] }
+	mysqlPod := find[*appsv1.StatefulSet](t, objs, "payment-mysql").Spec.Template.Spec
+	env := map[string]string{}
+	for _, e := range mysqlPod.Containers[0].Env {
+		env[e.Name] = e.Value
+		if e.ValueFrom != nil {
+			env[e.Name] = "secret:" + e.ValueFrom.SecretKeyRef.Key
+		}
+	}
+	script := find[*corev1.ConfigMap](t, objs, "payment-mysql-init").Data["app-user.sh"]
+	var mounted bool
+	for _, m := range mysqlPod.Containers[0].VolumeMounts {
+		mounted = mounted || (m.MountPath == "/docker-entrypoint-initdb.d" && m.ReadOnly)
+	}
+	var payment corev1.Container = find[*appsv1.Deployment](t, objs, "payment").Spec.Template.Spec.Containers[0]
+	var migrateKey, dsnKey string
+	for _, e := range payment.Env {
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			switch e.Name {
+			case topology.MigrateDSNVar:
+				migrateKey = e.ValueFrom.SecretKeyRef.Key
+			case "MYSQL_DSN":
+				dsnKey = e.ValueFrom.SecretKeyRef.Key
+			}
+		}
+	}
+	checks := []struct {
+		name string
+		ok   bool
+	}{
+		{"MYSQL_USER is the owner, with the owner's password", env["MYSQL_USER"] == userOf(secret["migrate-uri"]) && env["MYSQL_PASSWORD"] == "secret:owner-password"},
+		{"the service's user is another", userOf(secret["uri"]) != userOf(secret["migrate-uri"]) && env["ROBOSHOP_MYSQL_APP_USER"] == userOf(secret["uri"])},
+		{"the init script grants the service's user rows only", strings.Contains(script, "GRANT "+topology.MySQLAppPrivileges+" ON") && !strings.Contains(script, "ALL")},
+		{"the init script is mounted where the image runs it", mounted},
+		{"payment connects as its user and migrates as the owner", dsnKey == "uri" && migrateKey == "migrate-uri"},
+	}
+	for _, c := range checks {
+		if !c.ok {
+			t.Errorf("%s: no (MySQL env %v, payment keys %q/%q)", c.name, env, dsnKey, migrateKey)
+		}
+	}
 }

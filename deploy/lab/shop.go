@@ -21,7 +21,7 @@ import (
 // Lab credentials: the datastores require them as in compose and on EC2; in a
 // throwaway lab on one machine they need not be secret.
 var labSecrets = topology.Secrets{MongoPassword: "lab-mongo-password", RedisPassword: "lab-redis-password",
-	MySQLUser: "roboshop", MySQLPassword: "lab-mysql-password", SettleToken: "lab-settle-token-0123456789abcdefgh"}
+	MySQLUser: "roboshop", MySQLPassword: "lab-mysql-password", MySQLMigrator: "roboshop_migrate", MySQLMigratorPassword: "lab-mysql-migrate-password", SettleToken: "lab-settle-token-0123456789abcdefgh"}
 
 // up builds the binaries, creates the network and firewalls, starts every tier
 // and the host forwarder, and waits until the shop answers through it.

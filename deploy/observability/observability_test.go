@@ -160,7 +160,7 @@ func TestGrafanaProvisioning(t *testing.T) {
 	// The data sources name the compose services that serve them.
 	project, err := composecheck.LoadWithObservability(context.Background(), "../../docker-compose.yml", "GRAFANA_ADMIN_PASSWORD=x",
 		"USER_MONGO_PASSWORD=a", "CATALOGUE_MONGO_PASSWORD=b", "REDIS_PASSWORD=c", "MYSQL_PASSWORD=d", "MYSQL_ROOT_PASSWORD=e",
-		"USER_SIGNING_KEY=f", "USER_MONGO_ROOT_PASSWORD=g", "CATALOGUE_MONGO_ROOT_PASSWORD=h", "SETTLE_TOKEN=i")
+		"USER_SIGNING_KEY=f", "USER_MONGO_ROOT_PASSWORD=g", "CATALOGUE_MONGO_ROOT_PASSWORD=h", "SETTLE_TOKEN=i", "MYSQL_APP_PASSWORD=j")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,7 +62,7 @@ func main() {
 }
 
 // benchSecrets: Redis without a password, payment as its own MySQL user.
-var benchSecrets = topology.Secrets{MySQLUser: "roboshop", MySQLPassword: "bench", SettleToken: "bench-settle-token-0123456789abcdef"}
+var benchSecrets = topology.Secrets{MySQLUser: "roboshop", MySQLPassword: "bench", MySQLMigrator: "roboshop_migrate", MySQLMigratorPassword: "bench-migrate", SettleToken: "bench-settle-token-0123456789abcdef"}
 
 // stack is the shop started from source by topology, plus what only the bench
 // needs: the ceiling's trivial handler and an nginx in front of it.

@@ -1,7 +1,8 @@
 #!/bin/sh
 # First start (empty /var/lib/mysql): create the system tables, then, on a
 # server that listens on a socket only, set the root password and create
-# MYSQL_DATABASE and MYSQL_USER with all rights on it, as mysql:8.4 does. root
+# MYSQL_DATABASE and MYSQL_USER with all rights on it, then source the *.sh
+# in /docker-entrypoint-initdb.d, as mysql:8.4 does. root
 # stays local (no root@'%'). A marker written last tells a finished
 # initialisation from one that was cut off, which is refused rather than served.
 set -eu
@@ -44,6 +45,14 @@ if [ ! -e "$datadir/.roboshop-initialized" ]; then
 			fi
 		fi
 	} | mariadb --socket="$socket" -uroot
+	# As mysql:8.4 does: the *.sh files in /docker-entrypoint-initdb.d are
+	# sourced (root's password set, the server on its socket only).
+	for f in /docker-entrypoint-initdb.d/*.sh; do
+		[ -e "$f" ] || continue
+		echo "docker-entrypoint: running $f" >&2
+		# shellcheck disable=SC1090 # the operator's script
+		. "$f"
+	done
 	MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mariadb-admin --socket="$socket" -uroot shutdown
 	wait "$pid" || true
 	touch "$datadir/.roboshop-initialized"

@@ -60,7 +60,7 @@ func run(ctx context.Context, repo string, out io.Writer) error {
 	}
 	plan := topology.Plan{Repo: repo, Dir: dir, Bins: bins, Frontend: true, Throwaway: true,
 		Addr:    func(part string) (string, int) { return "127.0.0.1", ports[part] },
-		Secrets: topology.Secrets{MySQLUser: "roboshop", MySQLPassword: "roboshop-dev", SettleToken: "roboshop-dev-settle-token-0123456789"}}
+		Secrets: topology.Secrets{MySQLUser: "roboshop", MySQLPassword: "roboshop-dev", MySQLMigrator: "roboshop_migrate", MySQLMigratorPassword: "roboshop-dev-migrate", SettleToken: "roboshop-dev-settle-token-0123456789"}}
 	local := &topology.Local{LogDir: filepath.Join(dir, "logs")}
 	defer local.Stop()
 	fmt.Fprintln(out, "starting datastores, services and nginx...")
