@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/roboshop-go/roboshop/topology"
 )
 
 // userData plans the provider-free user-data module with these release
@@ -71,8 +74,8 @@ func TestUserDataOfEveryTier(t *testing.T) {
 		t.Fatalf("user data for %d tiers, want 10", len(ud))
 	}
 	secrets := map[string][]string{"user": {"MONGO_URI", "SIGNING_KEY"}, "catalogue": {"MONGO_URI"}, "cart": {"REDIS_URL", "SETTLE_TOKEN"},
-		"payment": {"MYSQL_DSN", "SETTLE_TOKEN"}, "user-mongodb": {"MONGO_PASSWORD"}, "catalogue-mongodb": {"MONGO_PASSWORD"},
-		"cart-redis": {"REDIS_PASSWORD"}, "payment-mysql": {"MYSQL_PASSWORD"}}
+		"payment": {"MYSQL_DSN", "MYSQL_MIGRATE_DSN", "SETTLE_TOKEN"}, "user-mongodb": {"MONGO_PASSWORD"}, "catalogue-mongodb": {"MONGO_PASSWORD"},
+		"cart-redis": {"REDIS_PASSWORD"}, "payment-mysql": {"MYSQL_PASSWORD", "MYSQL_OWNER_PASSWORD"}}
 	for tier, script := range ud {
 		t.Run(tier, func(t *testing.T) {
 			if out, err := exec.Command("bash", "-n", "-c", script).CombinedOutput(); err != nil {
@@ -265,4 +268,26 @@ func with(r release, name string, body []byte) release {
 	}
 	out[name] = body
 	return out
+}
+
+// TestPaymentsMySQLUserHasRowsOnlyOnEC2: the MySQL instance makes payment's
+// own user with exactly topology.MySQLAppPrivileges and the schema's owner
+// with every right on payment alone; the payment instance reads both DSNs,
+// its own as MYSQL_DSN and the owner's for its migrations.
+func TestPaymentsMySQLUserHasRowsOnlyOnEC2(t *testing.T) {
+	ud := userData(t, "https://releases.example.com/v1.0.0", strings.Repeat("ab", 32))
+	grants := regexp.MustCompile(`GRANT ([A-Z, ]+) ON ([a-z.*]+) TO '([a-z]+)'@'%'`).FindAllStringSubmatch(ud["payment-mysql"], -1)
+	got := map[string]string{}
+	for _, g := range grants {
+		got[g[3]] = g[1] + " ON " + g[2]
+	}
+	want := map[string]string{"payment": topology.MySQLAppPrivileges + " ON payment.*", "roboshop": "ALL PRIVILEGES ON payment.*"}
+	if !maps.Equal(got, want) {
+		t.Fatalf("grants %v, want %v", got, want)
+	}
+	for _, name := range []string{"MYSQL_DSN", topology.MigrateDSNVar} {
+		if !strings.Contains(ud["payment"], "value=$(secret "+name+")") {
+			t.Errorf("payment does not read %s", name)
+		}
+	}
 }

@@ -11,9 +11,12 @@ resource "random_password" "redis" {
   special = false
 }
 
+# Payment's MySQL users: its own (rows only) and the schema's owner, which
+# its migrations connect as.
 resource "random_password" "mysql" {
-  length  = 32
-  special = false
+  for_each = toset(["app", "owner"])
+  length   = 32
+  special  = false
 }
 
 resource "random_password" "mongodb" {
@@ -37,17 +40,19 @@ resource "random_bytes" "signing_key" {
 
 locals {
   secret_values = {
-    "user/SIGNING_KEY"                 = random_bytes.signing_key.base64
-    "user/MONGO_URI"                   = "mongodb://user:${random_password.mongodb["user"].result}@user-mongodb.${var.dns_zone}:27017/users?authSource=users"
-    "user-mongodb/MONGO_PASSWORD"      = random_password.mongodb["user"].result
-    "catalogue/MONGO_URI"              = "mongodb://catalogue:${random_password.mongodb["catalogue"].result}@catalogue-mongodb.${var.dns_zone}:27017/catalogue?authSource=catalogue"
-    "catalogue-mongodb/MONGO_PASSWORD" = random_password.mongodb["catalogue"].result
-    "cart/REDIS_URL"                   = "redis://:${random_password.redis.result}@cart-redis.${var.dns_zone}:6379/0"
-    "cart-redis/REDIS_PASSWORD"        = random_password.redis.result
-    "cart/SETTLE_TOKEN"                = random_password.settle_token.result
-    "payment/SETTLE_TOKEN"             = random_password.settle_token.result
-    "payment/MYSQL_DSN"                = "roboshop:${random_password.mysql.result}@tcp(payment-mysql.${var.dns_zone}:3306)/payment?parseTime=true"
-    "payment-mysql/MYSQL_PASSWORD"     = random_password.mysql.result
+    "user/SIGNING_KEY"                   = random_bytes.signing_key.base64
+    "user/MONGO_URI"                     = "mongodb://user:${random_password.mongodb["user"].result}@user-mongodb.${var.dns_zone}:27017/users?authSource=users"
+    "user-mongodb/MONGO_PASSWORD"        = random_password.mongodb["user"].result
+    "catalogue/MONGO_URI"                = "mongodb://catalogue:${random_password.mongodb["catalogue"].result}@catalogue-mongodb.${var.dns_zone}:27017/catalogue?authSource=catalogue"
+    "catalogue-mongodb/MONGO_PASSWORD"   = random_password.mongodb["catalogue"].result
+    "cart/REDIS_URL"                     = "redis://:${random_password.redis.result}@cart-redis.${var.dns_zone}:6379/0"
+    "cart-redis/REDIS_PASSWORD"          = random_password.redis.result
+    "cart/SETTLE_TOKEN"                  = random_password.settle_token.result
+    "payment/SETTLE_TOKEN"               = random_password.settle_token.result
+    "payment/MYSQL_DSN"                  = "payment:${random_password.mysql["app"].result}@tcp(payment-mysql.${var.dns_zone}:3306)/payment?parseTime=true"
+    "payment/MYSQL_MIGRATE_DSN"          = "roboshop:${random_password.mysql["owner"].result}@tcp(payment-mysql.${var.dns_zone}:3306)/payment?parseTime=true"
+    "payment-mysql/MYSQL_PASSWORD"       = random_password.mysql["app"].result
+    "payment-mysql/MYSQL_OWNER_PASSWORD" = random_password.mysql["owner"].result
   }
 }
 

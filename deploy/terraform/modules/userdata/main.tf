@@ -85,11 +85,11 @@ locals {
     user                = ["MONGO_URI", "SIGNING_KEY"]
     catalogue           = ["MONGO_URI"]
     cart                = ["REDIS_URL", "SETTLE_TOKEN"]
-    payment             = ["MYSQL_DSN", "SETTLE_TOKEN"]
+    payment             = ["MYSQL_DSN", "MYSQL_MIGRATE_DSN", "SETTLE_TOKEN"]
     "user-mongodb"      = ["MONGO_PASSWORD"]
     "catalogue-mongodb" = ["MONGO_PASSWORD"]
     "cart-redis"        = ["REDIS_PASSWORD"]
-    "payment-mysql"     = ["MYSQL_PASSWORD"]
+    "payment-mysql"     = ["MYSQL_PASSWORD", "MYSQL_OWNER_PASSWORD"]
   }
   secret_reader = { for tier, names in local.secrets : tier => templatefile("${path.module}/templates/secret.sh.tftpl", {
     tier = tier, region = var.region
