@@ -132,7 +132,7 @@ type Secrets struct {
 	// write rows. Empty: MySQLUser owns the schema (the unit tests' servers).
 	MySQLMigrator         string
 	MySQLMigratorPassword string
-	SettleToken   string // SettleTokenVar's value
+	SettleToken           string // SettleTokenVar's value
 }
 
 // Value is the value of the shop-wide secret variable name.
