@@ -111,7 +111,7 @@ func MariaDBDSN(t testing.TB) string {
 	t.Helper()
 	p := sharedProcess(t, "mariadb", datastore("payment-mysql"))
 	db := UniqueName("t")
-	createDatabase(t, p, db)
+	createDatabase(t, p, db, testSecrets)
 	return mysqlDSN(p, db)
 }
 
@@ -127,11 +127,9 @@ var leastPrivilegeSecrets = topology.Secrets{MySQLUser: "roboshop_app", MySQLPas
 func MariaDBLeastPrivilegeDSNs(t testing.TB) (app, owner string) {
 	t.Helper()
 	p := sharedProcess(t, "mariadb", datastore("payment-mysql"))
-	d := topology.Roboshop().Datastore("payment-mysql")
-	d.Database = UniqueName("t")
-	if err := runCmd(Context(t), topology.MariaDBAdmin(p.dir, topology.CreateMySQLDatabase(d.Database, leastPrivilegeSecrets))); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
+	db := UniqueName("t")
+	createDatabase(t, p, db, leastPrivilegeSecrets)
+	d := paymentDatabase(db)
 	return d.URL(p.Addr(), leastPrivilegeSecrets), d.MigrateURL(p.Addr(), leastPrivilegeSecrets)
 }
 
@@ -140,20 +138,25 @@ func MariaDBLeastPrivilegeDSNs(t testing.TB) (app, owner string) {
 func StartMariaDB(t testing.TB, db string) (*Process, string) {
 	t.Helper()
 	p := ownProcess(t, datastore("payment-mysql"))
-	createDatabase(t, p, db)
+	createDatabase(t, p, db, testSecrets)
 	return p, mysqlDSN(p, db)
 }
 
 func mysqlDSN(p *Process, db string) string {
-	d := topology.Roboshop().Datastore("payment-mysql")
-	d.Database = db
-	return d.URL(p.Addr(), testSecrets)
+	return paymentDatabase(db).URL(p.Addr(), testSecrets)
 }
 
-// createDatabase creates db on the MariaDB server p for the application's user.
-func createDatabase(t testing.TB, p *Process, db string) {
+// paymentDatabase is payment's MySQL datastore with database db.
+func paymentDatabase(db string) topology.Datastore {
+	d := topology.Roboshop().Datastore("payment-mysql")
+	d.Database = db
+	return d
+}
+
+// createDatabase creates db and its users (secrets) on the MariaDB server p.
+func createDatabase(t testing.TB, p *Process, db string, secrets topology.Secrets) {
 	t.Helper()
-	if err := runCmd(Context(t), topology.MariaDBAdmin(p.dir, topology.CreateMySQLDatabase(db, testSecrets))); err != nil {
+	if err := runCmd(Context(t), topology.MariaDBAdmin(p.dir, topology.CreateMySQLDatabase(db, secrets))); err != nil {
 		t.Fatalf("create database: %v", err)
 	}
 }

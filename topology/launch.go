@@ -109,8 +109,10 @@ func Start(ctx context.Context, p Plan, r Runner) error {
 		if migrate := store.MigrateURL(p.HostPort(store.Name), p.Secrets); migrate != "" {
 			env[MigrateDSNVar] = migrate
 		}
-		if svc.TrustsProxy && p.ProxyOf != nil && p.ProxyOf(svc.Name) != "" {
-			env[TrustedProxiesVar] = p.ProxyOf(svc.Name)
+		if svc.TrustsProxy && p.ProxyOf != nil {
+			if proxy := p.ProxyOf(svc.Name); proxy != "" {
+				env[TrustedProxiesVar] = proxy
+			}
 		}
 		if err := r.Start(svc.Name, Cmd{Path: p.Bins[svc.Name], Env: EnvList(env)}); err != nil {
 			return err

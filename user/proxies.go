@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -79,14 +80,14 @@ func validProxyHost(host string) bool {
 // clientAddr is the address the request is for: X-Real-IP when the peer is a
 // trusted proxy and the header holds an address, else the peer's own.
 func (p *trustedProxies) clientAddr(r *http.Request) string {
-	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	addrPort, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
 	}
-	header := strings.TrimSpace(r.Header.Get("X-Real-IP"))
-	claimed, err := netip.ParseAddr(header)
-	if err != nil || !p.trusts(r.Context(), peer.Addr().Unmap()) {
-		return peer.Addr().Unmap().String()
+	peer := addrPort.Addr().Unmap()
+	claimed, err := netip.ParseAddr(strings.TrimSpace(r.Header.Get("X-Real-IP")))
+	if err != nil || !p.trusts(r.Context(), peer) {
+		return peer.String()
 	}
 	return claimed.Unmap().String()
 }
@@ -140,11 +141,4 @@ func (p *trustedProxies) refresh(ctx context.Context, now time.Time) {
 	}
 }
 
-func (p *trustedProxies) knows(peer netip.Addr) bool {
-	for _, a := range p.resolved {
-		if a == peer {
-			return true
-		}
-	}
-	return false
-}
+func (p *trustedProxies) knows(peer netip.Addr) bool { return slices.Contains(p.resolved, peer) }

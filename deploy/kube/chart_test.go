@@ -62,10 +62,7 @@ func runHelmOn(t *testing.T, kubeconfig string, args ...string) ([]byte, error) 
 // render is `helm template` of the chart as release "shop" with values set.
 func render(t *testing.T, set ...string) []byte {
 	t.Helper()
-	args := []string{"template", release, chartDir, "--namespace", release}
-	for _, s := range set {
-		args = append(args, "--set", s)
-	}
+	args := append([]string{"template", release, chartDir, "--namespace", release}, setFlags(set)...)
 	out, err := runHelm(t, args...)
 	if err != nil {
 		t.Fatalf("helm %s: %v", strings.Join(args, " "), err)
@@ -505,6 +502,13 @@ func TestPaymentsOwnMySQLUserHasRowsOnly(t *testing.T) {
 		}
 	}
 	script := find[*corev1.ConfigMap](t, objs, "payment-mysql-init").Data["app-user.sh"]
+	compose, err := os.ReadFile("../compose/mysql-app-user.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := script, string(stripComments(compose)); strings.TrimSpace(got) != strings.TrimSpace(want) {
+		t.Errorf("the chart's app-user.sh is not compose's (deploy/compose/mysql-app-user.sh):\n%s\nwant\n%s", got, want)
+	}
 	var mounted bool
 	for _, m := range mysqlPod.Containers[0].VolumeMounts {
 		mounted = mounted || (m.MountPath == "/docker-entrypoint-initdb.d" && m.ReadOnly)
