@@ -37,12 +37,19 @@ type config struct {
 // account per Window (a success clears them); beyond that it gets 429 until
 // the oldest leaves the window. Once an account has had AccountCeiling
 // attempts in the Window from all addresses together, it is slowed, not
-// locked: one attempt per SlowInterval is checked, so its owner still gets in.
+// locked: one attempt per SlowInterval is checked, and any other passes only
+// with a device token or a solved challenge, so its owner still gets in.
 type loginPolicy struct {
 	PerAddress     int
 	Window         time.Duration
 	AccountCeiling int
 	SlowInterval   time.Duration
+	// ChallengeBits is the work (in bits, 2^n hashes) a login challenge asks
+	// of an attempt the slow lane would refuse (challenge.go), and
+	// ChallengeExtraBits how many more bits it may add as the guesses double
+	// (30 at most in all: the browser checks the digest's first word).
+	ChallengeBits      int
+	ChallengeExtraBits int
 }
 
 func loadConfig(getenv kit.Getenv) (config, error) {
@@ -58,10 +65,12 @@ func loadConfig(getenv kit.Getenv) (config, error) {
 		DemoEmail:    env.String("DEMO_EMAIL", "demo@roboshop.example"),
 		DemoPassword: env.String("DEMO_PASSWORD", "roboshop-demo"),
 		Login: loginPolicy{
-			PerAddress:     env.Int("LOGIN_FREE_ATTEMPTS", 5, 1, 100),
-			Window:         env.Duration("LOGIN_WINDOW", 15*time.Minute, time.Second, 24*time.Hour),
-			AccountCeiling: env.Int("LOGIN_ACCOUNT_CEILING", 20, 1, 10_000),
-			SlowInterval:   env.Duration("LOGIN_SLOW_INTERVAL", time.Second, 100*time.Millisecond, time.Minute),
+			PerAddress:         env.Int("LOGIN_FREE_ATTEMPTS", 5, 1, 100),
+			Window:             env.Duration("LOGIN_WINDOW", 15*time.Minute, time.Second, 24*time.Hour),
+			AccountCeiling:     env.Int("LOGIN_ACCOUNT_CEILING", 20, 1, 10_000),
+			SlowInterval:       env.Duration("LOGIN_SLOW_INTERVAL", time.Second, 100*time.Millisecond, time.Minute),
+			ChallengeBits:      env.Int("LOGIN_CHALLENGE_BITS", 18, 1, 24),
+			ChallengeExtraBits: env.Int("LOGIN_CHALLENGE_EXTRA_BITS", 4, 0, 6),
 		},
 		// Loopback only: each rendering names its own frontend exactly.
 		TrustedProxies: strings.Split(env.String("TRUSTED_PROXIES", "127.0.0.0/8,::1"), ","),

@@ -119,6 +119,9 @@ type loginRequest struct {
 	Email       string `json:"email"`
 	Password    string `json:"password"`
 	DeviceToken string `json:"device_token,omitempty"`
+	// Challenge and Proof answer a login challenge (challenge.go).
+	Challenge string `json:"challenge,omitempty"`
+	Proof     string `json:"proof,omitempty"`
 }
 
 // passwords hashes and checks passwords at one bcrypt cost. dummy, a hash at
@@ -186,6 +189,12 @@ func handleLogin(st store, keys *keyring, ttl time.Duration, pw passwords, polic
 		if req.Password == "" || len(req.Password) > 72 {
 			fields["password"] = "is required (at most 72 bytes)"
 		}
+		if len(req.Challenge) > maxChallengeLen || (req.Challenge == "") != (req.Proof == "") {
+			fields["challenge"] = "must come with its proof (at most " + strconv.Itoa(maxChallengeLen) + " characters)"
+		}
+		if len(req.Proof) > maxProofLen {
+			fields["proof"] = "must be at most " + strconv.Itoa(maxProofLen) + " characters"
+		}
 		if len(fields) > 0 {
 			return kit.Invalid(fields)
 		}
@@ -196,7 +205,9 @@ func handleLogin(st store, keys *keyring, ttl time.Duration, pw passwords, polic
 		// Attempts are counted per email whether or not an account exists, so the
 		// throttle itself does not reveal which emails are registered.
 		addr := proxies.clientAddr(c.Request)
-		if err := admitAttempt(c, st, email, addr, policy, s.knownDevice(req.DeviceToken, email)); err != nil {
+		pass := lanePass{knownDevice: s.knownDevice(req.DeviceToken, email),
+			challenge: s.solvedChallenge(req.Challenge, req.Proof, email)}
+		if err := admitAttempt(c, st, s, email, addr, policy, pass); err != nil {
 			return err
 		}
 		u, err := st.UserByEmail(c.Request.Context(), email)
@@ -229,52 +240,79 @@ func handleLogin(st store, keys *keyring, ttl time.Duration, pw passwords, polic
 	})
 }
 
+// lanePass is what lets an attempt past an account's slow lane: a device
+// token of that account, or the id of a challenge solved for it.
+type lanePass struct {
+	knownDevice bool
+	challenge   string
+}
+
 // admitAttempt counts the attempt first and then decides, so parallel guesses
 // cannot all pass a check made before any of them was counted: of N parallel
 // attempts from one address, at most PerAddress are admitted (the last one
 // admitted counts every other admitted one, whose records stay). A refused
 // attempt's record is deleted, so hammering does not grow the collection.
-// A known device (one that held the password before) is not slowed by the
-// account-wide ceiling, which guesses from many addresses fill: its own
-// address's limit still holds.
-func admitAttempt(c *gin.Context, st store, email, addr string, policy loginPolicy, knownDevice bool) error {
+// Past the account-wide ceiling, which guesses from many addresses fill, one
+// attempt per SlowInterval is checked; any other needs a pass (a known
+// device, or a solved challenge) or is refused with a fresh challenge. The
+// address's own limit holds for every attempt.
+func admitAttempt(c *gin.Context, st store, s *signer, email, addr string, policy loginPolicy, pass lanePass) error {
+	ctx := c.Request.Context()
 	now := time.Now()
-	id, err := st.RecordAttempt(c.Request.Context(), email, addr, now, now.Add(-policy.Window))
+	id, err := st.RecordAttempt(ctx, email, addr, now, now.Add(-policy.Window))
 	if err != nil {
 		return err
 	}
-	refuse := func(wait time.Duration, message string) error {
-		_ = st.ForgetAttempt(context.WithoutCancel(c.Request.Context()), id)
+	refuse := func(wait time.Duration, message string) *kit.Error {
+		_ = st.ForgetAttempt(context.WithoutCancel(ctx), id)
 		return tooManyAttempts(wait, message)
 	}
-	fromAddr, err := st.CountAttempts(c.Request.Context(), email, addr, now.Add(-policy.Window))
+	fromAddr, err := st.CountAttempts(ctx, email, addr, now.Add(-policy.Window))
 	if err != nil {
 		return err
 	}
 	if fromAddr > policy.PerAddress {
-		oldest, err := st.OldestAttempt(c.Request.Context(), email, addr, now.Add(-policy.Window))
+		oldest, err := st.OldestAttempt(ctx, email, addr, now.Add(-policy.Window))
 		if err != nil {
 			return err
 		}
 		return refuse(oldest.Add(policy.Window).Sub(now), "too many failed logins for this account from your address")
 	}
-	all, err := st.CountAttempts(c.Request.Context(), email, "", now.Add(-policy.Window))
+	all, err := st.CountAttempts(ctx, email, "", now.Add(-policy.Window))
 	if err != nil {
 		return err
 	}
-	if all > policy.AccountCeiling && !knownDevice {
-		recent, err := st.CountAttempts(c.Request.Context(), email, "", now.Add(-policy.SlowInterval))
+	if all > policy.AccountCeiling && !pass.knownDevice {
+		recent, err := st.CountAttempts(ctx, email, "", now.Add(-policy.SlowInterval))
 		if err != nil {
 			return err
 		}
+		if recent > 1 && pass.challenge != "" {
+			// Spent last, when nothing else refuses: a challenge is used up only
+			// by the attempt it lets through.
+			switch err := st.SpendChallenge(ctx, pass.challenge, now, now.Add(-challengeTTL)); {
+			case err == nil:
+				return nil
+			case !errors.Is(err, errChallengeSpent):
+				return err
+			}
+		}
 		if recent > 1 {
-			return refuse(policy.SlowInterval, "this account is receiving many login attempts")
+			bits := challengeBits(policy, all)
+			challenge, salt, err := s.issueChallenge(email, bits, now)
+			if err != nil {
+				return err
+			}
+			e := refuse(policy.SlowInterval, "this account is receiving many login attempts")
+			e.Header[HeaderChallenge], e.Header[HeaderChallengeSalt] = challenge, salt
+			e.Header[HeaderChallengeBits] = strconv.Itoa(bits)
+			return e
 		}
 	}
 	return nil
 }
 
-func tooManyAttempts(wait time.Duration, message string) error {
+func tooManyAttempts(wait time.Duration, message string) *kit.Error {
 	secs := max(1, int(math.Ceil(wait.Seconds())))
 	e := kit.NewError(http.StatusTooManyRequests, "too_many_attempts",
 		message+"; try again in "+strconv.Itoa(secs)+" seconds")

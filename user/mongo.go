@@ -23,6 +23,7 @@ type mongoStore struct {
 	client   *mongo.Client
 	users    *mongo.Collection
 	attempts *mongo.Collection
+	spent    *mongo.Collection // login challenges used
 	keys     *mongo.Collection
 }
 
@@ -41,6 +42,11 @@ type attemptDoc struct {
 	At    time.Time `bson:"at"`
 }
 
+type spentDoc struct {
+	ID string    `bson:"_id"`
+	At time.Time `bson:"at"`
+}
+
 type keyDoc struct {
 	ID        string    `bson:"_id"`
 	Seed      []byte    `bson:"seed"`
@@ -55,7 +61,7 @@ func openMongoStore(uri, database string, tp trace.TracerProvider, reg prometheu
 	}
 	db := client.Database(database)
 	return &mongoStore{client: client, users: db.Collection("users"),
-		attempts: db.Collection("login_attempts"), keys: db.Collection("signing_keys")}, nil
+		attempts: db.Collection("login_attempts"), spent: db.Collection("spent_challenges"), keys: db.Collection("signing_keys")}, nil
 }
 
 func (s *mongoStore) Close() error { return mongokit.Disconnect(s.client) }
@@ -148,6 +154,16 @@ func (s *mongoStore) ForgetAttempt(ctx context.Context, id string) error {
 
 func (s *mongoStore) ClearAttempts(ctx context.Context, email, addr string) error {
 	_, err := s.attempts.DeleteMany(ctx, bson.D{{Key: "email", Value: email}, {Key: "addr", Value: addr}})
+	return unavailable(err)
+}
+
+func (s *mongoStore) SpendChallenge(ctx context.Context, id string, at, forgetBefore time.Time) error {
+	if _, err := s.spent.InsertOne(ctx, spentDoc{ID: id, At: at}); mongo.IsDuplicateKeyError(err) {
+		return errChallengeSpent
+	} else if err != nil {
+		return unavailable(err)
+	}
+	_, err := s.spent.DeleteMany(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: forgetBefore}}}})
 	return unavailable(err)
 }
 

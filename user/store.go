@@ -19,6 +19,8 @@ type User struct {
 var (
 	errEmailTaken = errors.New("email already registered")
 	errNotFound   = errors.New("not found")
+	// errChallengeSpent: a login challenge was used already.
+	errChallengeSpent = errors.New("login challenge spent already")
 )
 
 // store is what the handlers need from the datastore.
@@ -45,6 +47,11 @@ type store interface {
 	ForgetAttempt(ctx context.Context, id string) error
 	// ClearAttempts forgets email's attempts from addr (after a successful login).
 	ClearAttempts(ctx context.Context, email, addr string) error
+	// SpendChallenge records that the login challenge id was used, at at, and
+	// forgets challenges spent before forgetBefore (expired by then); one
+	// spent already is errChallengeSpent. The id is the record's unique key,
+	// so of parallel spends of one challenge exactly one succeeds.
+	SpendChallenge(ctx context.Context, id string, at, forgetBefore time.Time) error
 
 	// SigningKey returns the service's signing key, storing candidate if none is
 	// stored yet; concurrent first starts agree on one key.
