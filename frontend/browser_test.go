@@ -3,6 +3,7 @@ package frontend
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -102,7 +103,12 @@ func waitText(sel, text string) chromedp.Action {
 // front of the test binary's shared services.
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
-	base := startNginx(t, sharedUpstreams(t))
+	return newBrowserAt(t, startNginx(t, sharedUpstreams(t)))
+}
+
+// newBrowserAt starts Chromium on a page of the nginx at base.
+func newBrowserAt(t *testing.T, base string) *browser {
+	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium(t)),
 		chromedp.NoSandbox, // tests run as root
@@ -221,6 +227,54 @@ func TestShopperJourneyInBrowser(t *testing.T) {
 	b.run("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(base+"/#/category/rovers"),
 		waitText("h1", "Rovers"), chromedp.WaitVisible(".grid .card", chromedp.ByQuery))
 	b.screenshot("phone")
+}
+
+// TestNewBrowserPassesTheLoginChallenge: guesses from many addresses keep an
+// account in its slow lane (one check a minute here), where a login without a
+// device token is refused with a challenge. Its owner, in a browser that never
+// signed in, logs in through the page: the page solves the challenge (the
+// same SHA-256 the service checks) and the owner lands in the cart, keeping a
+// device token for the next time.
+func TestNewBrowserPassesTheLoginChallenge(t *testing.T) {
+	t.Parallel()
+	// A user service of its own for its slow lane, signing as the shared one,
+	// so the shared cart takes its tokens.
+	user := "http://" + testkit.StartService(t, testkit.UserService, map[string]string{
+		"MONGO_URI": testkit.MongoURI(t), "BCRYPT_COST": "10", "SIGNING_KEY": testkit.SigningKey,
+		"LOGIN_ACCOUNT_CEILING": "8", "LOGIN_SLOW_INTERVAL": "1m",
+	}).Addr()
+	u := sharedUpstreams(t)
+	u.User = user
+	b := newBrowserAt(t, startNginx(t, u))
+
+	email := strings.ToLower(testkit.UniqueName("hammered")) + "@example.com"
+	login := func(addr, password string) *http.Response {
+		resp, _ := get(t, "POST", user+"/login", strings.NewReader(fmt.Sprintf(`{"email": %q, "password": %q}`, email, password)),
+			map[string]string{"X-Real-IP": addr}) // the test is on loopback, which the service trusts as its proxy
+		return resp
+	}
+	if resp, body := get(t, "POST", user+"/register", strings.NewReader(fmt.Sprintf(`{"email": %q, "name": "Ada", "password": "correct horse"}`, email)), nil); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("register: %d %s", resp.StatusCode, body)
+	}
+	for i := range 12 { // past the ceiling of 8, from fresh addresses
+		login(fmt.Sprintf("198.51.100.%d", 10+i), "wrong-guess")
+	}
+	if resp := login("203.0.113.5", "correct horse"); resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Login-Challenge-Salt") == "" {
+		t.Fatalf("the right password without a proof: %d %v; want 429 with a challenge", resp.StatusCode, resp.Header)
+	}
+
+	started := time.Now()
+	b.run("log in", chromedp.Navigate(b.base+"/#/login"), chromedp.WaitVisible("#login-form", chromedp.ByQuery),
+		chromedp.SendKeys("#login-email", email, chromedp.ByQuery),
+		chromedp.SendKeys("#login-password", "correct horse", chromedp.ByQuery),
+		chromedp.Click("#login-form button", chromedp.ByQuery), waitText("h1", "Your cart"))
+	t.Logf("logged in past the slow lane in %s (a challenge of 18 bits or more)", time.Since(started).Round(time.Millisecond))
+	var device string
+	b.run("device token kept", chromedp.Evaluate(fmt.Sprintf(`JSON.parse(localStorage.getItem("devices") || "{}")[%q] || ""`, email), &device))
+	if device == "" {
+		t.Fatal("no device token kept after the login")
+	}
+	b.screenshot("login-past-the-slow-lane")
 }
 
 // TestKeyboardOnlyShopper finds a product, adds it and opens the cart with the

@@ -26,6 +26,11 @@ var testSecrets = topology.Secrets{MySQLUser: "roboshop", MySQLPassword: "robosh
 // cart's settle (topology.SettleTokenVar).
 const SettleToken = "roboshop-test-settle-token-0123456789"
 
+// SigningKey is the user service's signing key in the tests' shared shop
+// (SIGNING_KEY: an Ed25519 seed, base64), so a test's own user service, given
+// it too, issues tokens the shared cart and payment accept.
+const SigningKey = "cm9ib3Nob3AtdGVzdC1zaWduaW5nLWtleS1zZWVkISE="
+
 // datastore returns how to start the shop's datastore name (any of that
 // engine's) in dir on port.
 func datastore(name string) func(dir string, port int) (*Process, error) {

@@ -78,6 +78,7 @@ func sharedShopService(t testing.TB, name Service) string {
 	delete(env, "LISTEN_ADDR") // serviceProcess gives it a free port
 	if name == UserService {
 		env["BCRYPT_COST"] = "10" // the lowest the service accepts: tests register many users
+		env["SIGNING_KEY"] = SigningKey
 	}
 	return SharedService(t, name, env)
 }

@@ -60,7 +60,12 @@ async function api(path, { method = "GET", body, token, headers = {} } = {}) {
   if (!resp.ok) {
     if (resp.status === 429) {
       const wait = resp.headers.get("Retry-After");
-      throw new ApiError(429, { error: { code: "rate_limited", message: `Too many attempts. Please wait ${wait ? wait + " seconds" : "a minute"} and try again.` } });
+      const e = new ApiError(429, { error: { code: "rate_limited", message: `Too many attempts. Please wait ${wait ? wait + " seconds" : "a minute"} and try again.` } });
+      // A login the account's slow lane refused may pass with proof of work (user/challenge.go).
+      e.challenge = resp.headers.get("Login-Challenge") || "";
+      e.challengeSalt = resp.headers.get("Login-Challenge-Salt") || "";
+      e.challengeBits = Number(resp.headers.get("Login-Challenge-Bits")) || 0;
+      throw e;
     }
     throw new ApiError(resp.status, data);
   }
@@ -277,6 +282,58 @@ const devices = {
   },
 };
 
+// solveChallenge finds the proof a login challenge asks for: the first decimal
+// counter whose SHA-256 with the challenge's salt ("salt.counter") starts with
+// `bits` zero bits, as user/challenge.go checks it. Web Crypto answers each
+// digest asynchronously (about 20,000 a second), too slowly for the 2^18 tries
+// a challenge takes, so the page hashes itself: one block, first word only.
+// It yields to the page every 65,536 tries.
+async function solveChallenge(salt, bits) {
+  if (!/^[0-9a-f]{1,40}$/.test(salt) || !(bits >= 1 && bits <= 30)) return null;
+  for (let counter = 0; counter < 2 ** 32; counter++) {
+    if (sha256FirstWord(`${salt}.${counter}`) >>> (32 - bits) === 0) return String(counter);
+    if ((counter & 0xffff) === 0xffff) await new Promise((r) => setTimeout(r));
+  }
+  return null;
+}
+
+const sha256K = new Uint32Array([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2]);
+const sha256W = new Uint32Array(64);
+
+// sha256FirstWord is the first 32 bits of SHA-256 (FIPS 180-4) of an ASCII
+// text of at most 55 characters, which fits one padded block.
+function sha256FirstWord(text) {
+  const w = sha256W;
+  w.fill(0, 0, 16);
+  for (let i = 0; i < text.length; i++) w[i >> 2] |= text.charCodeAt(i) << (24 - 8 * (i & 3));
+  w[text.length >> 2] |= 0x80 << (24 - 8 * (text.length & 3));
+  w[15] = text.length * 8;
+  for (let i = 16; i < 64; i++) {
+    const x = w[i - 15], y = w[i - 2];
+    const s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
+    const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
+    w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+  }
+  let a = 0x6a09e667, b = 0xbb67ae85, c = 0x3c6ef372, d = 0xa54ff53a;
+  let e = 0x510e527f, f = 0x9b05688c, g = 0x1f83d9ab, h = 0x5be0cd19;
+  for (let i = 0; i < 64; i++) {
+    const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
+    const t1 = (h + S1 + ((e & f) ^ (~e & g)) + sha256K[i] + w[i]) | 0;
+    const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
+    const t2 = (S0 + ((a & b) ^ (a & c) ^ (b & c))) | 0;
+    h = g; g = f; f = e; e = (d + t1) | 0; d = c; c = b; b = a; a = (t1 + t2) | 0;
+  }
+  return (0x6a09e667 + a) >>> 0;
+}
+
 async function afterLogin(result, next) {
   store.user = result.token;
   store.name = result.user.name;
@@ -312,7 +369,16 @@ function pageLogin(query) {
       const body = Object.fromEntries(new FormData(form));
       if (kind === "login" && devices.get(body.email || "")) body.device_token = devices.get(body.email);
       try {
-        const result = await api(`/user/${kind}`, { method: "POST", body });
+        let result;
+        try { result = await api(`/user/${kind}`, { method: "POST", body }); }
+        catch (err) {
+          if (kind !== "login" || !err.challenge) throw err;
+          // Many guesses at this account: prove this browser did some work, once.
+          status.replaceChildren(notice("info", "This account is receiving many login attempts. Checking this browser (a few seconds)…"));
+          const proof = await solveChallenge(err.challengeSalt, err.challengeBits);
+          if (proof === null) throw err;
+          result = await api(`/user/${kind}`, { method: "POST", body: { ...body, challenge: err.challenge, proof } });
+        }
         await afterLogin(result, next);
       } catch (err) {
         status.replaceChildren(notice("error", err.status === 409 ? "An account with this email exists already: log in instead." : err.message));
