@@ -44,6 +44,12 @@ type config struct {
 	// many shoppers buying now and then, rather than a few buying non-stop
 	// into their own per-address limits.
 	Shoppers int
+	// Rate, when above 0, is open-loop load: this many journeys started per
+	// second whatever the earlier ones are doing, each on a free virtual user
+	// (VUs bounds how many are in flight), latency counted from when each
+	// was due to start. 0: closed loop, VUs users each starting its next
+	// journey when the last one ends.
+	Rate float64
 }
 
 var journeyNames = []string{"browse", "guest", "buyer", "checkout"}
@@ -70,13 +76,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	events := fs.Bool("events", false, `write the run's events to stderr as JSON lines ({"event":"run-started"}, then "run-ended"), for programs`)
 	maxErrors := fs.Int64("max-errors", -1, "fail (exit status 1, after the reports) when more requests than this failed (-1: never)")
 	shoppers := fs.Int("shoppers", 1, "shoppers each virtual user plays in turn, each with its own address and account, signed up before the clock starts (1-64)")
+	rate := fs.Float64("rate", 0, "open loop: journeys started per second, however fast answers come (0: closed loop); -vus bounds how many are in flight")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
 	cfg := config{VUs: *vus, Duration: *duration, Iterations: *iterations, RampUp: *ramp, Think: *think,
 		Warmup: *warmup, Seed: *seed, JSONPath: *jsonPath, Progress: *progress,
 		Endpoint: *endpoint, Body: *body, AsGuest: *asGuest, OneAddress: *oneAddress, Shoppers: *shoppers,
-		Events: *events, MaxErrors: *maxErrors}
+		Events: *events, MaxErrors: *maxErrors, Rate: *rate}
 	var errs []error
 	u, err := url.Parse(*target)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -97,6 +104,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		errs = append(errs, errors.New("-shoppers needs each shopper on its own address: drop -one-address"))
 	} else if cfg.Shoppers > 1 && cfg.Endpoint != "" {
 		errs = append(errs, errors.New("-shoppers is for journeys: -endpoint repeats one request as one shopper"))
+	}
+	if cfg.Rate < 0 || cfg.Rate > 10_000 {
+		errs = append(errs, errors.New("-rate must be 0 to 10000 journeys a second"))
+	} else if cfg.Rate > 0 && cfg.Endpoint != "" {
+		errs = append(errs, errors.New("-rate starts journeys: -endpoint repeats one request in a closed loop"))
+	} else if cfg.Rate > 0 && cfg.Iterations != 0 {
+		errs = append(errs, errors.New("-rate runs for -duration: drop -iterations"))
 	}
 	if cfg.Iterations < 0 || cfg.Iterations > 1_000_000 {
 		errs = append(errs, errors.New("-iterations must be 0 to 1000000"))

@@ -33,7 +33,8 @@ type shopper struct {
 	ids       []*identity
 	*identity // the one this journey plays
 	journeys  int
-	skus      []string // the catalogue, read once by the checkout journey
+	skus      []string  // the catalogue, read once by the checkout journey
+	due       time.Time // when the journey's first request was due (open loop)
 }
 
 // identity is one shopper as the shop sees it: an address (its client's) and
@@ -71,6 +72,9 @@ func (s *shopper) call(ctx context.Context, step, method, path, endpoint string,
 		req.Header.Set(k, v)
 	}
 	start := time.Now()
+	if !s.due.IsZero() {
+		start, s.due = s.due, time.Time{}
+	}
 	resp, err := s.client.Do(req)
 	status := 0
 	var payload []byte
@@ -406,20 +410,29 @@ func (s *shopper) loop(ctx context.Context, active *atomic.Int32) {
 		if ctx.Err() != nil {
 			return
 		}
-		s.identity = s.ids[s.journeys%len(s.ids)]
-		var err error
-		switch s.pick() {
-		case "browse":
-			_, err = s.browse(ctx)
-		case "guest":
-			_, err = s.guest(ctx)
-		case "buyer":
-			err = s.buyer(ctx)
-		case "checkout":
-			err = s.checkout(ctx)
-		}
-		_ = err // recorded per request; a failed step ends the journey
-		s.journeys++
+		s.journey(ctx, time.Time{})
 		s.think(ctx)
 	}
+}
+
+// journey plays one journey of the mix as the next of the shopper's
+// identities. due, when set, is when it was meant to start (open loop): its
+// first request's latency counts from then, so time spent waiting to start
+// is not hidden.
+func (s *shopper) journey(ctx context.Context, due time.Time) {
+	s.identity = s.ids[s.journeys%len(s.ids)]
+	s.due = due
+	var err error
+	switch s.pick() {
+	case "browse":
+		_, err = s.browse(ctx)
+	case "guest":
+		_, err = s.guest(ctx)
+	case "buyer":
+		err = s.buyer(ctx)
+	case "checkout":
+		err = s.checkout(ctx)
+	}
+	_ = err // recorded per request; a failed step ends the journey
+	s.journeys++
 }

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,6 +53,11 @@ func TestFlags(t *testing.T) {
 		{"no shoppers", []string{"-shoppers", "0"}, "-shoppers"},
 		{"shoppers on one address", []string{"-shoppers", "2", "-one-address"}, "own address"},
 		{"shoppers repeating one request", []string{"-shoppers", "2", "-endpoint", "GET /x"}, "for journeys"},
+		{"open loop", []string{"-rate", "25.5", "-mix", "checkout=1"}, ""},
+		{"negative rate", []string{"-rate", "-1"}, "-rate"},
+		{"rate beyond reason", []string{"-rate", "20000"}, "-rate"},
+		{"open loop repeating one request", []string{"-rate", "5", "-endpoint", "GET /x"}, "closed loop"},
+		{"open loop with iterations", []string{"-rate", "5", "-iterations", "3"}, "-iterations"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -359,5 +365,127 @@ func TestEachShopperHasItsOwnAddress(t *testing.T) {
 		if n != 1 || checkedOut[addr] != 2 {
 			t.Errorf("%s registered %d times and checked out %d times, want once and twice", addr, n, checkedOut[addr])
 		}
+	}
+}
+
+// openLoopRun runs the load generator in open loop against srv (every answer
+// serves every step) for d, and returns its report.
+func openLoopRun(t *testing.T, srv *httptest.Server, d time.Duration, args ...string) loadreport.Report {
+	t.Helper()
+	jsonPath := filepath.Join(t.TempDir(), "report.json")
+	args = append([]string{"-target", srv.URL, "-duration", d.String(), "-mix", "browse=1", "-progress", "0s", "-json", jsonPath}, args...)
+	if err := run(context.Background(), args, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := loadreport.Read(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// everyStep answers each step of the browse journey from one body.
+func everyStep(w http.ResponseWriter) {
+	_, _ = w.Write([]byte(`{"items":[{"sku":"A-1","slug":"s"}]}`))
+}
+
+// TestOpenLoopStartsJourneysAtTheRate: -rate 40 for 3 s starts 120 journeys
+// (one browse/categories each), evenly, however fast the answers come; a
+// closed loop of the same users against the same server starts as many as
+// answers allow.
+func TestOpenLoopStartsJourneysAtTheRate(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { everyStep(w) }))
+	defer srv.Close()
+	rep := openLoopRun(t, srv, 3*time.Second, "-rate", "40", "-vus", "20")
+	started, _ := rep.Step("browse/categories")
+	if started.Count < 115 || started.Count > 121 || rep.Total.Errors != 0 || rep.Rate != 40 {
+		t.Fatalf("open loop at 40/s for 3 s: %d journeys started, %d errors, rate %g in the report; want 120, 0, 40",
+			started.Count, rep.Total.Errors, rep.Rate)
+	}
+	closed := openLoopRun(t, srv, 3*time.Second, "-vus", "20", "-ramp-up", "0s")
+	if c, _ := closed.Step("browse/categories"); c.Count < 10*started.Count {
+		t.Fatalf("the closed loop started %d journeys, the open loop %d: the open loop did not hold its rate", c.Count, started.Count)
+	}
+}
+
+// TestOpenLoopCountsTheStallEveryArrivalSaw: the server stalls every request
+// for a second once. Journeys keep arriving during the stall and each counts
+// its wait from when it was due, so the stall shows in the percentiles; the
+// closed loop's few users each see it once, and its p90 hides it
+// (coordinated omission).
+func TestOpenLoopCountsTheStallEveryArrivalSaw(t *testing.T) {
+	var stallFrom atomic.Int64 // unix nanos; 0: not yet
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/catalogue/categories" {
+			now := time.Now().UnixNano()
+			stallFrom.CompareAndSwap(0, now+int64(time.Second)) // a second into the run
+			if from := stallFrom.Load(); now >= from && now < from+int64(time.Second) {
+				time.Sleep(time.Duration(from + int64(time.Second) - now)) // held until the stall ends
+			}
+		}
+		everyStep(w)
+	}))
+	defer srv.Close()
+	open := openLoopRun(t, srv, 4*time.Second, "-rate", "40", "-vus", "100")
+	stallFrom.Store(0)
+	closed := openLoopRun(t, srv, 4*time.Second, "-vus", "2", "-ramp-up", "0s", "-think", "25ms")
+	o, _ := open.Step("browse/categories")
+	c, _ := closed.Step("browse/categories")
+	t.Logf("categories p90: open loop %.0f ms (%d), closed loop %.0f ms (%d)", o.P90Millis, o.Count, c.P90Millis, c.Count)
+	if o.P90Millis < 300 || o.Errors != 0 {
+		t.Fatalf("open loop: p90 %.1f ms, %d errors; a 1 s stall a quarter of the run must show in p90", o.P90Millis, o.Errors)
+	}
+	if c.P90Millis > 100 {
+		t.Fatalf("closed loop: p90 %.1f ms; want it to hide the stall, as closed loops do (else this test shows nothing)", c.P90Millis)
+	}
+}
+
+// TestOpenLoopCountsArrivalsNoUserCouldTake: with one virtual user and
+// answers slower than the arrivals, the arrivals that find it busy fail (the
+// rate was not sustained) instead of waiting, which would close the loop.
+func TestOpenLoopCountsArrivalsNoUserCouldTake(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(50 * time.Millisecond) // a browse journey of 4 steps: 200 ms
+		everyStep(w)
+	}))
+	defer srv.Close()
+	rep := openLoopRun(t, srv, 2*time.Second, "-rate", "20", "-vus", "1")
+	missed, _ := rep.Step("arrival")
+	started, _ := rep.Step("browse/categories")
+	if missed.Errors < 20 || started.Count > 12 || rep.Total.Errors != missed.Errors {
+		t.Fatalf("40 arrivals at one user busy 200 ms each: %d started, %d missed, %d errors; want at most 12 started and the rest missed",
+			started.Count, missed.Errors, rep.Total.Errors)
+	}
+}
+
+// TestJourneyLatencyCountsFromWhenItWasDue: an open-loop journey that starts
+// 300 ms after it was due (a late timer, a busy machine) counts those 300 ms
+// in its first request, and only there.
+func TestJourneyLatencyCountsFromWhenItWasDue(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { everyStep(w) }))
+	defer srv.Close()
+	cfg, err := parseFlags([]string{"-target", srv.URL, "-mix", "browse=1", "-rate", "1"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		late      time.Duration
+		wantFirst time.Duration
+	}{{"on time", 0, 0}, {"300 ms late", 300 * time.Millisecond, 300 * time.Millisecond}} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			rec := newRecorder(start.Add(-time.Second), 0) // the run began before the journey was due
+			s := &shopper{cfg: cfg, rec: rec, rng: rand.New(rand.NewPCG(1, 1)), ids: []*identity{{client: srv.Client()}}}
+			s.journey(context.Background(), start.Add(-tc.late))
+			rep := rec.report(cfg, time.Now())
+			first, _ := rep.Step("browse/categories")
+			second, _ := rep.Step("browse/category")
+			if first.Count != 1 || first.MaxMillis < float64(tc.wantFirst.Milliseconds()) || first.MaxMillis > float64(tc.wantFirst.Milliseconds())+100 ||
+				second.Count != 1 || second.MaxMillis > 100 {
+				t.Fatalf("first request %.1f ms, second %.1f ms; want the first about %s more than its answer took, the second as it was",
+					first.MaxMillis, second.MaxMillis, tc.wantFirst)
+			}
+		})
 	}
 }

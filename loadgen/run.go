@@ -93,26 +93,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		}()
 	}
-	var wg sync.WaitGroup
-	for i := 0; i < cfg.VUs; i++ {
-		delay := time.Duration(0)
-		if cfg.VUs > 1 {
-			delay = cfg.RampUp * time.Duration(i) / time.Duration(cfg.VUs)
-		}
-		s := shoppers[i]
+	for _, s := range shoppers {
 		s.rec = rec
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(delay):
-			}
-			s.loop(ctx, &active)
-		}()
 	}
-	wg.Wait()
+	if cfg.Rate > 0 {
+		arrive(ctx, cfg.Rate, shoppers, rec, &active)
+	} else {
+		closedLoop(ctx, cfg, shoppers, &active)
+	}
 	cancel()
 	<-progressDone
 	fmt.Fprintf(stderr, "run over after %.1f s\n", time.Since(start).Seconds())
@@ -138,6 +126,69 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%d requests failed, more than -max-errors %d", rep.Total.Errors, cfg.MaxErrors)
 	}
 	return nil
+}
+
+// closedLoop starts the virtual users over the ramp-up; each starts its next
+// journey when its last one ends.
+func closedLoop(ctx context.Context, cfg config, shoppers []*shopper, active *atomic.Int32) {
+	var wg sync.WaitGroup
+	for i := 0; i < cfg.VUs; i++ {
+		delay := time.Duration(0)
+		if cfg.VUs > 1 {
+			delay = cfg.RampUp * time.Duration(i) / time.Duration(cfg.VUs)
+		}
+		s := shoppers[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(delay):
+			}
+			s.loop(ctx, active)
+		}()
+	}
+	wg.Wait()
+}
+
+// arrive is the open loop: journey i is due at start + i/rate, whatever the
+// earlier ones are doing, and starts on a free virtual user. A late tick
+// starts at once, its lateness counted in its first request's latency; an
+// arrival that finds every virtual user busy is a failure (step "arrival"):
+// the rate was not sustained.
+func arrive(ctx context.Context, rate float64, shoppers []*shopper, rec *recorder, active *atomic.Int32) {
+	free := make(chan *shopper, len(shoppers))
+	for _, s := range shoppers {
+		free <- s
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	start := time.Now()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for i := 0; ; i++ {
+		due := start.Add(time.Duration(float64(i) * float64(time.Second) / rate))
+		timer.Reset(time.Until(due))
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		select {
+		case s := <-free:
+			wg.Add(1)
+			active.Add(1)
+			go func() {
+				defer wg.Done()
+				defer active.Add(-1)
+				s.journey(ctx, due)
+				free <- s
+			}()
+		default:
+			rec.record("arrival", "arrival", 0, failed, 0, due)
+		}
+	}
 }
 
 // signUpLimit bounds the sign-up: bcrypt at cost 12 registers a few accounts

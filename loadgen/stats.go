@@ -130,7 +130,7 @@ func (r *recorder) report(cfg config, end time.Time) loadreport.Report {
 		sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 		return out
 	}
-	return loadreport.Report{Target: cfg.Target.String(), VUs: cfg.VUs, Seed: cfg.Seed, MeasuredSeconds: secs,
+	return loadreport.Report{Target: cfg.Target.String(), VUs: cfg.VUs, Rate: cfg.Rate, Seed: cfg.Seed, MeasuredSeconds: secs,
 		Total: one("total", r.total), Endpoints: all(r.endpoints), Steps: all(r.steps)}
 }
 
@@ -139,8 +139,12 @@ func writeText(w io.Writer, rep loadreport.Report) {
 		fmt.Fprintf(w, "\nsigned up %d shoppers in %.1f s before the run (register p50 %.0f ms, p99 %.0f ms, statuses %v)\n",
 			su.Shoppers, su.Seconds, su.Register.P50Millis, su.Register.P99Millis, su.Register.Statuses)
 	}
-	fmt.Fprintf(w, "\n%s, %d virtual users, %.1f s measured: %d requests (%.0f/s), %d errors, %d expected non-2xx, %d rate-limited (429, not counted)\n",
-		rep.Target, rep.VUs, rep.MeasuredSeconds, rep.Total.Count, rep.Total.PerSecond, rep.Total.Errors, rep.Total.Expected, rep.Total.Limited)
+	load := fmt.Sprintf("%d virtual users", rep.VUs)
+	if rep.Rate > 0 {
+		load = fmt.Sprintf("open loop at %g journeys/s (at most %d in flight)", rep.Rate, rep.VUs)
+	}
+	fmt.Fprintf(w, "\n%s, %s, %.1f s measured: %d requests (%.0f/s), %d errors, %d expected non-2xx, %d rate-limited (429, not counted)\n",
+		rep.Target, load, rep.MeasuredSeconds, rep.Total.Count, rep.Total.PerSecond, rep.Total.Errors, rep.Total.Expected, rep.Total.Limited)
 	for _, block := range []struct {
 		title string
 		rows  []loadreport.Series

@@ -38,8 +38,11 @@ type SignUp struct {
 
 // Report is a whole run.
 type Report struct {
-	Target          string   `json:"target"`
-	VUs             int      `json:"vus"`
+	Target string `json:"target"`
+	VUs    int    `json:"vus"`
+	// Rate is the open loop's journeys started per second (loadgen -rate);
+	// 0: a closed loop of VUs users.
+	Rate            float64  `json:"rate,omitempty"`
 	Seed            int64    `json:"seed"`
 	MeasuredSeconds float64  `json:"measured_seconds"`
 	Total           Series   `json:"total"`
