@@ -54,6 +54,8 @@ log "isolation, published ports and the journey, checked from inside the contain
 
 log "measurements"
 sleep 10 # let the journey's work settle before reading idle memory
+(cd deploy && "${AS_SHIPPED[@]}" GOWORK=off go build -o "$BIN/footprint" ./cmd/footprint)
+"$BIN/footprint" -project "$PROJECT" -label "at rest" -json "$WORK/footprint-rest.json" >"$WORK/footprint-rest.md"
 {
 	echo "# docker compose on $(hostname) ($(nproc) cores), $(date -u +%Y-%m-%dT%H:%MZ)"
 	echo
@@ -73,21 +75,26 @@ sleep 10 # let the journey's work settle before reading idle memory
 		docker image ls --format '| {{.Repository}}:{{.Tag}} (stand-in) | {{.Size}} | |' "$img"
 	done
 	echo
-	echo "## Idle memory (docker stats --no-stream)"
+	echo "## Memory at rest (deploy/cmd/footprint: each container's cgroup, less droppable page cache)"
 	echo
-	echo "| container | memory | limit | cpu |"
-	echo "|---|---|---|---|"
-	docker stats --no-stream --format '{{.Name}}|{{.MemUsage}}|{{.CPUPerc}}' $(compose ps -q) | sort |
-		awk -F'|' '{ split($2, m, " / "); printf "| %s | %s | %s | %s |\n", $1, m[1], m[2], $3 }'
+	cat "$WORK/footprint-rest.md"
 } >"$WORK/report.md"
 cat "$WORK/report.md"
 
 log "docker compose --profile load: the load generator's own container, 4 virtual users for 15 s"
 retry progress "$WORK/loadgen-build.log" compose --profile load build loadgen
 compose --profile load run --rm loadgen -target http://frontend:8080 -allow-host frontend \
-	-vus 4 -duration 15s -ramp-up 2s -progress 0 -max-errors 0 >"$WORK/loadgen-compose.txt" 2>&1 ||
+	-vus 4 -duration 15s -ramp-up 2s -progress 0 -max-errors 0 -mix browse=40,guest=30,buyer=30 >"$WORK/loadgen-compose.txt" 2>&1 ||
 	{ echo "the load generator's container saw errors:" >&2; cat "$WORK/loadgen-compose.txt"; exit 1; }
 grep -m1 ' requests ' "$WORK/loadgen-compose.txt" || true # for the log
+"$BIN/footprint" -project "$PROJECT" -label "after 15 s of 4 shoppers" -json "$WORK/footprint-load.json" >"$WORK/footprint-load.md"
+{
+	echo
+	echo "## Memory after a buyer's load (the load generator's container gone)"
+	echo
+	cat "$WORK/footprint-load.md"
+} >>"$WORK/report.md"
+cat "$WORK/footprint-load.md"
 
 # --- docker compose --profile observability, and the drills on it -----------------------------
 # Grafana's image cannot be made here (its UI needs npm): its provisioning is
@@ -116,6 +123,18 @@ done
 		awk -F'|' '{ split($2, m, " / "); printf "| %s | %s | %s |\n", $1, m[1], $3 }'
 } >>"$WORK/report.md"
 tail -8 "$WORK/report.md"
+
+log "from docker compose up (images built, volumes fresh) to the first 200 of a product through nginx"
+down
+t=$(date +%s.%N)
+$COMPOSE -p "$PROJECT" -f docker-compose.yml up -d >"$WORK/first-200-up.log" 2>&1
+for _ in $(seq 1200); do
+	curl -fsS -o /dev/null "http://127.0.0.1:$port/api/catalogue/products/DR-001" 2>/dev/null && break
+	sleep 0.1
+done
+curl -fsS -o /dev/null "http://127.0.0.1:$port/api/catalogue/products/DR-001" || { echo "no 200 within 2 minutes of up" >&2; exit 1; }
+first200=$(awk -v a="$t" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+printf '\n- From `docker compose up -d` (images built, fresh volumes) to the first 200 of `GET /api/catalogue/products/DR-001` through nginx: %s s\n' "$first200" | tee -a "$WORK/report.md"
 
 log "scripts/down.sh -v: the shop stops and its volumes go"
 trap - EXIT

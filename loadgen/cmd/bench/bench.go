@@ -54,6 +54,9 @@ func bench(ctx context.Context, o options) error {
 		idle[svc] = rss
 	}
 
+	if o.openLoop {
+		return s.openLoop(ctx, o)
+	}
 	var results []result
 	var journeys loadreport.Report
 	underLoad := map[string]int{}

@@ -73,7 +73,7 @@ var checkoutParts = append(append([]string{}, services...), "payment-mysql", "ca
 // quote, checkout, orders) with vus virtual users, each playing shoppers
 // shoppers in turn, each from its own address and signed up before the clock
 // starts (bcrypt at the service's cost), while profiling payment and cart.
-func (s *stack) checkoutPhase(ctx context.Context, d time.Duration, vus, shoppers int) (checkoutRun, error) {
+func (s *stack) checkoutPhase(ctx context.Context, d time.Duration, vus, shoppers int, extra ...string) (checkoutRun, error) {
 	const warmup = 10 * time.Second
 	// The CPU clock and the profiles start when the measured part does: after
 	// the sign-up and the warm-up.
@@ -125,7 +125,7 @@ func (s *stack) checkoutPhase(ctx context.Context, d time.Duration, vus, shopper
 		if strings.HasPrefix(line, "run over") {
 			onEnd(pid)
 		}
-	}, "-mix", "checkout=1", "-ramp-up", "5s", "-shoppers", strconv.Itoa(shoppers))
+	}, append([]string{"-mix", "checkout=1", "-ramp-up", "5s", "-shoppers", strconv.Itoa(shoppers)}, extra...)...)
 	wg.Wait()
 	if err != nil {
 		return checkoutRun{}, err
@@ -202,6 +202,9 @@ type dbCeiling struct {
 	p50, p99            time.Duration // one checkout's writes
 	commitP50, commit99 time.Duration // the order transaction's COMMIT
 	errors              int64
+	// cpuPerCheckout is the machine's busy time per replayed checkout
+	// (MariaDB and the replaying client), and dbCPUPerCheckout MariaDB's alone.
+	cpuPerCheckout, dbCPUPerCheckout time.Duration
 }
 
 func (s *stack) dbCeilingPhase(ctx context.Context, d time.Duration, clients int) (dbCeiling, error) {
@@ -219,6 +222,7 @@ func (s *stack) dbCeilingPhase(ctx context.Context, d time.Duration, clients int
 	var done, failed atomic.Int64
 	var mu sync.Mutex
 	var whole, commits []time.Duration
+	machine0, db0 := machineBusy(), treeCPU(s.pid("payment-mysql"))
 	forEachWorker(ctx, d, clients, func(ctx context.Context, c, n int) {
 		start := time.Now()
 		commit, err := replayCheckout(ctx, db, fmt.Sprintf("bench-db-%d-%d", c, n))
@@ -233,7 +237,11 @@ func (s *stack) dbCeilingPhase(ctx context.Context, d time.Duration, clients int
 			mu.Unlock()
 		}
 	})
+	machine1, db1 := machineBusy(), treeCPU(s.pid("payment-mysql"))
 	r := dbCeiling{perSecond: float64(done.Load()) / d.Seconds(), errors: failed.Load()}
+	if n := done.Load(); n > 0 {
+		r.cpuPerCheckout, r.dbCPUPerCheckout = (machine1-machine0)/time.Duration(n), (db1-db0)/time.Duration(n)
+	}
 	r.p50, r.p99 = quantile(whole, 0.5), quantile(whole, 0.99)
 	r.commitP50, r.commit99 = quantile(commits, 0.5), quantile(commits, 0.99)
 	return r, nil
