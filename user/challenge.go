@@ -61,26 +61,20 @@ func (s *signer) issueChallenge(email string, bits int, now time.Time) (token, s
 		ExpiresAt: jwt.NewNumericDate(now.Add(challengeTTL)),
 		ID:        randomHex(12),
 	}}
-	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
-	tok.Header["kid"] = s.jwk.Kid
-	token, err = tok.SignedString(s.key)
+	token, err = s.sign(claims)
 	return token, claims.ID, err
 }
 
 // solvedChallenge returns the challenge's id when token is an unexpired
 // challenge this service issued for email and proof solves it; "" otherwise.
 // It checks only signatures and hashes: whether the challenge was spent
-// already is the attempt record's to say.
+// already is SpendChallenge's to say.
 func (s *signer) solvedChallenge(token, proof, email string) string {
 	if token == "" || len(token) > maxChallengeLen || proof == "" || len(proof) > maxProofLen {
 		return ""
 	}
 	var claims challengeClaims
-	_, err := jwt.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
-		return s.key.Public(), nil
-	}, jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}), jwt.WithAudience(challengeAudience),
-		jwt.WithIssuer(kit.TokenIssuer), jwt.WithExpirationRequired())
-	if err != nil || claims.Role != challengeRole || claims.Subject != deviceSubject(email) ||
+	if err := s.parseOwn(token, &claims, challengeAudience); err != nil || claims.Role != challengeRole || claims.Subject != deviceSubject(email) ||
 		claims.ID == "" || proofBits(claims.ID, proof) < claims.Bits {
 		return ""
 	}

@@ -46,13 +46,29 @@ func (s *signer) issue(subject, role string, now time.Time, ttl time.Duration) (
 		ExpiresAt: jwt.NewNumericDate(exp),
 		ID:        randomHex(12),
 	}}
-	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
-	tok.Header["kid"] = s.jwk.Kid
-	signed, err := tok.SignedString(s.key)
+	signed, err := s.sign(claims)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("sign token: %w", err)
 	}
 	return signed, exp, nil
+}
+
+// sign signs claims with the service's key and names the key (kid), so
+// verifiers find it in the JWKS.
+func (s *signer) sign(claims jwt.Claims) (string, error) {
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
+	tok.Header["kid"] = s.jwk.Kid
+	return tok.SignedString(s.key)
+}
+
+// parseOwn parses token into claims when this service signed it (EdDSA, its
+// key, its issuer) for audience and it carries an unexpired expiry.
+func (s *signer) parseOwn(token string, claims jwt.Claims, audience string) error {
+	_, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) {
+		return s.key.Public(), nil
+	}, jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}), jwt.WithAudience(audience),
+		jwt.WithIssuer(kit.TokenIssuer), jwt.WithExpirationRequired())
+	return err
 }
 
 // keyring holds the signer once start-up has loaded it from the datastore.
@@ -186,9 +202,7 @@ func (s *signer) issueDevice(email string, now time.Time) (string, error) {
 		ExpiresAt: jwt.NewNumericDate(now.Add(deviceTTL)),
 		ID:        randomHex(12),
 	}}
-	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
-	tok.Header["kid"] = s.jwk.Kid
-	return tok.SignedString(s.key)
+	return s.sign(claims)
 }
 
 // knownDevice reports whether token is an unexpired device token this
@@ -198,9 +212,6 @@ func (s *signer) knownDevice(token, email string) bool {
 		return false
 	}
 	var claims kit.Claims
-	_, err := jwt.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
-		return s.key.Public(), nil
-	}, jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}), jwt.WithAudience(deviceAudience),
-		jwt.WithIssuer(kit.TokenIssuer), jwt.WithExpirationRequired())
+	err := s.parseOwn(token, &claims, deviceAudience)
 	return err == nil && claims.Role == deviceRole && claims.Subject == deviceSubject(email)
 }

@@ -157,9 +157,10 @@ func read(ctx context.Context, e engine, project string) (Report, error) {
 			size, images[c.ImageID] = img.Size, img.Size
 			rep.TotalImageBytes += img.Size
 		}
+		memory := st.memory()
 		rep.Containers = append(rep.Containers, Container{Service: c.Labels["com.docker.compose.service"], Image: c.Image,
-			MemoryBytes: st.memory(), ImageBytes: size})
-		rep.TotalMemoryBytes += st.memory()
+			MemoryBytes: memory, ImageBytes: size})
+		rep.TotalMemoryBytes += memory
 	}
 	sort.Slice(rep.Containers, func(i, j int) bool { return rep.Containers[i].Service < rep.Containers[j].Service })
 	return rep, nil
