@@ -160,12 +160,15 @@ func markReplayed(c *gin.Context, replayed bool) {
 	}
 }
 
-// respondCart answers with the cart as it is now; a replayed write says so.
-func respondCart(c *gin.Context, st store, owner string, notMerged []string, replayed bool) error {
+// respondCart answers with the cart: as the write left it, or, for a read or a
+// replayed write (which says so), as it is now.
+func respondCart(c *gin.Context, st store, owner string, lines []Line, notMerged []string, replayed bool) error {
 	markReplayed(c, replayed)
-	lines, err := st.Cart(c.Request.Context(), owner)
-	if err != nil {
-		return err
+	if lines == nil {
+		var err error
+		if lines, err = st.Cart(c.Request.Context(), owner); err != nil {
+			return err
+		}
 	}
 	resp := newCartResponse(lines)
 	resp.NotMerged = notMerged
@@ -175,7 +178,7 @@ func respondCart(c *gin.Context, st store, owner string, notMerged []string, rep
 
 func handleGetCart(st store) gin.HandlerFunc {
 	return kit.Handle(func(c *gin.Context) error {
-		return respondCart(c, st, kit.Caller(c).Subject, nil, false)
+		return respondCart(c, st, kit.Caller(c).Subject, nil, nil, false)
 	})
 }
 
@@ -230,11 +233,11 @@ func handleSetItem(st store, cat catalogue, ttl cartTTL) gin.HandlerFunc {
 			return err
 		}
 		if req.Qty == 0 {
-			replayed, err := st.Remove(c.Request.Context(), w, sku)
+			lines, replayed, err := st.Remove(c.Request.Context(), w, sku)
 			if err != nil && !errors.Is(err, errNoLine) {
 				return cartError(err)
 			}
-			return respondCart(c, st, w.Owner, nil, replayed)
+			return respondCart(c, st, w.Owner, lines, nil, replayed)
 		}
 		return upsertLine(c, st, cat, w, sku, req.Qty, st.Set)
 	})
@@ -243,7 +246,7 @@ func handleSetItem(st store, cat catalogue, ttl cartTTL) gin.HandlerFunc {
 // upsertLine prices the SKU from the catalogue before writing, so an unknown SKU
 // or an unreachable catalogue changes nothing.
 func upsertLine(c *gin.Context, st store, cat catalogue, w write, sku string, qty int,
-	apply func(context.Context, write, Line) (bool, error)) error {
+	apply func(context.Context, write, Line) ([]Line, bool, error)) error {
 	p, err := cat.Product(c.Request.Context(), sku)
 	if err != nil {
 		return cartError(err)
@@ -254,14 +257,14 @@ func upsertLine(c *gin.Context, st store, cat catalogue, w write, sku string, qt
 	if p.Stock < 1 {
 		return insufficientStock(p.SKU, 0)
 	}
-	replayed, err := apply(c.Request.Context(), w, Line{SKU: p.SKU, Name: p.Name, Qty: qty, UnitPriceCents: p.PriceCents, Most: p.Stock})
+	lines, replayed, err := apply(c.Request.Context(), w, Line{SKU: p.SKU, Name: p.Name, Qty: qty, UnitPriceCents: p.PriceCents, Most: p.Stock})
 	if errors.Is(err, errStock) {
 		return insufficientStock(p.SKU, p.Stock)
 	}
 	if err != nil {
 		return cartError(err)
 	}
-	return respondCart(c, st, w.Owner, nil, replayed)
+	return respondCart(c, st, w.Owner, lines, nil, replayed)
 }
 
 func handleRemoveItem(st store, ttl cartTTL) gin.HandlerFunc {
@@ -274,11 +277,11 @@ func handleRemoveItem(st store, ttl cartTTL) gin.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		replayed, err := st.Remove(c.Request.Context(), w, sku)
+		lines, replayed, err := st.Remove(c.Request.Context(), w, sku)
 		if err != nil {
 			return cartError(err)
 		}
-		return respondCart(c, st, w.Owner, nil, replayed)
+		return respondCart(c, st, w.Owner, lines, nil, replayed)
 	})
 }
 
@@ -328,11 +331,11 @@ func handleMerge(st store, cat catalogue, verifier *kit.Verifier, ttl cartTTL) g
 		if err != nil {
 			return cartError(err)
 		}
-		notMerged, replayed, err := st.Merge(c.Request.Context(), w, guest.Subject, most)
+		lines, notMerged, replayed, err := st.Merge(c.Request.Context(), w, guest.Subject, most)
 		if err != nil {
 			return cartError(err)
 		}
-		return respondCart(c, st, w.Owner, notMerged, replayed)
+		return respondCart(c, st, w.Owner, lines, notMerged, replayed)
 	})
 }
 
@@ -375,10 +378,10 @@ func handleSettle(st store, ttl cartTTL) gin.HandlerFunc {
 		caller := kit.Caller(c)
 		raw, _ := json.Marshal(req.Items)
 		w := write{Owner: caller.Subject, TTL: ttl.of(caller.Role), Key: req.OrderID, Hash: fingerprint(string(raw)), Space: spaceSettle}
-		replayed, err := st.Settle(c.Request.Context(), w, ordered)
+		lines, replayed, err := st.Settle(c.Request.Context(), w, ordered)
 		if err != nil {
 			return cartError(err)
 		}
-		return respondCart(c, st, w.Owner, nil, replayed)
+		return respondCart(c, st, w.Owner, lines, nil, replayed)
 	})
 }

@@ -116,11 +116,36 @@ func (s *redisStore) Cart(ctx context.Context, owner string) ([]Line, error) {
 		if isMarker(sku) {
 			continue
 		}
-		var l Line
-		if err := json.Unmarshal([]byte(raw), &l); err != nil {
-			return nil, fmt.Errorf("cart %s line %s: %w", owner, sku, err)
+		l, err := parseLine(owner, sku, raw)
+		if err != nil {
+			return nil, err
 		}
-		l.SKU = sku
+		lines = append(lines, l)
+	}
+	return lines, nil
+}
+
+func parseLine(owner, sku, raw string) (Line, error) {
+	var l Line
+	if err := json.Unmarshal([]byte(raw), &l); err != nil {
+		return Line{}, fmt.Errorf("cart %s line %s: %w", owner, sku, err)
+	}
+	l.SKU = sku
+	return l, nil
+}
+
+// linesOf reads the lines a write script answers (sku, line, sku, line, ...;
+// no markers), never nil.
+func linesOf(owner string, flat any) ([]Line, error) {
+	fields, _ := flat.([]any)
+	lines := make([]Line, 0, len(fields)/2)
+	for i := 0; i+1 < len(fields); i += 2 {
+		sku, _ := fields[i].(string)
+		raw, _ := fields[i+1].(string)
+		l, err := parseLine(owner, sku, raw)
+		if err != nil {
+			return nil, err
+		}
 		lines = append(lines, l)
 	}
 	return lines, nil
@@ -132,7 +157,9 @@ func (s *redisStore) Cart(ctx context.Context, owner string) ([]Line, error) {
 // ARGV[5] the marker's field in the cart (empty for none); a script's own
 // arguments follow from ARGV[6]. A marker is "<fingerprint>|<expiry, unix
 // ms>". lines() counts the cart's lines; done() forgets expired markers (and
-// the oldest past maxMarkers), marks the key used and refreshes the TTL.
+// the oldest past maxMarkers), marks the key used, refreshes the TTL and
+// answers {result, the cart's lines as they now are}: the write's answer
+// needs no second read.
 var writeGuard = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -159,6 +186,7 @@ end
 local function done(result)
   local all = redis.call('HGETALL', KEYS[1])
   local kept = {}
+  local cart = {}
   for i = 1, #all, 2 do
     if isMarker(all[i]) then
       local expires = tonumber(string.match(all[i + 1], '|(%d+)$') or '0')
@@ -167,6 +195,9 @@ local function done(result)
       else
         table.insert(kept, {all[i], expires})
       end
+    else
+      table.insert(cart, all[i])
+      table.insert(cart, all[i + 1])
     end
   end
   if marker ~= '' and #kept >= ` + strconv.Itoa(maxMarkers) + ` then
@@ -175,7 +206,7 @@ local function done(result)
   end
   if marker ~= '' then redis.call('HSET', KEYS[1], marker, ARGV[2] .. '|' .. (now + tonumber(ARGV[3]))) end
   if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
-  return result
+  return {result, cart}
 end
 `
 
@@ -274,71 +305,76 @@ return done('ok')
 `)
 
 // runWrite runs a write script under the guard and maps its answer: the
-// script's own result, or replayed, or an error.
+// script's own result and the cart's lines after it, or replayed, or an error.
 func (s *redisStore) runWrite(ctx context.Context, script *redis.Script, w write, marker time.Duration,
-	extraKeys []string, args ...any) (result any, replayed bool, err error) {
+	extraKeys []string, args ...any) (result any, lines []Line, replayed bool, err error) {
 	keys := append([]string{cartKey(w.Owner)}, extraKeys...)
 	deadline := time.Now().Add(s.fence).UnixMilli()
 	argv := append([]any{deadline, w.Hash, marker.Milliseconds(), w.TTL.Milliseconds(), markerField(w)}, args...)
 	res, err := script.Run(ctx, s.rdb, keys, argv...).Result()
 	if err != nil {
-		return nil, false, unavailable(err)
+		return nil, nil, false, unavailable(err)
 	}
 	switch res {
 	case "replayed":
-		return nil, true, nil
+		return nil, nil, true, nil
 	case "late":
-		return nil, false, fmt.Errorf("redis ran the write after its deadline; dropped: %w", kit.ErrUnavailable)
+		return nil, nil, false, fmt.Errorf("redis ran the write after its deadline; dropped: %w", kit.ErrUnavailable)
 	case "key_reused":
-		return nil, false, errKeyReused
+		return nil, nil, false, errKeyReused
 	case "qty_limit":
-		return nil, false, errQtyLimit
+		return nil, nil, false, errQtyLimit
 	case "stock_limit":
-		return nil, false, errStock
+		return nil, nil, false, errStock
 	case "line_limit":
-		return nil, false, errLineLimit
+		return nil, nil, false, errLineLimit
 	case "no_line":
-		return nil, false, errNoLine
+		return nil, nil, false, errNoLine
 	}
-	return res, false, nil
+	done, ok := res.([]any)
+	if !ok || len(done) != 2 {
+		return nil, nil, false, fmt.Errorf("redis: a write script answered %v", res)
+	}
+	lines, err = linesOf(w.Owner, done[1])
+	return done[0], lines, false, err
 }
 
-func (s *redisStore) Add(ctx context.Context, w write, l Line) (bool, error) {
+func (s *redisStore) Add(ctx context.Context, w write, l Line) ([]Line, bool, error) {
 	return s.upsert(ctx, w, l, "add")
 }
 
-func (s *redisStore) Set(ctx context.Context, w write, l Line) (bool, error) {
+func (s *redisStore) Set(ctx context.Context, w write, l Line) ([]Line, bool, error) {
 	return s.upsert(ctx, w, l, "set")
 }
 
-func (s *redisStore) upsert(ctx context.Context, w write, l Line, mode string) (bool, error) {
+func (s *redisStore) upsert(ctx context.Context, w write, l Line, mode string) ([]Line, bool, error) {
 	most := maxQty
 	if l.Most > 0 && l.Most < most {
 		most = l.Most
 	}
-	_, replayed, err := s.runWrite(ctx, upsertScript, w, keyMemory, nil, l.SKU, l.Qty, l.Name, l.UnitPriceCents,
+	_, lines, replayed, err := s.runWrite(ctx, upsertScript, w, keyMemory, nil, l.SKU, l.Qty, l.Name, l.UnitPriceCents,
 		time.Now().UnixMilli(), mode, maxQty, maxLines, most)
-	return replayed, err
+	return lines, replayed, err
 }
 
-func (s *redisStore) Remove(ctx context.Context, w write, sku string) (bool, error) {
-	_, replayed, err := s.runWrite(ctx, removeScript, w, keyMemory, nil, sku)
-	return replayed, err
+func (s *redisStore) Remove(ctx context.Context, w write, sku string) ([]Line, bool, error) {
+	_, lines, replayed, err := s.runWrite(ctx, removeScript, w, keyMemory, nil, sku)
+	return lines, replayed, err
 }
 
 func (s *redisStore) Clear(ctx context.Context, w write) (bool, error) {
-	_, replayed, err := s.runWrite(ctx, clearScript, w, keyMemory, nil)
+	_, _, replayed, err := s.runWrite(ctx, clearScript, w, keyMemory, nil)
 	return replayed, err
 }
 
-func (s *redisStore) Merge(ctx context.Context, w write, from string, most map[string]int) ([]string, bool, error) {
+func (s *redisStore) Merge(ctx context.Context, w write, from string, most map[string]int) ([]Line, []string, bool, error) {
 	args := []any{maxQty, maxLines}
 	for sku, n := range most {
 		args = append(args, sku, n)
 	}
-	res, replayed, err := s.runWrite(ctx, mergeScript, w, keyMemory, []string{cartKey(from)}, args...)
+	res, lines, replayed, err := s.runWrite(ctx, mergeScript, w, keyMemory, []string{cartKey(from)}, args...)
 	if err != nil || replayed {
-		return nil, replayed, err
+		return nil, nil, replayed, err
 	}
 	list, _ := res.([]any)
 	skipped := make([]string, 0, len(list))
@@ -347,16 +383,16 @@ func (s *redisStore) Merge(ctx context.Context, w write, from string, most map[s
 			skipped = append(skipped, sku)
 		}
 	}
-	return skipped, false, nil
+	return lines, skipped, false, nil
 }
 
-func (s *redisStore) Settle(ctx context.Context, w write, ordered []Line) (bool, error) {
+func (s *redisStore) Settle(ctx context.Context, w write, ordered []Line) ([]Line, bool, error) {
 	args := make([]any, 0, 2*len(ordered))
 	for _, l := range ordered {
 		args = append(args, l.SKU, strconv.Itoa(l.Qty))
 	}
-	_, replayed, err := s.runWrite(ctx, settleScript, w, settleMemory, nil, args...)
-	return replayed, err
+	_, lines, replayed, err := s.runWrite(ctx, settleScript, w, settleMemory, nil, args...)
+	return lines, replayed, err
 }
 
 // TTL returns the remaining idle time of a cart (for tests and debugging).

@@ -14,33 +14,36 @@ func TestStoreLineLimit(t *testing.T) {
 	app := newTestApp(t, "")
 	ctx := testkit.Context(t)
 	for i := 0; i < maxLines; i++ {
-		if _, err := app.store.Add(ctx, write{Owner: "u1", TTL: time.Hour}, Line{SKU: fmt.Sprintf("T-%03d", i), Name: "t", Qty: 1, UnitPriceCents: 100}); err != nil {
+		if _, _, err := app.store.Add(ctx, write{Owner: "u1", TTL: time.Hour}, Line{SKU: fmt.Sprintf("T-%03d", i), Name: "t", Qty: 1, UnitPriceCents: 100}); err != nil {
 			t.Fatalf("line %d: %v", i, err)
 		}
 	}
-	if _, err := app.store.Add(ctx, write{Owner: "u1", TTL: time.Hour}, Line{SKU: "T-999", Name: "t", Qty: 1, UnitPriceCents: 100}); err != errLineLimit {
+	if _, _, err := app.store.Add(ctx, write{Owner: "u1", TTL: time.Hour}, Line{SKU: "T-999", Name: "t", Qty: 1, UnitPriceCents: 100}); err != errLineLimit {
 		t.Fatalf("line %d: %v, want errLineLimit", maxLines+1, err)
 	}
-	if _, err := app.store.Add(ctx, write{Owner: "u1", TTL: time.Hour}, Line{SKU: "T-000", Name: "t", Qty: 2, UnitPriceCents: 100}); err != nil {
+	if _, _, err := app.store.Add(ctx, write{Owner: "u1", TTL: time.Hour}, Line{SKU: "T-000", Name: "t", Qty: 2, UnitPriceCents: 100}); err != nil {
 		t.Fatalf("adding to an existing line at the line limit: %v", err)
 	}
 	// Merging into a full cart keeps what fits and reports the rest.
 	for _, sku := range []string{"T-000", "G-1", "G-2"} {
-		if _, err := app.store.Add(ctx, write{Owner: "g1", TTL: time.Hour}, Line{SKU: sku, Name: "g", Qty: 1, UnitPriceCents: 5}); err != nil {
+		if _, _, err := app.store.Add(ctx, write{Owner: "g1", TTL: time.Hour}, Line{SKU: sku, Name: "g", Qty: 1, UnitPriceCents: 5}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	skipped, _, err := app.store.Merge(ctx, write{Owner: "u1", TTL: time.Hour}, "g1", nil)
+	answered, skipped, _, err := app.store.Merge(ctx, write{Owner: "u1", TTL: time.Hour}, "g1", nil)
 	if err != nil || len(skipped) != 2 {
 		t.Fatalf("merge into a full cart: skipped %v, %v", skipped, err)
 	}
-	lines, _ := app.store.Cart(ctx, "u1")
-	if len(lines) != maxLines {
-		t.Fatalf("%d lines after merge, want %d", len(lines), maxLines)
-	}
-	for _, l := range lines {
-		if l.SKU == "T-000" && l.Qty != 4 {
-			t.Fatalf("T-000 qty %d after merge, want 4", l.Qty)
+	stored, _ := app.store.Cart(ctx, "u1")
+	// The merge answers the cart as it left it: what a read then finds.
+	for name, lines := range map[string][]Line{"stored": stored, "answered by the merge": answered} {
+		if len(lines) != maxLines {
+			t.Fatalf("%s: %d lines after merge, want %d", name, len(lines), maxLines)
+		}
+		for _, l := range lines {
+			if l.SKU == "T-000" && l.Qty != 4 {
+				t.Fatalf("%s: T-000 qty %d after merge, want 4", name, l.Qty)
+			}
 		}
 	}
 }
@@ -77,7 +80,7 @@ func TestFullRedisEvictsCartsNotOtherKeys(t *testing.T) {
 		w := write{Owner: fmt.Sprintf("guest-%06d", i), TTL: time.Hour}
 		for j := range 5 {
 			line := Line{SKU: fmt.Sprintf("SKU-%d", j), Name: strings.Repeat("n", 100), Qty: 1, UnitPriceCents: 100}
-			if _, err := st.Add(ctx, w, line); err != nil {
+			if _, _, err := st.Add(ctx, w, line); err != nil {
 				t.Fatalf("cart %d: %v", i, err)
 			}
 		}
@@ -112,14 +115,14 @@ func TestRetryAppliesOnceWhenRedisIsFull(t *testing.T) {
 	shoppers := make([]write, 20)
 	for i := range shoppers {
 		shoppers[i] = write{Owner: fmt.Sprintf("shopper-%02d", i), TTL: time.Hour, Key: "add-1", Hash: "add DR-001 x1"}
-		if _, err := st.Add(ctx, shoppers[i], line); err != nil {
+		if _, _, err := st.Add(ctx, shoppers[i], line); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for i := range 3000 { // about 10 MB of other carts: well past the limit
 		w := write{Owner: fmt.Sprintf("flood-%06d", i), TTL: time.Hour}
 		for j := range 5 {
-			if _, err := st.Add(ctx, w, Line{SKU: fmt.Sprintf("SKU-%d", j), Name: strings.Repeat("n", 100), Qty: 1, UnitPriceCents: 100}); err != nil {
+			if _, _, err := st.Add(ctx, w, Line{SKU: fmt.Sprintf("SKU-%d", j), Name: strings.Repeat("n", 100), Qty: 1, UnitPriceCents: 100}); err != nil {
 				t.Fatalf("cart %d: %v", i, err)
 			}
 		}
@@ -140,7 +143,7 @@ func TestRetryAppliesOnceWhenRedisIsFull(t *testing.T) {
 		if len(before) > 0 {
 			survived++
 		}
-		again, err := st.Add(ctx, w, line)
+		_, again, err := st.Add(ctx, w, line)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -54,21 +54,22 @@ var (
 // once: parallel adds of one SKU add up; a limit breach changes nothing; a write
 // that reaches the datastore after its deadline (the client was told 503) is
 // dropped; a write repeated with the same key is not applied again (replayed is
-// true). Writes refresh the cart's idle TTL.
+// true). Writes refresh the cart's idle TTL, and answer the cart's lines as the
+// write left them (nil when replayed: read the cart for those).
 type store interface {
 	Cart(ctx context.Context, owner string) ([]Line, error)
 	// Add adds l.Qty of l.SKU (creating the line if needed).
-	Add(ctx context.Context, w write, l Line) (replayed bool, err error)
+	Add(ctx context.Context, w write, l Line) (lines []Line, replayed bool, err error)
 	// Set sets the line's quantity (creating it if needed).
-	Set(ctx context.Context, w write, l Line) (replayed bool, err error)
+	Set(ctx context.Context, w write, l Line) (lines []Line, replayed bool, err error)
 	// Remove deletes a line; errNoLine if it was not there.
-	Remove(ctx context.Context, w write, sku string) (replayed bool, err error)
+	Remove(ctx context.Context, w write, sku string) (lines []Line, replayed bool, err error)
 	Clear(ctx context.Context, w write) (replayed bool, err error)
 	// Merge folds from's lines into w.Owner's (quantities add, capped at maxQty
 	// and at most[sku], the stock, where given), deletes from's cart, and
 	// returns the SKUs that did not fit (line limit) or were cut to the stock.
-	Merge(ctx context.Context, w write, from string, most map[string]int) (notMerged []string, replayed bool, err error)
+	Merge(ctx context.Context, w write, from string, most map[string]int) (lines []Line, notMerged []string, replayed bool, err error)
 	// Settle takes the ordered quantities out of the cart: lines added or raised
 	// while the checkout ran stay. w.Key names the order, so it applies once.
-	Settle(ctx context.Context, w write, ordered []Line) (replayed bool, err error)
+	Settle(ctx context.Context, w write, ordered []Line) (lines []Line, replayed bool, err error)
 }

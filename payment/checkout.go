@@ -109,7 +109,7 @@ func (co *checkout) Run(ctx context.Context, in checkoutInput) (outcome, error) 
 	if !claimed {
 		return replay(rec, in.Fingerprint)
 	}
-	claimID, resolvedStale, err := co.claimCart(ctx, in.User, in.Token)
+	claimID, reference, resolvedStale, err := co.claimCart(ctx, in.User, in.Token)
 	if err != nil {
 		co.releaseKey(in.User, in.Key)
 		return outcome{}, err
@@ -148,7 +148,7 @@ func (co *checkout) Run(ctx context.Context, in checkoutInput) (outcome, error) 
 	order.Payment = PaymentInfo{Brand: in.Card.Brand, Last4: in.Card.Last4()}
 
 	// The intent is durable before any money moves.
-	it := intent{ID: randomHex(12), User: in.User, ClaimID: claimID, Key: in.Key, Order: order}
+	it := intent{ID: randomHex(12), Reference: reference, User: in.User, ClaimID: claimID, Key: in.Key, Order: order}
 	if it.Reference, err = co.st.CreateIntent(pctx, it); err != nil {
 		if errors.Is(err, errClaimLost) {
 			co.releaseKey(in.User, in.Key)
@@ -254,17 +254,19 @@ func (co *checkout) recordOrder(ctx context.Context, it intent, o Order, body []
 	}
 }
 
-// claimCart makes this checkout the one that holds the user's cart. A cart
-// whose earlier order is recorded but not yet taken out of the cart is settled
-// first, so that order's lines are never sold twice; a claim whose checkout
-// died is taken over only after its intent is resolved (resolvedStale says it
-// was), so no two attempts to pay for it are ever open at once.
-func (co *checkout) claimCart(ctx context.Context, user, token string) (claimID string, resolvedStale bool, err error) {
+// claimCart makes this checkout the one that holds the user's cart and
+// returns the claim's charge reference ("" when the claim predates them). A
+// cart whose earlier order is recorded but not yet taken out of the cart is
+// settled first, so that order's lines are never sold twice; a claim whose
+// checkout died is taken over only after its intent is resolved (resolvedStale
+// says it was), so no two attempts to pay for it are ever open at once.
+func (co *checkout) claimCart(ctx context.Context, user, token string) (claimID, reference string, resolvedStale bool, err error) {
 	claimID = randomHex(12)
 	for range 4 { // a stale claim resolved, its order settled, then the claim
-		claimed, held, err := co.st.ClaimCart(ctx, user, claimID, newChargeReference())
+		reference = newChargeReference()
+		claimed, held, err := co.st.ClaimCart(ctx, user, claimID, reference)
 		if err != nil || claimed {
-			return claimID, resolvedStale, err
+			return claimID, reference, resolvedStale, err
 		}
 		switch {
 		case held.State == claimActive && held.UpdatedAt.Before(co.staleBefore()):
@@ -273,24 +275,26 @@ func (co *checkout) claimCart(ctx context.Context, user, token string) (claimID 
 			switch {
 			case errors.Is(err, errNotFound): // it died before its intent: nothing to resolve
 			case err != nil:
-				return "", resolvedStale, err
+				return "", "", resolvedStale, err
 			default:
 				if _, err := co.resolve(ctx, it); err != nil {
-					return "", resolvedStale, err
+					return "", "", resolvedStale, err
 				}
 			}
+			// A takeover keeps the claim's reference: every attempt to pay
+			// for one claim charges under it.
 			if took, err := co.st.TakeOverCart(ctx, user, held.ID, claimID); err != nil || took {
-				return claimID, resolvedStale, err
+				return claimID, held.Reference, resolvedStale, err
 			}
 		case held.State == claimActive:
-			return "", resolvedStale, errCartBusy()
+			return "", "", resolvedStale, errCartBusy()
 		case held.State == claimOrdered:
 			if err := co.settlePending(ctx, user, token, held); err != nil {
-				return "", resolvedStale, err
+				return "", "", resolvedStale, err
 			}
 		}
 	}
-	return "", resolvedStale, errCartBusy()
+	return "", "", resolvedStale, errCartBusy()
 }
 
 // settlePending finishes an ordered claim whose cart settlement failed earlier.

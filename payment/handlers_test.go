@@ -334,22 +334,43 @@ func TestOrdersNewestFirstAndPaged(t *testing.T) {
 	app := newTestApp(t)
 	user := testkit.RegisterUser(t, app.userURL)
 	var ids []string
-	for i := 0; i < 3; i++ {
+	for i := 0; i < 3; i++ { // two lines each: a page counts orders, not lines
 		app.addToCart(t, user, "KP-001", i+1)
+		app.addToCart(t, user, "DR-001", 1)
 		code, body, _ := app.checkout(t, user, "page-"+strconv.Itoa(i), checkoutBody("4242424242424242"))
 		if code != 201 {
 			t.Fatalf("checkout %d: %d %s", i, code, body)
 		}
 		ids = append(ids, testkit.Decode[orderResponse](t, body).Order.ID)
 	}
+	// linesOf checks each order's lines, in the cart's order, with their quantities.
+	linesOf := func(page ordersResponse, want ...int) {
+		t.Helper()
+		for n, o := range page.Items {
+			if len(o.Items) != 2 || o.Items[0].SKU != "KP-001" || o.Items[0].Qty != want[n] || o.Items[1].SKU != "DR-001" || o.Payment.Last4 != "4242" {
+				t.Fatalf("order %s: lines %+v, payment %+v; want KP-001 × %d then DR-001", o.ID, o.Items, o.Payment, want[n])
+			}
+		}
+	}
 	w := testkit.Serve(t, app.router, testkit.Request{Method: "GET", Path: "/orders?limit=2", Token: user})
 	page := testkit.Decode[ordersResponse](t, w.Body.Bytes())
 	if page.Total != 3 || len(page.Items) != 2 || page.Items[0].ID != ids[2] || page.Items[1].ID != ids[1] {
 		t.Fatalf("first page %+v, want %s then %s", page, ids[2], ids[1])
 	}
+	linesOf(page, 3, 2)
 	w = testkit.Serve(t, app.router, testkit.Request{Method: "GET", Path: "/orders?limit=2&offset=2", Token: user})
-	if page := testkit.Decode[ordersResponse](t, w.Body.Bytes()); len(page.Items) != 1 || page.Items[0].ID != ids[0] {
+	if page = testkit.Decode[ordersResponse](t, w.Body.Bytes()); page.Total != 3 || len(page.Items) != 1 || page.Items[0].ID != ids[0] {
 		t.Fatalf("second page %+v", page)
+	}
+	linesOf(page, 1)
+	for _, tc := range []struct {
+		token, query string
+		total        int
+	}{{user, "offset=5", 3}, {testkit.RegisterUser(t, app.userURL), "", 0}} {
+		w = testkit.Serve(t, app.router, testkit.Request{Method: "GET", Path: "/orders?" + tc.query, Token: tc.token})
+		if page = testkit.Decode[ordersResponse](t, w.Body.Bytes()); page.Total != tc.total || len(page.Items) != 0 {
+			t.Fatalf("a page with no orders (%q): %+v, want total %d", tc.query, page, tc.total)
+		}
 	}
 	for _, q := range []string{"limit=0", "limit=51", "offset=-1", "limit=x"} {
 		w := testkit.Serve(t, app.router, testkit.Request{Method: "GET", Path: "/orders?" + q, Token: user})

@@ -228,13 +228,13 @@ func (s *mysqlStore) CartClaim(ctx context.Context, user string) (cartClaim, err
 // readClaim reads the claim on user's cart; errNotFound when there is none.
 func (s *mysqlStore) readClaim(ctx context.Context, user string) (cartClaim, error) {
 	var c cartClaim
-	var orderID sql.NullString
-	err := s.db.QueryRowContext(ctx, "SELECT claim_id, state, order_id, updated_at FROM cart_claims WHERE user_id = ?", user).
-		Scan(&c.ID, &c.State, &orderID, &c.UpdatedAt)
+	var orderID, reference sql.NullString
+	err := s.db.QueryRowContext(ctx, "SELECT claim_id, state, order_id, charge_ref, updated_at FROM cart_claims WHERE user_id = ?", user).
+		Scan(&c.ID, &c.State, &orderID, &reference, &c.UpdatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return cartClaim{}, errNotFound
 	}
-	c.OrderID = orderID.String
+	c.OrderID, c.Reference = orderID.String, reference.String
 	return c, unavailable(err)
 }
 
@@ -277,8 +277,34 @@ func (s *mysqlStore) CreateIntent(ctx context.Context, it intent) (string, error
 	if err != nil {
 		return "", err
 	}
+	if it.Reference != "" {
+		// One statement, one round trip: the intent is inserted only while
+		// the claim is still it's, and the claim's row is locked as it is
+		// read, so a takeover waits for this intent and then sees it (as in
+		// the transaction below).
+		res, err := s.db.ExecContext(ctx, `INSERT INTO charge_intents (id, reference, user_id, claim_id, idem_key, order_id,
+			amount_cents, currency, order_json, state, created_at, updated_at)
+			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM cart_claims
+			WHERE user_id = ? AND claim_id = ? AND state = ? AND charge_ref = ? FOR UPDATE`,
+			it.ID, it.Reference, it.User, it.ClaimID, it.Key, it.Order.ID, it.Order.TotalCents, it.Order.Currency,
+			string(order), intentPending, time.Now().UTC(), time.Now().UTC(), it.User, it.ClaimID, claimActive, it.Reference)
+		if err != nil {
+			return "", unavailable(err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return it.Reference, nil
+		}
+		// Nothing inserted: the claim is gone, or it holds another reference.
+		// The transaction below tells which, and answers it.
+	}
+	return s.createIntentTx(ctx, it, order)
+}
+
+// createIntentTx commits it under the reference its claim holds, giving a
+// claim made before references were kept one first.
+func (s *mysqlStore) createIntentTx(ctx context.Context, it intent, order []byte) (string, error) {
 	var reference sql.NullString
-	err = s.inTx(ctx, "", func(tx *sql.Tx) error {
+	err := s.inTx(ctx, "", func(tx *sql.Tx) error {
 		// The claim's row locked: a takeover waits for this intent, then sees it.
 		err := tx.QueryRowContext(ctx, `SELECT charge_ref FROM cart_claims WHERE user_id = ? AND claim_id = ? AND state = ? FOR UPDATE`,
 			it.User, it.ClaimID, claimActive).Scan(&reference)
@@ -436,14 +462,17 @@ func (s *mysqlStore) SaveOrder(ctx context.Context, it intent, o Order, body []b
 		// The intent and the claim first: the fences that keep a second
 		// recording of this charge, or an order for a cart another checkout
 		// now holds, from being written.
+		// Both in one statement: it changes the two rows or neither.
 		now := time.Now().UTC()
-		if ok, err := execOne(ctx, tx, "UPDATE charge_intents SET state = ?, charge_id = ?, updated_at = ? WHERE id = ? AND state = ?",
-			intentOrdered, o.Payment.ID, now, it.ID, intentPending); err != nil || !ok {
-			return cmp.Or(err, errIntentResolved)
+		res, err := tx.ExecContext(ctx, `UPDATE charge_intents i, cart_claims c
+			SET i.state = ?, i.charge_id = ?, i.updated_at = ?, c.state = ?, c.order_id = ?, c.updated_at = ?
+			WHERE i.id = ? AND i.state = ? AND c.user_id = ? AND c.claim_id = ? AND c.state = ?`,
+			intentOrdered, o.Payment.ID, now, claimOrdered, o.ID, now, it.ID, intentPending, it.User, it.ClaimID, claimActive)
+		if err != nil {
+			return unavailable(err)
 		}
-		if ok, err := execOne(ctx, tx, `UPDATE cart_claims SET state = ?, order_id = ?, updated_at = ?
-			WHERE user_id = ? AND claim_id = ? AND state = ?`, claimOrdered, o.ID, now, it.User, it.ClaimID, claimActive); err != nil || !ok {
-			return cmp.Or(err, errClaimLost)
+		if n, err := res.RowsAffected(); err != nil || n != 2 {
+			return cmp.Or(unavailable(err), fenceFailed(ctx, tx, it.ID))
 		}
 		a := o.ShippingAddress
 		if _, err := tx.ExecContext(ctx, `INSERT INTO orders (id, user_id, status, subtotal_cents, shipping_cents, total_cents, currency,
@@ -472,10 +501,23 @@ func (s *mysqlStore) SaveOrder(ctx context.Context, it intent, o Order, body []b
 			return unavailable(err)
 		}
 		// The key's answer, for its replays; a key freed meanwhile keeps none.
-		_, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET state = ?, response_status = ?, response_body = ?, order_id = ?, updated_at = ?
+		_, err = tx.ExecContext(ctx, `UPDATE idempotency_keys SET state = ?, response_status = ?, response_body = ?, order_id = ?, updated_at = ?
 			WHERE user_id = ? AND idem_key = ? AND state = ?`, keyDone, 201, string(body), o.ID, now, it.User, it.Key, keyInProgress)
 		return unavailable(err)
 	})
+}
+
+// fenceFailed says which of SaveOrder's fences stopped it: the intent no
+// longer pending (resolved by another) comes first, else the claim was lost.
+func fenceFailed(ctx context.Context, tx *sql.Tx, intentID string) error {
+	var state string
+	if err := tx.QueryRowContext(ctx, "SELECT state FROM charge_intents WHERE id = ? FOR UPDATE", intentID).Scan(&state); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return unavailable(err)
+	}
+	if state != intentPending {
+		return errIntentResolved
+	}
+	return errClaimLost
 }
 
 const orderColumns = `o.id, o.status, o.subtotal_cents, o.shipping_cents, o.total_cents, o.currency,
@@ -493,52 +535,49 @@ func scanOrder(row interface{ Scan(...any) error }) (Order, error) {
 }
 
 func (s *mysqlStore) Orders(ctx context.Context, user string, limit, offset int) ([]Order, int, error) {
-	var total int
-	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM orders WHERE user_id = ?", user).Scan(&total); err != nil {
-		return nil, 0, unavailable(err)
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+orderColumns+` FROM orders o JOIN payments p ON p.order_id = o.id
-		WHERE o.user_id = ? ORDER BY o.created_at DESC, o.id DESC LIMIT ? OFFSET ?`, user, limit, offset)
+	// One round trip: the page of orders (a derived table, so LIMIT counts
+	// orders, not lines) with its payments and lines, each row carrying the
+	// user's count of orders.
+	rows, err := s.db.QueryContext(ctx, `SELECT `+orderColumns+`, (SELECT COUNT(*) FROM orders WHERE user_id = ?),
+		l.sku, l.name, l.qty, l.unit_price_cents, l.line_total_cents
+		FROM (SELECT * FROM orders WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?) o
+		JOIN payments p ON p.order_id = o.id LEFT JOIN order_lines l ON l.order_id = o.id
+		ORDER BY o.created_at DESC, o.id DESC, l.line_no`, user, user, limit, offset)
 	if err != nil {
 		return nil, 0, unavailable(err)
 	}
 	defer rows.Close()
 	orders := []Order{}
-	index := map[string]int{}
+	total := -1
 	for rows.Next() {
-		o, err := scanOrder(rows)
-		if err != nil {
+		var o Order
+		var sku, name sql.NullString
+		var qty, unit, line sql.NullInt64
+		a := &o.ShippingAddress
+		if err := rows.Scan(&o.ID, &o.Status, &o.SubtotalCents, &o.ShippingCents, &o.TotalCents, &o.Currency,
+			&a.Name, &a.Line1, &a.Line2, &a.City, &a.PostalCode, &a.Country, &o.CreatedAt,
+			&o.Payment.ID, &o.Payment.Brand, &o.Payment.Last4, &total, &sku, &name, &qty, &unit, &line); err != nil {
 			return nil, 0, unavailable(err)
 		}
-		index[o.ID] = len(orders)
-		orders = append(orders, o)
+		if n := len(orders); n == 0 || orders[n-1].ID != o.ID {
+			o.Items = []OrderLine{}
+			orders = append(orders, o)
+		}
+		if sku.Valid {
+			last := &orders[len(orders)-1]
+			last.Items = append(last.Items, OrderLine{SKU: sku.String, Name: name.String, Qty: int(qty.Int64),
+				UnitPriceCents: unit.Int64, LineTotalCents: line.Int64})
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, 0, unavailable(err)
 	}
-	if len(orders) == 0 {
-		return orders, total, nil
-	}
-	ids := make([]any, 0, len(orders))
-	for _, o := range orders {
-		ids = append(ids, o.ID)
-	}
-	lines, err := s.db.QueryContext(ctx, `SELECT order_id, sku, name, qty, unit_price_cents, line_total_cents
-		FROM order_lines WHERE order_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`) ORDER BY order_id, line_no`, ids...)
-	if err != nil {
-		return nil, 0, unavailable(err)
-	}
-	defer lines.Close()
-	for lines.Next() {
-		var id string
-		var l OrderLine
-		if err := lines.Scan(&id, &l.SKU, &l.Name, &l.Qty, &l.UnitPriceCents, &l.LineTotalCents); err != nil {
+	if total < 0 { // a page past the end (or no orders): the count alone
+		if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM orders WHERE user_id = ?", user).Scan(&total); err != nil {
 			return nil, 0, unavailable(err)
 		}
-		o := &orders[index[id]]
-		o.Items = append(o.Items, l)
 	}
-	return orders, total, unavailable(lines.Err())
+	return orders, total, nil
 }
 
 func (s *mysqlStore) Order(ctx context.Context, user, id string) (Order, error) {

@@ -67,6 +67,7 @@ type cartClaim struct {
 	ID        string
 	State     string // claimActive or claimOrdered
 	OrderID   string // set once ordered
+	Reference string // its charge reference; "" on a claim made before references were kept
 	UpdatedAt time.Time
 }
 
@@ -139,7 +140,8 @@ type store interface {
 	ReleaseCart(ctx context.Context, user, claimID string) error
 	// CreateIntent commits it as pending under its claim's charge reference and
 	// returns the reference; errClaimLost (and nothing written) when the claim
-	// is no longer it.ClaimID.
+	// is no longer it.ClaimID. it.Reference, when the caller knows the
+	// claim's reference, lets the common case be one statement.
 	CreateIntent(ctx context.Context, it intent) (string, error)
 	// PendingIntent returns the pending intent of a claim, errNotFound when none.
 	PendingIntent(ctx context.Context, user, claimID string) (intent, error)

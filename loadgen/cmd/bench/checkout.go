@@ -249,9 +249,10 @@ func (s *stack) dbCeilingPhase(ctx context.Context, d time.Duration, clients int
 
 // replayCheckout makes the writes of one approved three-line checkout, as
 // payment makes them (payment/mysql.go): claim the idempotency key, claim the
-// cart, commit the charge intent (its claim's row locked), the order
-// transaction (the intent and the claim moved first), release the claim. It
-// returns how long the order transaction's COMMIT took.
+// cart, insert the charge intent while the claim is still its (one statement,
+// the claim's row locked), the order transaction (the intent and the claim
+// moved first, in one statement), release the claim. It returns how long the
+// order transaction's COMMIT took.
 func replayCheckout(ctx context.Context, db *sql.DB, id string) (time.Duration, error) {
 	user, key, claim, order := id, "key-"+id, fmt.Sprintf("%024d", len(id)), "ord_"+id
 	sum := sha256.Sum256([]byte(id))
@@ -265,23 +266,16 @@ func replayCheckout(ctx context.Context, db *sql.DB, id string) (time.Duration, 
 		VALUES (?, ?, ?, ?, ?, ?)`, user, claim, "active", reference, now, now); err != nil {
 		return 0, err
 	}
-	itx, err := db.BeginTx(ctx, nil)
+	res, err := db.ExecContext(ctx, `INSERT INTO charge_intents (id, reference, user_id, claim_id, idem_key, order_id,
+		amount_cents, currency, order_json, state, created_at, updated_at)
+		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM cart_claims
+		WHERE user_id = ? AND claim_id = ? AND state = ? AND charge_ref = ? FOR UPDATE`,
+		intent, reference, user, claim, key, order, 30000, "USD", strings.Repeat("x", 900), "pending", now, now, user, claim, "active", reference)
 	if err != nil {
 		return 0, err
 	}
-	defer func() { _ = itx.Rollback() }()
-	var ref string
-	if err := itx.QueryRowContext(ctx, `SELECT charge_ref FROM cart_claims WHERE user_id = ? AND claim_id = ? AND state = ? FOR UPDATE`,
-		user, claim, "active").Scan(&ref); err != nil {
-		return 0, err
-	}
-	if _, err := itx.ExecContext(ctx, `INSERT INTO charge_intents (id, reference, user_id, claim_id, idem_key, order_id,
-		amount_cents, currency, order_json, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		intent, ref, user, claim, key, order, 30000, "USD", strings.Repeat("x", 900), "pending", now, now); err != nil {
-		return 0, err
-	}
-	if err := itx.Commit(); err != nil {
-		return 0, err
+	if n, _ := res.RowsAffected(); n != 1 {
+		return 0, fmt.Errorf("replay %s: no intent inserted", id)
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -293,10 +287,10 @@ func replayCheckout(ctx context.Context, db *sql.DB, id string) (time.Duration, 
 		args  []any
 	}
 	steps := []statement{
-		{`UPDATE charge_intents SET state = ?, charge_id = ?, updated_at = ? WHERE id = ? AND state = ?`,
-			[]any{"ordered", "pay_" + id, now, intent, "pending"}},
-		{`UPDATE cart_claims SET state = ?, order_id = ?, updated_at = ? WHERE user_id = ? AND claim_id = ? AND state = ?`,
-			[]any{"ordered", order, now, user, claim, "active"}},
+		{`UPDATE charge_intents i, cart_claims c
+			SET i.state = ?, i.charge_id = ?, i.updated_at = ?, c.state = ?, c.order_id = ?, c.updated_at = ?
+			WHERE i.id = ? AND i.state = ? AND c.user_id = ? AND c.claim_id = ? AND c.state = ?`,
+			[]any{"ordered", "pay_" + id, now, "ordered", order, now, intent, "pending", user, claim, "active"}},
 		{`INSERT INTO orders (id, user_id, status, subtotal_cents, shipping_cents, total_cents, currency,
 			ship_name, ship_line1, ship_line2, ship_city, ship_postal_code, ship_country, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
