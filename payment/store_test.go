@@ -142,7 +142,11 @@ func TestIntentAndTakeoverNeverBothWin(t *testing.T) {
 		}
 		start := make(chan struct{})
 		wg.Add(3)
-		go func() { defer wg.Done(); <-start; _, intentErrs[r] = st.CreateIntent(ctx, storeIntent(user, "old", "chk_race")) }()
+		go func() {
+			defer wg.Done()
+			<-start
+			_, intentErrs[r] = st.CreateIntent(ctx, storeIntent(user, "old", "chk_race"))
+		}()
 		go func() { defer wg.Done(); <-start; took[r], takeErrs[r] = st.TakeOverCart(ctx, user, "old", "new") }()
 		go func() { defer wg.Done(); close(start) }()
 	}
