@@ -99,6 +99,9 @@ func (s *stack) checkoutPhase(ctx context.Context, d time.Duration, vus, shopper
 			for _, p := range checkoutParts {
 				cpu0[p] = s.partCPU(p, loadgen)
 			}
+			for _, svc := range rssParts {
+				resetPeakRSS(s.pid(svc))
+			}
 			pool0 = s.metricValues("payment", poolCounters)
 			for _, svc := range []string{"payment", "cart"} {
 				wg.Add(1)
@@ -146,11 +149,14 @@ func (s *stack) checkoutPhase(ctx context.Context, d time.Duration, vus, shopper
 			r.cpuPerOrd[p] = (cpu1[p] - cpu0[p]) / time.Duration(r.orders)
 		}
 	}
-	for _, svc := range append(append([]string{}, services...), "payment-mysql") {
+	for _, svc := range rssParts {
 		_, _, r.peakRSS[svc] = procStat(s.pid(svc))
 	}
 	return r, nil
 }
+
+// rssParts are the processes whose peak RSS over the measured part the report gives.
+var rssParts = append(append([]string{}, services...), "payment-mysql")
 
 // partCPU is the CPU a part has used so far: a process and its children (nginx's
 // workers), loadgen (its pid given), or "machine": every core's busy time.

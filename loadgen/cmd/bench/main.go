@@ -39,6 +39,7 @@ type options struct {
 	phase, journeys, checkout time.Duration
 	checkoutOnly              bool
 	openLoop                  bool
+	at                        []float64 // -at: the open loop's rates, no search
 }
 
 func main() {
@@ -54,7 +55,21 @@ func main() {
 	flag.IntVar(&o.shoppers, "shoppers", 16, "shoppers each checkout virtual user plays in turn, each from its own address, signed up before the phase")
 	flag.BoolVar(&o.checkoutOnly, "checkout-only", false, "run only the password hashing, checkout and database ceiling phases")
 	flag.BoolVar(&o.openLoop, "open-loop", false, "find the highest checkout rate sustained with 0 errors (open loop), then measure latency and CPU per order at 25% and 50% of it")
+	flag.Func("at", "with -open-loop: measure at these checkout rates (comma-separated, per second) instead of searching for the highest sustained one and taking 25% and 50% of it", func(v string) error {
+		for _, f := range strings.Split(v, ",") {
+			rate, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+			if err != nil || rate <= 0 {
+				return fmt.Errorf("a rate must be a positive number, not %q", f)
+			}
+			o.at = append(o.at, rate)
+		}
+		return nil
+	})
 	flag.Parse()
+	if len(o.at) > 0 && !o.openLoop {
+		fmt.Fprintln(os.Stderr, "bench: -at needs -open-loop")
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := bench(ctx, o); err != nil {
@@ -157,6 +172,12 @@ var services = func() (names []string) {
 	}
 	return names
 }()
+
+// resetPeakRSS starts a process's peak RSS (VmHWM) afresh from its RSS now
+// (Linux 4.0+), so that a phase's peak is its own, not an earlier phase's.
+func resetPeakRSS(pid int) {
+	_ = os.WriteFile("/proc/"+strconv.Itoa(pid)+"/clear_refs", []byte("5"), 0)
+}
 
 // procStat returns a process's CPU time (user+system) and its RSS and peak RSS in KiB.
 func procStat(pid int) (cpu time.Duration, rss, hwm int) {

@@ -35,6 +35,7 @@ type rateStep struct {
 	limited   int64
 	checkout  loadreport.Series
 	sustained bool
+	peakRSS   map[string]int // KiB, per service, over this step
 }
 
 // shoppersFor is how many shoppers each virtual user plays at rate, so that
@@ -45,12 +46,18 @@ func shoppersFor(rate float64) int {
 
 func (s *stack) tryRate(ctx context.Context, rate float64) (rateStep, error) {
 	fmt.Fprintf(os.Stderr, "open loop: %.1f checkouts/s\n", rate)
+	for _, svc := range services {
+		resetPeakRSS(s.pid(svc))
+	}
 	rep, err := s.load(ctx, "http://"+s.addr(topology.FrontendPart), searchStep, searchWarmup, openLoopVUs,
 		"-mix", "checkout=1", "-shoppers", strconv.Itoa(shoppersFor(rate)), "-rate", strconv.FormatFloat(rate, 'f', 1, 64))
 	if err != nil {
 		return rateStep{}, err
 	}
-	st := rateStep{rate: rate, errors: rep.Total.Errors, limited: rep.Total.Limited}
+	st := rateStep{rate: rate, errors: rep.Total.Errors, limited: rep.Total.Limited, peakRSS: map[string]int{}}
+	for _, svc := range services {
+		_, _, st.peakRSS[svc] = procStat(s.pid(svc))
+	}
 	st.checkout, _ = rep.Step("checkout/checkout")
 	st.orders = float64(st.checkout.Count-st.checkout.Errors) / rep.MeasuredSeconds
 	// Sustained: nothing failed, nothing was limited, and the orders kept up
@@ -98,17 +105,21 @@ func (s *stack) openLoop(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	best, steps, err := s.searchRate(ctx)
-	if err != nil {
-		return err
-	}
-	if best == 0 {
-		return fmt.Errorf("no rate from %.0f/s down was sustained", searchFrom)
+	var best float64
+	var steps []rateStep
+	rates := o.at
+	if len(rates) == 0 {
+		if best, steps, err = s.searchRate(ctx); err != nil {
+			return err
+		}
+		if best == 0 {
+			return fmt.Errorf("no rate from %.0f/s down was sustained", searchFrom)
+		}
+		rates = []float64{best * 0.25, best * 0.5}
 	}
 	var at []checkoutRun
-	for _, share := range []float64{0.25, 0.5} {
-		rate := best * share
-		fmt.Fprintf(os.Stderr, "phase: checkout at %.0f%% of %.1f/s (%s)\n", 100*share, best, o.checkout)
+	for _, rate := range rates {
+		fmt.Fprintf(os.Stderr, "phase: checkout at %.1f/s (%s)\n", rate, o.checkout)
 		r, err := s.checkoutPhase(ctx, o.checkout, openLoopVUs, shoppersFor(rate), "-rate", strconv.FormatFloat(rate, 'f', 1, 64))
 		if err != nil {
 			return err
@@ -129,14 +140,28 @@ func (s *stack) openLoop(ctx context.Context, o options) error {
 func writeOpenLoopReport(w io.Writer, o options, db dbCeiling, best float64, steps []rateStep, at []checkoutRun) {
 	fmt.Fprintf(w, "\nThe database's own ceiling for a checkout's writes: %.1f/s (%d clients, %d errors); the machine spent **%.2f ms** per replayed checkout "+
 		"(MariaDB %.2f ms of it).\n\n", db.perSecond, o.vus, db.errors, ms(db.cpuPerCheckout), ms(db.dbCPUPerCheckout))
-	fmt.Fprintf(w, "Checkout journeys started at a fixed rate (at most %d in flight, each shopper buying at most once per %d s), %s per rate, the first %s left out:\n\n",
-		openLoopVUs, secondsPerBuy, searchStep, searchWarmup)
-	fmt.Fprintln(w, "| checkouts started/s | orders/s | errors | 429 | checkout p50 ms | p99 ms | sustained |\n|---:|---:|---:|---:|---:|---:|---|")
-	for _, st := range steps {
-		fmt.Fprintf(w, "| %.1f | %.1f | %d | %d | %.1f | %.1f | %v |\n", st.rate, st.orders, st.errors, st.limited, st.checkout.P50Millis, st.checkout.P99Millis, st.sustained)
+	if len(steps) > 0 {
+		fmt.Fprintf(w, "Checkout journeys started at a fixed rate (at most %d in flight, each shopper buying at most once per %d s), %s per rate, the first %s left out; "+
+			"each service's peak RSS over the step:\n\n", openLoopVUs, secondsPerBuy, searchStep, searchWarmup)
+		fmt.Fprint(w, "| checkouts started/s | orders/s | errors | 429 | checkout p50 ms | p99 ms | sustained |")
+		for _, svc := range services {
+			fmt.Fprintf(w, " %s MiB |", svc)
+		}
+		fmt.Fprint(w, "\n|---:|---:|---:|---:|---:|---:|---|"+strings.Repeat("---:|", len(services))+"\n")
+		for _, st := range steps {
+			fmt.Fprintf(w, "| %.1f | %.1f | %d | %d | %.1f | %.1f | %v |", st.rate, st.orders, st.errors, st.limited, st.checkout.P50Millis, st.checkout.P99Millis, st.sustained)
+			for _, svc := range services {
+				fmt.Fprintf(w, " %.1f |", float64(st.peakRSS[svc])/1024)
+			}
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "\n**Highest sustained rate: %.1f checkouts/s.**\n\n", best)
 	}
-	fmt.Fprintf(w, "\n**Highest sustained rate: %.1f checkouts/s.**\n\n", best)
-	fmt.Fprintln(w, "| | 25% of it | 50% of it |\n|---|---:|---:|")
+	fmt.Fprint(w, "|")
+	for _, r := range at {
+		fmt.Fprintf(w, " | %.1f/s", r.rep.Rate)
+	}
+	fmt.Fprint(w, " |\n|---|"+strings.Repeat("---:|", len(at))+"\n")
 	row := func(name string, f func(r checkoutRun) string) {
 		fmt.Fprintf(w, "| %s |", name)
 		for _, r := range at {
@@ -176,7 +201,7 @@ func writeOpenLoopReport(w io.Writer, o options, db dbCeiling, best float64, ste
 		return fmt.Sprintf("%.2f, %.2f ms", ms(r.cpuPerOrd["loadgen"]), ms(r.cpuPerOrd["machine"]))
 	})
 	for _, svc := range services {
-		row("peak RSS: "+svc, func(r checkoutRun) string { return fmt.Sprintf("%.1f MiB", float64(r.peakRSS[svc])/1024) })
+		row("peak RSS over the run: "+svc, func(r checkoutRun) string { return fmt.Sprintf("%.1f MiB", float64(r.peakRSS[svc])/1024) })
 	}
 	fmt.Fprintf(w, "\n(%d cores.) CPU profile of payment at 50%%:\n\n```\n%s```\n", runtime.NumCPU(), at[len(at)-1].profiles["payment"])
 }
