@@ -74,17 +74,40 @@ func isWorld(cidr string) bool {
 }
 
 // Allows reports whether the definitions let src open a TCP connection to dst on
-// port: dst must accept it (ingress) and src must be allowed to send it (egress),
-// as with stateful security groups. src "internet" is a host outside every group,
-// matched by CIDR rules; adminCIDR is what var.admin_cidr stands for, and addrOf
-// gives a group's (or the internet's) address for CIDR matching.
+// port (Explain says which rules do).
 func (s *Set) Allows(src, dst string, port int, adminCIDR netip.Prefix, addrOf func(string) netip.Addr) bool {
-	d, ok := s.Groups[dst]
-	if !ok {
-		return false
-	}
+	return s.Explain(src, dst, "tcp", port, adminCIDR, addrOf).Allowed
+}
+
+// RuleAt is one rule and where it is written.
+type RuleAt struct {
+	Group, Direction, File string
+	Line                   int
+	Rule                   Rule
+}
+
+func (r RuleAt) String() string {
+	return fmt.Sprintf("%s:%d (%s %s: %q)", r.File, r.Line, r.Group, r.Direction, r.Rule.Description)
+}
+
+// Verdict is whether a flow is allowed and the rules that decide it: dst's
+// ingress rule that admits it and src's egress rule that lets it out (nil
+// where none does; always nil for the internet, which is not filtered on the
+// way out).
+type Verdict struct {
+	Allowed         bool
+	Ingress, Egress *RuleAt
+}
+
+// Explain reports whether the definitions let src send protocol traffic to dst
+// on port, and by which rules: dst must accept it (ingress) and src must be
+// allowed to send it (egress), as with stateful security groups. src
+// "internet" is a host outside every group, matched by CIDR rules; adminCIDR
+// is what var.admin_cidr stands for, and addrOf gives a group's (or the
+// internet's) address for CIDR matching.
+func (s *Set) Explain(src, dst, protocol string, port int, adminCIDR netip.Prefix, addrOf func(string) netip.Addr) Verdict {
 	matches := func(r Rule, peer string) bool {
-		if r.Protocol != "tcp" || port < r.Port || port > r.ToPort {
+		if r.Protocol != protocol || port < r.Port || port > r.ToPort {
 			return false
 		}
 		switch {
@@ -98,23 +121,24 @@ func (s *Set) Allows(src, dst string, port int, adminCIDR netip.Prefix, addrOf f
 			return err == nil && p.Addr().Is4() == a.Is4() && p.Contains(a)
 		}
 	}
-	in := false
-	for _, r := range d.Ingress {
-		in = in || matches(r, src)
-	}
-	if !in {
-		return false
-	}
-	sg, ok := s.Groups[src]
-	if !ok {
-		return true // the internet is not filtered on the way out
-	}
-	for _, r := range sg.Egress {
-		if matches(r, dst) {
-			return true
+	first := func(g *Group, dir, peer string) *RuleAt {
+		for _, r := range g.rules(dir) {
+			if matches(r, peer) {
+				return &RuleAt{Group: g.Name, Direction: dir, File: g.file, Line: r.Line, Rule: r}
+			}
 		}
+		return nil
 	}
-	return false
+	var v Verdict
+	if d, ok := s.Groups[dst]; ok {
+		v.Ingress = first(d, Ingress, src)
+	}
+	from, filtered := s.Groups[src]
+	if filtered {
+		v.Egress = first(from, Egress, dst)
+	}
+	v.Allowed = v.Ingress != nil && (v.Egress != nil || !filtered)
+	return v
 }
 
 // Ports returns every TCP port that appears in any rule, sorted.

@@ -55,6 +55,9 @@ type Rule struct {
 	// Listener is set only on a balancer's egress: the port of the listener
 	// whose requests this rule forwards to its group (see Direct).
 	Listener int `yaml:"listener,omitempty" json:"listener"`
+	// Line is where the rule starts in its group's file (0 for a rule made,
+	// not read): what lab try points a learner at.
+	Line int `yaml:"-" json:"-"`
 }
 
 // Group is one security group, as in its file.
@@ -133,6 +136,9 @@ func loadFile(path string) (*Group, error) {
 	if want := strings.TrimSuffix(g.file, ".yaml"); g.Name != want {
 		return nil, fmt.Errorf("%s: name %q must match the file name %q", g.file, g.Name, want)
 	}
+	if err := g.readLines(raw); err != nil {
+		return nil, fmt.Errorf("%s: %w", g.file, err)
+	}
 	for i := range g.Ingress {
 		g.Ingress[i].normalize()
 	}
@@ -141,6 +147,33 @@ func loadFile(path string) (*Group, error) {
 	}
 	return &g, nil
 }
+
+// readLines sets each rule's Line from the file's YAML nodes.
+func (g *Group) readLines(raw []byte) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return err
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil
+	}
+	top := doc.Content[0].Content
+	for i := 0; i+1 < len(top); i += 2 {
+		rules := g.rules(top[i].Value)
+		if (top[i].Value != Ingress && top[i].Value != Egress) || top[i+1].Kind != yaml.SequenceNode {
+			continue
+		}
+		for j, item := range top[i+1].Content {
+			if j < len(rules) {
+				rules[j].Line = item.Line
+			}
+		}
+	}
+	return nil
+}
+
+// File is the file the group was read from (its base name).
+func (g *Group) File() string { return g.file }
 
 func (r *Rule) normalize() {
 	if r.Protocol == "" {

@@ -207,6 +207,60 @@ func TestAllows(t *testing.T) {
 	}
 }
 
+// TestExplainNamesTheRulesWhereTheyAreWritten: a verdict names the ingress
+// and egress rules that decide it, each at the line of its file where the
+// rule starts (the line reads "- description: <its description>"), or none
+// where no rule of that side allows the flow.
+func TestExplainNamesTheRulesWhereTheyAreWritten(t *testing.T) {
+	s, err := Load(defsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrOf := func(g string) netip.Addr {
+		if g == "admin" {
+			return netip.MustParseAddr("198.51.100.9")
+		}
+		return netip.MustParseAddr("203.0.113.7")
+	}
+	admin := netip.MustParsePrefix("198.51.100.0/24")
+	tests := []struct {
+		name, src, dst, protocol string
+		port                     int
+		allowed, ingress, egress bool
+	}{
+		{"the seed exercise: frontend to payment", "frontend", "payment", "tcp", 8080, false, false, false},
+		{"frontend to payment's listener", "frontend", "internal-alb", "tcp", 8084, true, true, true},
+		{"only one side allows it", "frontend", "user", "tcp", 8080, false, false, false},
+		{"the balancer to payment", "internal-alb", "payment", "tcp", 8080, true, true, true},
+		{"the egress allows, the ingress does not", "frontend", "user-mongodb", "tcp", 443, false, false, true},
+		{"the internet is not filtered on its way out", "internet", "alb", "tcp", 443, true, true, false},
+		{"SSH from the admin network", "admin", "bastion", "tcp", 22, true, true, false},
+		{"SSH from the bastion", "bastion", "payment", "tcp", 22, true, true, true},
+		{"the protocol must match", "bastion", "payment", "udp", 22, false, false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := s.Explain(tc.src, tc.dst, tc.protocol, tc.port, admin, addrOf)
+			if v.Allowed != tc.allowed || (v.Ingress != nil) != tc.ingress || (v.Egress != nil) != tc.egress {
+				t.Fatalf("%+v: want allowed %v, an ingress rule %v, an egress rule %v", v, tc.allowed, tc.ingress, tc.egress)
+			}
+			for _, r := range []*RuleAt{v.Ingress, v.Egress} {
+				if r == nil {
+					continue
+				}
+				raw, err := os.ReadFile(filepath.Join(defsDir, r.File))
+				if err != nil {
+					t.Fatal(err)
+				}
+				lines := strings.Split(string(raw), "\n")
+				if r.Line < 1 || r.Line > len(lines) || !strings.Contains(lines[r.Line-1], "- description: \""+r.Rule.Description+"\"") {
+					t.Fatalf("%s: that line does not start the rule %q", r, r.Rule.Description)
+				}
+			}
+		})
+	}
+}
+
 // TestDirectKeepsExactlyTheBalancedPaths: without the balancers, a caller
 // reaches a group on a port exactly when, with them, it reaches a listener
 // that forwards there; every other connection is as it was.
