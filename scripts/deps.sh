@@ -5,7 +5,8 @@
 #                          stand-in is built by the run itself
 #   scripts/deps.sh lab    the lab (scripts/lab.sh): run's servers, the network
 #                          tools (nftables, iproute2, unshare, conntrack), Graphviz
-#                          for the lab's picture, and FerretDB's server (SCRAM)
+#                          for the lab's picture, what a learner uses on a tier
+#                          (telnet, nc, ping, curl), and FerretDB's server (SCRAM)
 #   scripts/deps.sh test   the test command (scripts/test.sh): the lab's, and
 #                          Chromium (the browser test), etcd (the chart's API
 #                          server), systemd-analyze (the EC2 units' check), and the
@@ -41,12 +42,16 @@ if [ "$purpose" != run ]; then
 	want unshare util-linux
 	want conntrack conntrack # the lab's firewall drills
 	want dot graphviz        # the lab's picture (scripts/lab.sh check)
+	# What a learner uses on a tier (scripts/lab.sh shell): telnet, nc, ping, curl.
+	want telnet telnet
+	want nc netcat-openbsd
+	want ping iputils-ping
+	want curl curl
 fi
 if [ "$purpose" = test ]; then
 	want chromium chromium fonts-dejavu-core
 	want etcd etcd-server
 	want systemd-analyze systemd # the EC2 units' check
-	want curl curl                # the README's API walk-through (frontend/readme_test.go)
 fi
 if ((${#need[@]})); then
 	log "installing Debian packages for $purpose: ${need[*]} (about 2 minutes the first time)"

@@ -8,6 +8,9 @@
 #   scripts/lab.sh firewall   apply edited groups (refused while they break the policy)
 #   scripts/lab.sh down    remove everything (idempotent, also after a crash)
 #   scripts/lab.sh metrics user   a service's /metrics, asked from inside its namespace
+#   scripts/lab.sh try frontend payment 8080 [tcp|udp]   what telnet from one instance to
+#                          another finds, and the rules (file:line) that decide it
+#   scripts/lab.sh shell payment [-- command...]   a shell on an instance (telnet, nc, ping, curl)
 # Extra flags go to the lab command: -listen 127.0.0.1:9090, -prefix, -subnet, -state.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"

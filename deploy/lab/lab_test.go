@@ -337,6 +337,90 @@ func TestLab(t *testing.T) {
 		}
 	})
 
+	t.Run("try says what telnet finds and which rules decide it", func(t *testing.T) {
+		tests := []struct {
+			from, to, protocol string
+			port               int
+			reached            bool
+			want               []string
+		}{
+			{"frontend", "payment", "tcp", 8080, false, []string{"-> payment (10.78.0.", "tcp/8080: blocked (",
+				"frontend's egress: no rule allows tcp 8080 to payment (frontend.yaml)", "payment's ingress: no rule allows tcp 8080 from frontend (payment.yaml)"}},
+			{"frontend", "internal-alb", "tcp", 8084, true, []string{"tcp/8084: reached (connected)",
+				"frontend's egress: allowed by frontend.yaml:", "internal-alb's ingress: allowed by internal-alb.yaml:"}},
+			{"payment", "cart-redis", "tcp", 6379, false, []string{"payment's egress: no rule allows tcp 6379 to cart-redis", "cart-redis's ingress: no rule"}},
+			{"internet", "alb", "tcp", 80, true, []string{"internet's egress: not filtered (outside every security group)", "alb's ingress: allowed by alb.yaml:"}},
+			{"bastion", "payment", "udp", 22, false, []string{"udp/22: blocked", "bastion's egress: no rule allows udp 22 to payment"}},
+		}
+		for _, tc := range tests {
+			t.Run(fmt.Sprintf("%s to %s %s %d", tc.from, tc.to, tc.protocol, tc.port), func(t *testing.T) {
+				var out bytes.Buffer
+				r, err := try(ctx, cfg, tc.from, tc.to, tc.protocol, tc.port, &out)
+				if err != nil || r.Reached != tc.reached || r.Differs() {
+					t.Fatalf("reached %v (want %v), differs %v, %v:\n%s", r.Reached, tc.reached, r.Differs(), err, out.String())
+				}
+				for _, w := range tc.want {
+					if !strings.Contains(out.String(), w) {
+						t.Fatalf("the answer lacks %q:\n%s", w, out.String())
+					}
+				}
+			})
+		}
+	})
+
+	t.Run("the seed exercise: a rule added live opens frontend to payment, removed closes it", func(t *testing.T) {
+		dir := t.TempDir()
+		files, _ := filepath.Glob(filepath.Join(repo, "deploy", "security-groups", "*.yaml"))
+		for _, f := range files {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch filepath.Base(f) {
+			case "frontend.yaml":
+				raw = []byte(strings.Replace(string(raw), "egress:\n", "egress:\n  - description: \"telnet to payment (lesson)\"\n    port: 8080\n    group: payment\n", 1))
+			case "payment.yaml":
+				raw = []byte(strings.Replace(string(raw), "ingress:\n", "ingress:\n  - description: \"telnet from the frontend (lesson)\"\n    port: 8080\n    group: frontend\n", 1))
+			}
+			if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), raw, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		edited := cfg
+		edited.Groups = dir
+		start := time.Now()
+		if err := firewall(edited, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		r, err := try(ctx, edited, "frontend", "payment", "tcp", 8080, &out)
+		took := time.Since(start)
+		if err != nil || !r.Reached || r.Differs() || !strings.Contains(out.String(), `payment's ingress: allowed by payment.yaml:5 "telnet from the frontend (lesson)"`) {
+			t.Fatalf("after the edit: reached %v, %v:\n%s", r.Reached, err, out.String())
+		}
+		t.Logf("applied and reached in %s:\n%s", took.Round(time.Millisecond), out.String())
+		if err := firewall(cfg, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := try(ctx, cfg, "frontend", "payment", "tcp", 8080, io.Discard); err != nil || r.Reached {
+			t.Fatalf("the repository's groups again: reached %v, %v", r.Reached, err)
+		}
+	})
+
+	t.Run("a shell on a tier stands on its private address", func(t *testing.T) {
+		cmd, err := shellCommand(cfg, "payment", []string{"--", "sh", "-c", "ip -4 -o addr show eth0; echo \"$ROBOSHOP_LAB_INSTANCE\""})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "inet "+l.addr("payment").String()+"/24") || !strings.HasSuffix(string(out), "payment\n") {
+			t.Fatalf("ip addr inside payment: %v\n%s", err, out)
+		}
+		if _, err := shellCommand(cfg, "nowhere", nil); err == nil {
+			t.Fatal("a shell on an instance that does not exist")
+		}
+	})
+
 	t.Run("firewall refuses groups that break the policy", func(t *testing.T) {
 		// The edit a learner might make: payment's MySQL also accepting the
 		// frontend. It loads and renders, but a datastore accepts only its

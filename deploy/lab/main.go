@@ -12,6 +12,10 @@
 //	            draw who reaches whom as SVG (-graph; differences in red)
 //	lab down    remove every namespace, process and file of the lab (idempotent)
 //	lab metrics <service>   print a service's /metrics, asked from inside its namespace
+//	lab try <from> <to> <port> [tcp|udp]   what telnet (or a datagram) from one instance
+//	            to another's private address finds, and the rules (file:line) that decide it;
+//	            exit 1 when the network and the groups disagree
+//	lab shell <instance> [-- command...]   a shell inside an instance, as if logged in to it
 //	lab firewall [-groups DIR]   apply the security groups again, from DIR (a drill's
 //	            mutated copy) or the repository's, once they pass the security policy
 //	            (-break-policy applies them anyway); lab check compares with the repository's
@@ -19,10 +23,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/roboshop-go/roboshop/deploy/sg"
@@ -73,6 +79,26 @@ func main() {
 		}
 	case "metrics":
 		err = metrics(ctx, cfg, fs.Arg(0), os.Stdout)
+	case "try":
+		if fs.NArg() < 3 || fs.NArg() > 4 {
+			usage()
+		}
+		port, perr := strconv.Atoi(fs.Arg(2))
+		protocol := "tcp"
+		if fs.NArg() == 4 {
+			protocol = fs.Arg(3)
+		}
+		var r tried
+		if r, err = try(ctx, cfg, fs.Arg(0), fs.Arg(1), protocol, port, os.Stdout); perr != nil {
+			err = fmt.Errorf("port %q: %w", fs.Arg(2), perr)
+		} else if err == nil && r.Differs() {
+			err = errors.New("the network and the security groups disagree")
+		}
+	case "shell":
+		if fs.NArg() < 1 {
+			usage()
+		}
+		err = shell(cfg, fs.Arg(0), fs.Args()[1:])
 	case "firewall":
 		err = firewall(cfg, os.Stdout)
 	case "forward": // internal: started detached by up
@@ -87,6 +113,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: scripts/lab.sh up|status|check|down|firewall|picture|metrics <service> [-prefix rs] [-subnet 10.77.0] [-listen 127.0.0.1:8080] [-repo .] [-state /run/roboshop-lab] [-groups DIR]")
+	fmt.Fprintln(os.Stderr, "usage: scripts/lab.sh up|status|check|down|firewall|picture|metrics <service>|try <from> <to> <port> [tcp|udp]|shell <instance> [-- command...] [-prefix rs] [-subnet 10.77.0] [-listen 127.0.0.1:8080] [-repo .] [-state /run/roboshop-lab] [-groups DIR]")
 	os.Exit(2)
 }
