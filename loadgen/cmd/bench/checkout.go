@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"runtime"
@@ -35,6 +36,9 @@ type checkoutRun struct {
 	dbCeiling dbCeiling
 	hashing   hashing
 	pool      map[string]float64 // payment's MySQL pool over the measured part: poolCounters
+	// trips are the datastores' requests per order over the measured part:
+	// exact counts, where CPU per order is noisy.
+	trips map[string]float64
 }
 
 // poolCounters are payment's MySQL pool counters the report gives, as deltas
@@ -78,6 +82,7 @@ func (s *stack) checkoutPhase(ctx context.Context, d time.Duration, vus, shopper
 	// The CPU clock and the profiles start when the measured part does: after
 	// the sign-up and the warm-up.
 	cpu0 := map[string]time.Duration{}
+	var trips0, trips1 map[string]float64 // datastoreRequests
 	var pool0, pool1 map[string]float64
 	var signedUpAt time.Time
 	var mu sync.Mutex
@@ -99,6 +104,7 @@ func (s *stack) checkoutPhase(ctx context.Context, d time.Duration, vus, shopper
 			for _, p := range checkoutParts {
 				cpu0[p] = s.partCPU(p, loadgen)
 			}
+			trips0 = s.datastoreRequests(ctx)
 			for _, svc := range rssParts {
 				resetPeakRSS(s.pid(svc))
 			}
@@ -120,6 +126,7 @@ func (s *stack) checkoutPhase(ctx context.Context, d time.Duration, vus, shopper
 		for _, p := range checkoutParts {
 			cpu1[p] = s.partCPU(p, loadgen)
 		}
+		trips1 = s.datastoreRequests(ctx)
 		pool1 = s.metricValues("payment", poolCounters)
 	}
 	start := time.Now()
@@ -134,7 +141,7 @@ func (s *stack) checkoutPhase(ctx context.Context, d time.Duration, vus, shopper
 		return checkoutRun{}, err
 	}
 	r := checkoutRun{rep: rep, signUp: signedUpAt.Sub(start), cpuPerOrd: map[string]time.Duration{},
-		peakRSS: map[string]int{}, profiles: profiles, pool: map[string]float64{}}
+		peakRSS: map[string]int{}, profiles: profiles, pool: map[string]float64{}, trips: map[string]float64{}}
 	for _, name := range poolCounters {
 		r.pool[name] = pool1[name] - pool0[name]
 	}
@@ -144,6 +151,11 @@ func (s *stack) checkoutPhase(ctx context.Context, d time.Duration, vus, shopper
 		}
 	}
 	r.perSecond = float64(r.orders) / rep.MeasuredSeconds
+	for name, n := range trips1 {
+		if r.orders > 0 && trips0 != nil {
+			r.trips[name] = (n - trips0[name] - 1) / float64(r.orders) // less the counter's own reading
+		}
+	}
 	for _, p := range checkoutParts {
 		if r.orders > 0 {
 			r.cpuPerOrd[p] = (cpu1[p] - cpu0[p]) / time.Duration(r.orders)
@@ -154,6 +166,44 @@ func (s *stack) checkoutPhase(ctx context.Context, d time.Duration, vus, shopper
 	}
 	return r, nil
 }
+
+// datastoreRequests reads how many statements MariaDB and commands Redis
+// have served so far (each reading counts itself once).
+func (s *stack) datastoreRequests(ctx context.Context) map[string]float64 {
+	out := map[string]float64{}
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = benchSecrets.MySQLUser, benchSecrets.MySQLPassword, "tcp", s.addr("payment-mysql"), "payment"
+	if db, err := sql.Open("mysql", cfg.FormatDSN()); err == nil {
+		var name string
+		var n float64
+		if db.QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'Questions'").Scan(&name, &n) == nil {
+			out[tripsMariaDB] = n
+		}
+		db.Close()
+	}
+	d := net.Dialer{Timeout: 2 * time.Second}
+	if conn, err := d.DialContext(ctx, "tcp", s.addr("cart-redis")); err == nil {
+		_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := conn.Write([]byte("INFO stats\r\n")); err == nil {
+			raw, _ := io.ReadAll(io.LimitReader(conn, 64<<10))
+			for _, line := range strings.Split(string(raw), "\r\n") {
+				if v, ok := strings.CutPrefix(line, "total_commands_processed:"); ok {
+					out[tripsRedis], _ = strconv.ParseFloat(v, 64)
+				}
+				if strings.HasPrefix(line, "# ") && !strings.HasPrefix(line, "# Stats") {
+					break
+				}
+			}
+		}
+		conn.Close()
+	}
+	return out
+}
+
+const (
+	tripsMariaDB = "MariaDB statements"
+	tripsRedis   = "Redis commands"
+)
 
 // rssParts are the processes whose peak RSS over the measured part the report gives.
 var rssParts = append(append([]string{}, services...), "payment-mysql")

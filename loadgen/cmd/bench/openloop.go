@@ -197,6 +197,9 @@ func writeOpenLoopReport(w io.Writer, o options, db dbCeiling, best float64, ste
 		}
 		return fmt.Sprintf("**%.2f ms (%.2f×)**", ms(sum), ratio(sum, db.cpuPerCheckout))
 	})
+	for _, name := range []string{tripsMariaDB, tripsRedis} {
+		row(name+" per order", func(r checkoutRun) string { return fmt.Sprintf("%.1f", r.trips[name]) })
+	}
 	row("CPU per order: loadgen, the whole machine", func(r checkoutRun) string {
 		return fmt.Sprintf("%.2f, %.2f ms", ms(r.cpuPerOrd["loadgen"]), ms(r.cpuPerOrd["machine"]))
 	})
