@@ -278,6 +278,7 @@ func (s *mysqlStore) CreateIntent(ctx context.Context, it intent) (string, error
 		return "", err
 	}
 	if it.Reference != "" {
+		now := time.Now().UTC()
 		// One statement, one round trip: the intent is inserted only while
 		// the claim is still it's, and the claim's row is locked as it is
 		// read, so a takeover waits for this intent and then sees it (as in
@@ -287,7 +288,7 @@ func (s *mysqlStore) CreateIntent(ctx context.Context, it intent) (string, error
 			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM cart_claims
 			WHERE user_id = ? AND claim_id = ? AND state = ? AND charge_ref = ? FOR UPDATE`,
 			it.ID, it.Reference, it.User, it.ClaimID, it.Key, it.Order.ID, it.Order.TotalCents, it.Order.Currency,
-			string(order), intentPending, time.Now().UTC(), time.Now().UTC(), it.User, it.ClaimID, claimActive, it.Reference)
+			string(order), intentPending, now, now, it.User, it.ClaimID, claimActive, it.Reference)
 		if err != nil {
 			return "", unavailable(err)
 		}

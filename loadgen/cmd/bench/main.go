@@ -40,6 +40,7 @@ type options struct {
 	checkoutOnly              bool
 	openLoop                  bool
 	at                        []float64 // -at: the open loop's rates, no search
+	gomaxprocs                int       // the services' GOMAXPROCS; 0: Go's own choice
 }
 
 func main() {
@@ -54,6 +55,7 @@ func main() {
 	flag.DurationVar(&o.checkout, "checkout", 90*time.Second, "length of the checkout phase (the first 10 s left out)")
 	flag.IntVar(&o.shoppers, "shoppers", 16, "shoppers each checkout virtual user plays in turn, each from its own address, signed up before the phase")
 	flag.BoolVar(&o.checkoutOnly, "checkout-only", false, "run only the password hashing, checkout and database ceiling phases")
+	flag.IntVar(&o.gomaxprocs, "gomaxprocs", 0, "the services' GOMAXPROCS (0: Go's own, the machine's cores or the container's CPU limit)")
 	flag.BoolVar(&o.openLoop, "open-loop", false, "find the highest checkout rate sustained with 0 errors (open loop), then measure latency and CPU per order at 25% and 50% of it")
 	flag.Func("at", "with -open-loop: measure at these checkout rates (comma-separated, per second) instead of searching for the highest sustained one and taking 25% and 50% of it", func(v string) error {
 		for _, f := range strings.Split(v, ",") {
@@ -85,6 +87,7 @@ var benchSecrets = topology.Secrets{MySQLUser: "roboshop", MySQLPassword: "bench
 // needs: the ceiling's trivial handler and an nginx in front of it.
 type stack struct {
 	bcryptCost int
+	gomaxprocs int
 	dir        string
 	bin        string
 	bins       map[string]string
@@ -126,7 +129,11 @@ func (s *stack) up(ctx context.Context, repo string) error {
 		Addr:    func(part string) (string, int) { return "127.0.0.1", s.port(part) },
 		Secrets: benchSecrets,
 		ServiceEnv: func(svc string) map[string]string {
-			return map[string]string{"LOG_LEVEL": "warn", "PPROF_ADDR": s.addr(svc + "-pprof"), "BCRYPT_COST": strconv.Itoa(s.bcryptCost)}
+			env := map[string]string{"LOG_LEVEL": "warn", "PPROF_ADDR": s.addr(svc + "-pprof"), "BCRYPT_COST": strconv.Itoa(s.bcryptCost)}
+			if s.gomaxprocs > 0 {
+				env["GOMAXPROCS"] = strconv.Itoa(s.gomaxprocs)
+			}
+			return env
 		}}
 	if err := topology.Start(ctx, plan, s.local); err != nil {
 		return err
