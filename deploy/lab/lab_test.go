@@ -369,23 +369,9 @@ func TestLab(t *testing.T) {
 	})
 
 	t.Run("the seed exercise: a rule added live opens frontend to payment, removed closes it", func(t *testing.T) {
-		dir := t.TempDir()
-		files, _ := filepath.Glob(filepath.Join(repo, "deploy", "security-groups", "*.yaml"))
-		for _, f := range files {
-			raw, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			switch filepath.Base(f) {
-			case "frontend.yaml":
-				raw = []byte(strings.Replace(string(raw), "egress:\n", "egress:\n  - description: \"telnet to payment (lesson)\"\n    port: 8080\n    group: payment\n", 1))
-			case "payment.yaml":
-				raw = []byte(strings.Replace(string(raw), "ingress:\n", "ingress:\n  - description: \"telnet from the frontend (lesson)\"\n    port: 8080\n    group: frontend\n", 1))
-			}
-			if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), raw, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		dir := editedGroups(t, repo,
+			groupEdit{"frontend.yaml", "egress", "  - description: \"telnet to payment (lesson)\"\n    port: 8080\n    group: payment\n"},
+			groupEdit{"payment.yaml", "ingress", "  - description: \"telnet from the frontend (lesson)\"\n    port: 8080\n    group: frontend\n"})
 		edited := cfg
 		edited.Groups = dir
 		start := time.Now()
@@ -425,20 +411,7 @@ func TestLab(t *testing.T) {
 		// The edit a learner might make: payment's MySQL also accepting the
 		// frontend. It loads and renders, but a datastore accepts only its
 		// own service.
-		dir := t.TempDir()
-		files, _ := filepath.Glob(filepath.Join(repo, "deploy", "security-groups", "*.yaml"))
-		for _, f := range files {
-			raw, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if filepath.Base(f) == "payment-mysql.yaml" {
-				raw = []byte(strings.Replace(string(raw), "ingress:\n", "ingress:\n  - description: \"the frontend, by mistake\"\n    port: 3306\n    group: frontend\n", 1))
-			}
-			if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), raw, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		dir := editedGroups(t, repo, groupEdit{"payment-mysql.yaml", "ingress", "  - description: \"the frontend, by mistake\"\n    port: 3306\n    group: frontend\n"})
 		edited := cfg
 		edited.Groups = dir
 		var out bytes.Buffer
@@ -483,6 +456,32 @@ func TestLab(t *testing.T) {
 			t.Fatalf("the picture must draw the extra port in red (%v):\n%s", err, dot)
 		}
 	})
+}
+
+// groupEdit puts rule first in a group file's ingress or egress list.
+type groupEdit struct{ file, direction, rule string }
+
+// editedGroups is a copy of the repository's security groups with the edits
+// a learner would make, in a directory for lab firewall -groups.
+func editedGroups(t *testing.T, repo string, edits ...groupEdit) string {
+	t.Helper()
+	dir := t.TempDir()
+	files, _ := filepath.Glob(filepath.Join(repo, "deploy", "security-groups", "*.yaml"))
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range edits {
+			if filepath.Base(f) == e.file {
+				raw = []byte(strings.Replace(string(raw), e.direction+":\n", e.direction+":\n"+e.rule, 1))
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
 
 // namespaceDialer opens a client's connections from inside a namespace.
