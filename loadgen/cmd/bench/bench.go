@@ -42,7 +42,7 @@ func bench(ctx context.Context, o options) error {
 	if err := os.Chmod(dir, 0o755); err != nil { // nginx workers read their temp dirs
 		return err
 	}
-	s := &stack{bcryptCost: o.bcryptCost, gomaxprocs: o.gomaxprocs, dir: dir, bin: filepath.Join(dir, "bin"), ports: map[string]int{}, local: &topology.Local{LogDir: dir}}
+	s := &stack{bcryptCost: o.bcryptCost, gomaxprocs: o.gomaxprocs, serviceEnv: o.serviceEnv, dir: dir, bin: filepath.Join(dir, "bin"), ports: map[string]int{}, local: &topology.Local{LogDir: dir}}
 	defer s.stop()
 	if err := s.up(ctx, repo); err != nil {
 		return fmt.Errorf("%w (logs in %s)", err, dir)

@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -41,6 +42,7 @@ type options struct {
 	openLoop                  bool
 	at                        []float64 // -at: the open loop's rates, no search
 	gomaxprocs                int       // the services' GOMAXPROCS; 0: Go's own choice
+	serviceEnv                map[string]string
 }
 
 func main() {
@@ -55,6 +57,15 @@ func main() {
 	flag.DurationVar(&o.checkout, "checkout", 90*time.Second, "length of the checkout phase (the first 10 s left out)")
 	flag.IntVar(&o.shoppers, "shoppers", 16, "shoppers each checkout virtual user plays in turn, each from its own address, signed up before the phase")
 	flag.BoolVar(&o.checkoutOnly, "checkout-only", false, "run only the password hashing, checkout and database ceiling phases")
+	o.serviceEnv = map[string]string{}
+	flag.Func("service-env", "KEY=VALUE in every service's environment (repeatable), e.g. GOMEMLIMIT=32MiB", func(v string) error {
+		key, value, ok := strings.Cut(v, "=")
+		if !ok || key == "" {
+			return fmt.Errorf("want KEY=VALUE, not %q", v)
+		}
+		o.serviceEnv[key] = value
+		return nil
+	})
 	flag.IntVar(&o.gomaxprocs, "gomaxprocs", 0, "the services' GOMAXPROCS (0: Go's own, the machine's cores or the container's CPU limit)")
 	flag.BoolVar(&o.openLoop, "open-loop", false, "find the highest checkout rate sustained with 0 errors (open loop), then measure latency and CPU per order at 25% and 50% of it")
 	flag.Func("at", "with -open-loop: measure at these checkout rates (comma-separated, per second) instead of searching for the highest sustained one and taking 25% and 50% of it", func(v string) error {
@@ -88,6 +99,7 @@ var benchSecrets = topology.Secrets{MySQLUser: "roboshop", MySQLPassword: "bench
 type stack struct {
 	bcryptCost int
 	gomaxprocs int
+	serviceEnv map[string]string
 	dir        string
 	bin        string
 	bins       map[string]string
@@ -133,6 +145,7 @@ func (s *stack) up(ctx context.Context, repo string) error {
 			if s.gomaxprocs > 0 {
 				env["GOMAXPROCS"] = strconv.Itoa(s.gomaxprocs)
 			}
+			maps.Copy(env, s.serviceEnv)
 			return env
 		}}
 	if err := topology.Start(ctx, plan, s.local); err != nil {
