@@ -107,7 +107,11 @@ func (co *checkout) Run(ctx context.Context, in checkoutInput) (outcome, error) 
 		return outcome{}, err
 	}
 	if !claimed {
-		return replay(rec, in.Fingerprint)
+		out, err := replay(rec, in.Fingerprint)
+		if err == nil && out.Status == http.StatusCreated {
+			co.settleRecorded(ctx, in.User, in.Token)
+		}
+		return out, err
 	}
 	claimID, reference, resolvedStale, err := co.claimCart(ctx, in.User, in.Token)
 	if err != nil {
@@ -295,6 +299,20 @@ func (co *checkout) claimCart(ctx context.Context, user, token string) (claimID,
 		}
 	}
 	return "", "", resolvedStale, errCartBusy()
+}
+
+// settleRecorded settles the cart of an order a replayed checkout answers
+// when that is still to do: the reconciler recorded the order of a checkout
+// that died (it holds no shopper's token to settle with), or the checkout's
+// own settle failed. The replay's answer stands whatever this finds.
+func (co *checkout) settleRecorded(ctx context.Context, user, token string) {
+	held, err := co.st.CartClaim(ctx, user)
+	if err == nil && held.State == claimOrdered {
+		err = co.settlePending(ctx, user, token, held)
+	}
+	if err != nil && !errors.Is(err, errNotFound) {
+		co.logger.Warn("order replayed; its cart is settled at the next quote or checkout", "error", err.Error())
+	}
 }
 
 // settlePending finishes an ordered claim whose cart settlement failed earlier.

@@ -261,6 +261,53 @@ func TestCrashAtEveryStepChargesOnce(t *testing.T) {
 	}
 }
 
+// TestReplayAfterTheReconcilerSettlesTheCart: payment dies after the charge
+// and, before the shopper retries, the reconciler records the order from the
+// intent (it holds no shopper's token, so the cart stays unsettled and the
+// claim ordered). The retry with the same key is answered the order (201,
+// replayed) and settles the cart then: no claim is left waiting for a next
+// quote or checkout that may never come.
+func TestReplayAfterTheReconcilerSettlesTheCart(t *testing.T) {
+	t.Parallel()
+	s := newCrashShop(t)
+	user := s.shopper(t, "DR-001", 1, "KP-002", 2)
+	crashing := s.payment(t, crashAfterCharge)
+	body := quotedCheckout(t, crashing, user)
+	checkoutDies(t, crashing, user, "first", body)
+
+	again := s.payment(t, "")
+	db := openDB(t, s.dsn)
+	deadline := time.Now().Add(40 * time.Second)
+	for {
+		var state string
+		if err := db.QueryRow("SELECT state FROM charge_intents").Scan(&state); err != nil {
+			t.Fatal(err)
+		}
+		if state == intentOrdered {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the reconciler did not record the order within 40 s (intent %s)", state)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if r := reconcileLedger(t, s, user); r.claims != 1 || r.cartLines != 2 {
+		t.Fatalf("before the retry: %d claims, %d cart lines; want the claim ordered and the cart as it was", r.claims, r.cartLines)
+	}
+	code, resp, err := testkit.TrySend(t, again, testkit.Request{Method: "POST", Path: "/checkout", Token: user,
+		Body: body, Headers: map[string]string{"Idempotency-Key": "first"}})
+	if err != nil || code != http.StatusCreated || !strings.Contains(string(resp), `"status":"paid"`) {
+		t.Fatalf("the retry: %d %s %v, want the order replayed", code, resp, err)
+	}
+	r := reconcileLedger(t, s, user)
+	for _, p := range r.problems {
+		t.Error(p)
+	}
+	if r.captured != 1 || r.orders != 1 || r.claims != 0 || r.cartLines != 0 {
+		t.Fatalf("after the replay: %d captured, %d orders, %d claims, %d cart lines; want 1, 1, 0, 0", r.captured, r.orders, r.claims, r.cartLines)
+	}
+}
+
 // failingRefunds is a gateway whose first refunds fail, as a processor's
 // outage would, and which can hold a charge until the test lets it go.
 type failingRefunds struct {
