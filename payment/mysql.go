@@ -280,7 +280,7 @@ func (s *mysqlStore) CreateIntent(ctx context.Context, it intent) (string, error
 	if it.Reference != "" {
 		now := time.Now().UTC()
 		// One statement, one round trip: the intent is inserted only while
-		// the claim is still it's, and the claim's row is locked as it is
+		// the claim is still its checkout's, and the claim's row is locked as it is
 		// read, so a takeover waits for this intent and then sees it (as in
 		// the transaction below).
 		res, err := s.db.ExecContext(ctx, `INSERT INTO charge_intents (id, reference, user_id, claim_id, idem_key, order_id,
@@ -525,12 +525,13 @@ const orderColumns = `o.id, o.status, o.subtotal_cents, o.shipping_cents, o.tota
 	o.ship_name, o.ship_line1, o.ship_line2, o.ship_city, o.ship_postal_code, o.ship_country, o.created_at,
 	p.id, p.card_brand, p.card_last4`
 
-func scanOrder(row interface{ Scan(...any) error }) (Order, error) {
+// scanOrder reads orderColumns, then into more whatever columns follow them.
+func scanOrder(row interface{ Scan(...any) error }, more ...any) (Order, error) {
 	var o Order
 	a := &o.ShippingAddress
-	err := row.Scan(&o.ID, &o.Status, &o.SubtotalCents, &o.ShippingCents, &o.TotalCents, &o.Currency,
+	err := row.Scan(append([]any{&o.ID, &o.Status, &o.SubtotalCents, &o.ShippingCents, &o.TotalCents, &o.Currency,
 		&a.Name, &a.Line1, &a.Line2, &a.City, &a.PostalCode, &a.Country, &o.CreatedAt,
-		&o.Payment.ID, &o.Payment.Brand, &o.Payment.Last4)
+		&o.Payment.ID, &o.Payment.Brand, &o.Payment.Last4}, more...)...)
 	o.Items = []OrderLine{}
 	return o, err
 }
@@ -551,17 +552,13 @@ func (s *mysqlStore) Orders(ctx context.Context, user string, limit, offset int)
 	orders := []Order{}
 	total := -1
 	for rows.Next() {
-		var o Order
 		var sku, name sql.NullString
 		var qty, unit, line sql.NullInt64
-		a := &o.ShippingAddress
-		if err := rows.Scan(&o.ID, &o.Status, &o.SubtotalCents, &o.ShippingCents, &o.TotalCents, &o.Currency,
-			&a.Name, &a.Line1, &a.Line2, &a.City, &a.PostalCode, &a.Country, &o.CreatedAt,
-			&o.Payment.ID, &o.Payment.Brand, &o.Payment.Last4, &total, &sku, &name, &qty, &unit, &line); err != nil {
+		o, err := scanOrder(rows, &total, &sku, &name, &qty, &unit, &line)
+		if err != nil {
 			return nil, 0, unavailable(err)
 		}
 		if n := len(orders); n == 0 || orders[n-1].ID != o.ID {
-			o.Items = []OrderLine{}
 			orders = append(orders, o)
 		}
 		if sku.Valid {
