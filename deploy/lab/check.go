@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -10,7 +9,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/roboshop-go/roboshop/deploy/sg"
@@ -107,16 +105,11 @@ func picture(cfg config, path string) error {
 	return writeGraph(graphDOT(l, probes), path)
 }
 
-// reachable: a connection or a refusal (RST: the packet got through, nothing
-// listens) means the network allows it; a timeout or a local EPERM (egress
-// drop) means it is blocked.
+// reachable: whether the network lets src open a TCP connection to dst on
+// port (tryTCP says how that is told).
 func (l *layout) reachable(ctx context.Context, src, dst string, port int) bool {
-	conn, err := l.dialFrom(ctx, src, l.hostPort(dst, port), probeTimeout)
-	if err == nil {
-		conn.Close()
-		return true
-	}
-	return errors.Is(err, syscall.ECONNREFUSED)
+	reached, _ := l.tryTCP(ctx, src, l.hostPort(dst, port))
+	return reached
 }
 
 // printMatrix prints, for each source and destination, the ports that connect;

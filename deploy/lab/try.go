@@ -17,9 +17,6 @@ import (
 	"github.com/roboshop-go/roboshop/deploy/sg"
 )
 
-// tryTimeout is how long try waits for an answer: a dropped packet gets none.
-const tryTimeout = time.Second
-
 // tried is what try found: the network's answer and the groups' verdict.
 type tried struct {
 	From, To, Protocol string
@@ -94,11 +91,12 @@ func allowedOrNot(allowed bool) string {
 	return "blocked"
 }
 
-// tryTCP: a connection, or a refusal (the packet got through and nothing
-// listens), is reached; no answer, or the source's own firewall refusing to
-// send (EPERM), is blocked.
+// tryTCP: a connection, or a refusal (RST: the packet got through and nothing
+// listens), is reached; no answer within probeTimeout, or the source's own
+// firewall refusing to send (EPERM), is blocked. The check's matrix and try
+// both tell reached from blocked this way.
 func (l *layout) tryTCP(ctx context.Context, from, addr string) (bool, string) {
-	conn, err := l.dialFrom(ctx, from, addr, tryTimeout)
+	conn, err := l.dialFrom(ctx, from, addr, probeTimeout)
 	switch {
 	case err == nil:
 		conn.Close()
@@ -108,7 +106,7 @@ func (l *layout) tryTCP(ctx context.Context, from, addr string) (bool, string) {
 	case errors.Is(err, syscall.EPERM):
 		return false, "the source's own firewall dropped it"
 	default:
-		return false, fmt.Sprintf("no answer within %s", tryTimeout)
+		return false, fmt.Sprintf("no answer within %s", probeTimeout)
 	}
 }
 
@@ -127,7 +125,7 @@ func (l *layout) tryUDP(from, addr string) (bool, string) {
 		}
 		return false, err.Error()
 	}
-	_ = conn.SetReadDeadline(time.Now().Add(tryTimeout))
+	_ = conn.SetReadDeadline(time.Now().Add(probeTimeout))
 	_, err = conn.Read(make([]byte, 512))
 	switch {
 	case err == nil:
@@ -135,7 +133,7 @@ func (l *layout) tryUDP(from, addr string) (bool, string) {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return true, "port unreachable: nothing listens there"
 	default:
-		return false, fmt.Sprintf("no answer within %s (or a listener that never answers)", tryTimeout)
+		return false, fmt.Sprintf("no answer within %s (or a listener that never answers)", probeTimeout)
 	}
 }
 
