@@ -67,6 +67,16 @@ func checkoutDies(t *testing.T, base, user, key string, body map[string]any) {
 	}
 }
 
+// checkoutDiedAt has user's checkout (key "first") kill payment at point,
+// then starts payment again: its URL, and the checkout's body for a retry.
+func (s *crashShop) checkoutDiedAt(t *testing.T, point, user string) (again string, body map[string]any) {
+	t.Helper()
+	crashing := s.payment(t, point)
+	body = quotedCheckout(t, crashing, user)
+	checkoutDies(t, crashing, user, "first", body)
+	return s.payment(t, ""), body
+}
+
 // payment starts a payment process, made to die at crashAt ("" for never).
 func (s *crashShop) payment(t *testing.T, crashAt string) string {
 	t.Helper()
@@ -220,11 +230,7 @@ func TestCrashAtEveryStepChargesOnce(t *testing.T) {
 				t.Parallel()
 				s := newCrashShop(t)
 				user := s.shopper(t, "DR-001", 1, "KP-002", 2)
-				crashing := s.payment(t, point)
-				body := quotedCheckout(t, crashing, user)
-				checkoutDies(t, crashing, user, "first", body)
-
-				again := s.payment(t, "")
+				again, body := s.checkoutDiedAt(t, point, user)
 				key := "retry"
 				if sameKey {
 					key = "first"
@@ -271,11 +277,7 @@ func TestReplayAfterTheReconcilerSettlesTheCart(t *testing.T) {
 	t.Parallel()
 	s := newCrashShop(t)
 	user := s.shopper(t, "DR-001", 1, "KP-002", 2)
-	crashing := s.payment(t, crashAfterCharge)
-	body := quotedCheckout(t, crashing, user)
-	checkoutDies(t, crashing, user, "first", body)
-
-	again := s.payment(t, "")
+	again, body := s.checkoutDiedAt(t, crashAfterCharge, user)
 	db := openDB(t, s.dsn)
 	deadline := time.Now().Add(40 * time.Second)
 	for {
