@@ -159,10 +159,10 @@ func (g *Group) readLines(raw []byte) error {
 	}
 	top := doc.Content[0].Content
 	for i := 0; i+1 < len(top); i += 2 {
-		rules := g.rules(top[i].Value)
 		if (top[i].Value != Ingress && top[i].Value != Egress) || top[i+1].Kind != yaml.SequenceNode {
 			continue
 		}
+		rules := g.rules(top[i].Value)
 		for j, item := range top[i+1].Content {
 			if j < len(rules) {
 				rules[j].Line = item.Line
