@@ -81,10 +81,12 @@ func Check(p *types.Project, set *sg.Set) []string {
 			fail("service %s: no security group of that name in deploy/security-groups", name)
 		}
 	}
-	// ruleBetween: does any rule let a reach b or b reach a?
+	// ruleBetween: does any rule let a connect to b or b to a? A compose
+	// network carries every protocol and port (it cannot say ICMP or UDP
+	// alone), so only a TCP rule, what the services' calls are, justifies one.
 	ruleBetween := func(a, b string) bool {
 		for _, r := range set.Flat() {
-			if r.PeerGroup != "" && (r.Group == a && r.PeerGroup == b || r.Group == b && r.PeerGroup == a) {
+			if r.Protocol == sg.TCP && r.PeerGroup != "" && (r.Group == a && r.PeerGroup == b || r.Group == b && r.PeerGroup == a) {
 				return true
 			}
 		}

@@ -101,6 +101,31 @@ func TestComposeMirrorsSecurityGroups(t *testing.T) {
 	}
 }
 
+// TestANetworkNeedsATCPRule: compose networks carry every protocol, so two
+// services whose groups join them by ICMP alone must not share one (it would
+// open every TCP port between them too).
+func TestANetworkNeedsATCPRule(t *testing.T) {
+	p, err := LoadWithObservability(context.Background(), "../../docker-compose.yml", testSecrets...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := sg.Load("../security-groups")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if problems := Check(p, set); len(problems) > 0 {
+		t.Fatalf("the groups as they are: %v", problems)
+	}
+	ping := sg.Rule{Group: "cart-redis", Protocol: sg.ICMP, ICMPType: new(sg.EchoRequest), ICMPCode: new(-1), Description: "ping"}
+	set.Groups["cart"].Egress[0] = ping // was its TCP rule to its Redis
+	ping.Group = "cart"
+	set.Groups["cart-redis"].Ingress[0] = ping
+	want := "services cart and cart-redis share network"
+	if got := strings.Join(Check(p, set), "\n"); !strings.Contains(got, want) {
+		t.Fatalf("with ping alone between cart and its Redis: %q, want %q", got, want)
+	}
+}
+
 func TestCheckCatches(t *testing.T) {
 	tests := []struct {
 		name, old, new, want string

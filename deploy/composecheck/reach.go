@@ -36,6 +36,11 @@ func Reaches(p *types.Project, set *sg.Set) ([]Reach, error) {
 	ports := map[string]map[int]bool{}
 	joined := map[[2]string]bool{}
 	for _, r := range set.Flat() {
+		// Only TCP is probed: a compose network has no rule of its own for
+		// ICMP or UDP (the containers on it reach each other with both).
+		if r.Protocol != sg.TCP {
+			continue
+		}
 		if _, ok := p.Services[r.PeerGroup]; !ok || r.PeerGroup == "" {
 			continue
 		}

@@ -69,6 +69,9 @@ const (
 	WhyAdmin    = "the bastion is an EC2 host; on a cluster, kubectl exec through the API server (and RBAC) takes its place"
 	WhySSH      = "pods run no SSH server; kubectl exec replaces it"
 	WhyDownload = "first-boot downloads: the kubelet pulls images, the pod itself needs no internet"
+	// A NetworkPolicy's ports are TCP, UDP or SCTP: it has no way to say
+	// ICMP, and enforcers differ in what they do with it.
+	WhyICMP = "a NetworkPolicy cannot express ICMP (its ports are TCP, UDP and SCTP only); kubectl exec and the pods' probes take ping's place"
 )
 
 // NetworkPolicies renders set, as sg.Set.Direct returns it (Services take
@@ -96,6 +99,8 @@ func NetworkPolicies(set *sg.Set) ([]networkingv1.NetworkPolicy, []Dropped) {
 		p.Spec.Ingress, p.Spec.Egress = []networkingv1.NetworkPolicyIngressRule{}, []networkingv1.NetworkPolicyEgressRule{}
 		for _, r := range g.Ingress {
 			switch {
+			case r.Protocol == sg.ICMP:
+				drop(g, sg.Ingress, r, WhyICMP)
 			case r.Port == 22:
 				drop(g, sg.Ingress, r, WhySSH)
 			case r.Group != "" && set.Groups[r.Group].Tier == sg.TierAdmin:
@@ -113,6 +118,8 @@ func NetworkPolicies(set *sg.Set) ([]networkingv1.NetworkPolicy, []Dropped) {
 		}
 		for _, r := range g.Egress {
 			switch {
+			case r.Protocol == sg.ICMP:
+				drop(g, sg.Egress, r, WhyICMP)
 			case r.Port == 22:
 				drop(g, sg.Egress, r, WhySSH)
 			case r.Group != "":
@@ -224,7 +231,7 @@ reaches that listener's pods directly, on the port it forwards to.
 Rules with no pod equivalent:
 `, strings.Join(balancers, ", "))
 	for _, d := range dropped {
-		fmt.Fprintf(&b, "  %s %s %s port %d %s: %s\n", d.Group, d.Direction, peerWord(d), d.Rule.Port, d.Rule.Peer(), d.Why)
+		fmt.Fprintf(&b, "  %s %s %s %s %s: %s\n", d.Group, d.Direction, d.Rule.What(), peerWord(d), d.Rule.Peer(), d.Why)
 	}
 	b.WriteString("*/}}\n{{- if .Values.networkPolicy.enabled }}\n")
 	for _, p := range policies {

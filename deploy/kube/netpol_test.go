@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -73,6 +74,8 @@ func TestOnlyRulesWithNoPodEquivalentAreLeftOut(t *testing.T) {
 			fits = d.Rule.Port == 22 && d.Rule.ToPort == 22
 		case WhyDownload:
 			fits = d.Direction == sg.Egress && d.Rule.CIDR != "" && (d.Rule.Port == 80 || d.Rule.Port == 443)
+		case WhyICMP:
+			fits = d.Rule.Protocol == sg.ICMP
 		}
 		if !fits {
 			t.Errorf("%s %s rule %+v left out as %q, which it is not", d.Group, d.Direction, d.Rule, d.Why)
@@ -96,6 +99,50 @@ func TestOnlyRulesWithNoPodEquivalentAreLeftOut(t *testing.T) {
 	// 0.0.0.0/0 and ::/0 become one "any source" rule per port.
 	if kept+len(dropped)+world/2 != all {
 		t.Errorf("%d rules kept + %d left out + %d merged = %d, but the groups have %d", kept, len(dropped), world/2, kept+len(dropped)+world/2, all)
+	}
+}
+
+// TestICMPIsLeftOutByNameAndUDPKept: a NetworkPolicy has no ICMP, so an
+// icmp rule between two groups with pods is left out with WhyICMP (never
+// rendered as a port), while a udp rule becomes a UDP port.
+func TestICMPIsLeftOutByNameAndUDPKept(t *testing.T) {
+	set := loadGroups(t)
+	set.Groups["cart"].Egress = append(set.Groups["cart"].Egress,
+		sg.Rule{Group: "catalogue", Protocol: sg.ICMP, ICMPType: new(sg.EchoRequest), ICMPCode: new(-1), Description: "ping"},
+		sg.Rule{Group: "catalogue", Protocol: sg.UDP, Port: 5353, ToPort: 5353, Description: "a datagram"})
+	set.Groups["catalogue"].Ingress = append(set.Groups["catalogue"].Ingress,
+		sg.Rule{Group: "cart", Protocol: sg.ICMP, ICMPType: new(sg.EchoRequest), ICMPCode: new(-1), Description: "ping"},
+		sg.Rule{Group: "cart", Protocol: sg.UDP, Port: 5353, ToPort: 5353, Description: "a datagram"})
+	policies, dropped := NetworkPolicies(set)
+	icmp := map[string]string{}
+	for _, d := range dropped {
+		if d.Rule.Protocol == sg.ICMP && d.Rule.Group != "bastion" && d.Group != "bastion" {
+			icmp[d.Group+" "+d.Direction] = d.Why
+		}
+	}
+	want := map[string]string{"cart egress": WhyICMP, "catalogue ingress": WhyICMP}
+	if !reflect.DeepEqual(icmp, want) {
+		t.Fatalf("icmp rules left out: %v, want %v", icmp, want)
+	}
+	udp := 0
+	for _, p := range policies {
+		for _, r := range p.Spec.Egress {
+			for _, port := range r.Ports {
+				if *port.Protocol == corev1.ProtocolUDP && port.Port.IntValue() == 5353 && p.Name == "cart" {
+					udp++
+				}
+			}
+		}
+		for _, r := range p.Spec.Ingress {
+			for _, port := range r.Ports {
+				if *port.Protocol == corev1.ProtocolUDP && port.Port.IntValue() == 5353 && p.Name == "catalogue" {
+					udp++
+				}
+			}
+		}
+	}
+	if udp != 2 {
+		t.Fatalf("the udp rule is in %d policy directions, want 2 (cart's egress, catalogue's ingress)", udp)
 	}
 }
 

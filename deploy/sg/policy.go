@@ -56,11 +56,16 @@ func (s *Set) Check() []string {
 				case dir == Egress && r.CIDRVariable != "":
 					fail(at, "egress must not depend on the admin CIDR")
 				}
-				if dir == Ingress && g.Tier == TierDatastore && r.Port != 22 && r.Group != g.Owner {
+				fromAdmin := r.Group != "" && s.Groups[r.Group] != nil && s.Groups[r.Group].Tier == TierAdmin
+				ssh := r.Protocol == TCP && r.Port == 22
+				if dir == Ingress && g.Tier == TierDatastore && !ssh && r.Protocol != ICMP && r.Group != g.Owner {
 					fail(at, "a datastore accepts only its own service (%s)", g.Owner)
 				}
-				if dir == Ingress && r.Port == 22 && r.Group != "" && s.Groups[r.Group] != nil && s.Groups[r.Group].Tier != TierAdmin {
+				if dir == Ingress && ssh && r.Group != "" && !fromAdmin {
 					fail(at, "SSH is accepted only from the bastion")
+				}
+				if dir == Ingress && r.Protocol == ICMP && r.Group != "" && !fromAdmin {
+					fail(at, "ICMP (ping) is accepted only from the bastion")
 				}
 			}
 		}
@@ -100,14 +105,19 @@ type Verdict struct {
 }
 
 // Explain reports whether the definitions let src send protocol traffic to dst
-// on port, and by which rules: dst must accept it (ingress) and src must be
+// on port (for icmp, port is the ICMP type: EchoRequest for ping), and by which rules: dst must accept it (ingress) and src must be
 // allowed to send it (egress), as with stateful security groups. src
 // "internet" is a host outside every group, matched by CIDR rules; adminCIDR
 // is what var.admin_cidr stands for, and addrOf gives a group's (or the
 // internet's) address for CIDR matching.
 func (s *Set) Explain(src, dst, protocol string, port int, adminCIDR netip.Prefix, addrOf func(string) netip.Addr) Verdict {
 	matches := func(r Rule, peer string) bool {
-		if r.Protocol != protocol || port < r.Port || port > r.ToPort {
+		switch {
+		case r.Protocol != protocol:
+			return false
+		case protocol == ICMP && r.Type() != port:
+			return false
+		case protocol != ICMP && (port < r.Port || port > r.ToPort):
 			return false
 		}
 		switch {
@@ -145,7 +155,7 @@ func (s *Set) Explain(src, dst, protocol string, port int, adminCIDR netip.Prefi
 func (s *Set) Ports() []int {
 	seen := map[int]bool{}
 	for _, f := range s.Flat() {
-		if f.Protocol == "tcp" && f.ToPort-f.FromPort < 16 {
+		if f.Protocol == TCP && f.ToPort-f.FromPort < 16 {
 			for p := f.FromPort; p <= f.ToPort; p++ {
 				seen[p] = true
 			}

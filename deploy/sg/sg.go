@@ -49,8 +49,13 @@ type Rule struct {
 	CIDR         string `yaml:"cidr,omitempty" json:"cidr,omitempty"`
 	CIDRVariable string `yaml:"cidr_variable,omitempty" json:"cidr_variable,omitempty"`
 	Protocol     string `yaml:"protocol,omitempty" json:"protocol"`
-	Port         int    `yaml:"port" json:"from_port"`
-	ToPort       int    `yaml:"to_port,omitempty" json:"to_port"`
+	// Port and ToPort are a tcp or udp rule's range.
+	Port   int `yaml:"port,omitempty" json:"from_port"`
+	ToPort int `yaml:"to_port,omitempty" json:"to_port"`
+	// ICMPType and ICMPCode are an icmp rule's message (8 is an echo request,
+	// what ping sends); a missing code is every code (-1, as AWS writes it).
+	ICMPType    *int   `yaml:"icmp_type,omitempty" json:"icmp_type,omitempty"`
+	ICMPCode    *int   `yaml:"icmp_code,omitempty" json:"icmp_code,omitempty"`
 	Description  string `yaml:"description" json:"description"`
 	// Listener is set only on a balancer's egress: the port of the listener
 	// whose requests this rule forwards to its group (see Direct).
@@ -79,7 +84,8 @@ type Set struct {
 }
 
 // FlatRule is one rule with its group and direction: the shape Terraform's
-// rule resources and the lab's firewall are made from.
+// rule resources and the lab's firewall are made from. For icmp, FromPort is
+// the ICMP type and ToPort the code (-1: every code), as in AWS's API.
 type FlatRule struct {
 	Key          string `json:"key"`
 	Group        string `json:"group"`
@@ -175,13 +181,57 @@ func (g *Group) readLines(raw []byte) error {
 // File is the file the group was read from (its base name).
 func (g *Group) File() string { return g.file }
 
+// Protocols a rule can name (AWS's tcp, udp and icmp).
+const (
+	TCP  = "tcp"
+	UDP  = "udp"
+	ICMP = "icmp"
+)
+
+// EchoRequest is the ICMP type ping sends.
+const EchoRequest = 8
+
 func (r *Rule) normalize() {
 	if r.Protocol == "" {
-		r.Protocol = "tcp"
+		r.Protocol = TCP
 	}
 	if r.ToPort == 0 {
 		r.ToPort = r.Port
 	}
+	if r.Protocol == ICMP && r.ICMPCode == nil {
+		r.ICMPCode = new(-1)
+	}
+}
+
+// Type is an icmp rule's ICMP type (-1 for another protocol).
+func (r Rule) Type() int {
+	if r.ICMPType == nil {
+		return -1
+	}
+	return *r.ICMPType
+}
+
+// Code is an icmp rule's ICMP code, -1 for every code (and another protocol).
+func (r Rule) Code() int {
+	if r.ICMPCode == nil {
+		return -1
+	}
+	return *r.ICMPCode
+}
+
+// What names what the rule lets through: "port 8080", "udp port 53",
+// "icmp type 8".
+func (r Rule) What() string {
+	switch r.Protocol {
+	case ICMP:
+		if r.Code() != -1 {
+			return fmt.Sprintf("icmp type %d code %d", r.Type(), r.Code())
+		}
+		return fmt.Sprintf("icmp type %d", r.Type())
+	case UDP:
+		return "udp port " + r.ports()
+	}
+	return "port " + r.ports()
 }
 
 // where names a rule for error messages: "cart.yaml: egress[2] (port 8080 to user)".
@@ -190,7 +240,7 @@ func (g *Group) where(direction string, i int, r Rule) string {
 	if direction == Egress {
 		prep = "to"
 	}
-	return fmt.Sprintf("%s: %s[%d] (port %s %s %s)", g.file, direction, i, r.ports(), prep, peer)
+	return fmt.Sprintf("%s: %s[%d] (%s %s %s)", g.file, direction, i, r.What(), prep, peer)
 }
 
 // Peer names the rule's peer: a group, a CIDR, or var.<cidr_variable>.
@@ -259,13 +309,25 @@ func (s *Set) validate() error {
 				if r.CIDRVariable != "" && r.CIDRVariable != AdminCIDRVariable {
 					errs = append(errs, fmt.Errorf("%s: unknown cidr_variable %q (only %s)", at, r.CIDRVariable, AdminCIDRVariable))
 				}
-				if r.Protocol != "tcp" && r.Protocol != "udp" {
-					errs = append(errs, fmt.Errorf("%s: protocol %q must be tcp or udp", at, r.Protocol))
+				switch r.Protocol {
+				case TCP, UDP:
+					if r.Port < 1 || r.Port > 65535 || r.ToPort < r.Port || r.ToPort > 65535 {
+						errs = append(errs, fmt.Errorf("%s: port out of range 1-65535", at))
+					}
+					if r.ICMPType != nil || r.ICMPCode != nil {
+						errs = append(errs, fmt.Errorf("%s: icmp_type and icmp_code are for protocol icmp", at))
+					}
+				case ICMP:
+					if r.Port != 0 || r.ToPort != 0 {
+						errs = append(errs, fmt.Errorf("%s: an icmp rule has icmp_type (and icmp_code), not ports", at))
+					}
+					if r.ICMPType == nil || r.Type() < 0 || r.Type() > 255 || r.Code() < -1 || r.Code() > 255 {
+						errs = append(errs, fmt.Errorf("%s: icmp_type 0-255 is required, icmp_code 0-255 or left out for every code", at))
+					}
+				default:
+					errs = append(errs, fmt.Errorf("%s: protocol %q must be tcp, udp or icmp", at, r.Protocol))
 				}
-				if r.Port < 1 || r.Port > 65535 || r.ToPort < r.Port || r.ToPort > 65535 {
-					errs = append(errs, fmt.Errorf("%s: port out of range 1-65535", at))
-				}
-				key := r.Protocol + "/" + r.ports() + "/" + r.Peer()
+				key := r.Protocol + "/" + r.What() + "/" + r.Peer()
 				if j, dup := seen[key]; dup {
 					errs = append(errs, fmt.Errorf("%s: duplicate of %s[%d]", at, dir, j))
 				}
@@ -425,9 +487,13 @@ func (s *Set) Flat() []FlatRule {
 		g := s.Groups[name]
 		for _, dir := range []string{Ingress, Egress} {
 			for i, r := range g.rules(dir) {
+				from, to := r.Port, r.ToPort
+				if r.Protocol == ICMP { // as AWS has it: the type and the code
+					from, to = r.Type(), r.Code()
+				}
 				out = append(out, FlatRule{
 					Key:   fmt.Sprintf("%s/%s/%d", name, dir, i),
-					Group: name, Direction: dir, Protocol: r.Protocol, FromPort: r.Port, ToPort: r.ToPort,
+					Group: name, Direction: dir, Protocol: r.Protocol, FromPort: from, ToPort: to,
 					PeerGroup: r.Group, CIDR: r.CIDR, CIDRVariable: r.CIDRVariable, Description: r.Description,
 					Listener: r.Listener,
 				})

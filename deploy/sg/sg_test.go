@@ -63,7 +63,13 @@ func TestLoadRejects(t *testing.T) {
 		{"two peers", "cart.yaml", "group: cart-redis", "group: cart-redis\n    cidr: 10.0.0.0/8", []string{"cart.yaml", "egress[0]", "exactly one of"}},
 		{"unknown field", "cart.yaml", "tier: service", "tier: service\nports: [1]", []string{"cart.yaml", "field ports not found"}},
 		{"name differs from file", "cart.yaml", "name: cart", "name: basket", []string{"cart.yaml", "must match the file name"}},
-		{"bad protocol", "cart.yaml", "    port: 6379", "    port: 6379\n    protocol: icmp", []string{"cart.yaml", "egress[0]", "protocol"}},
+		{"bad protocol", "cart.yaml", "    port: 6379", "    port: 6379\n    protocol: gre", []string{"cart.yaml", "egress[0]", `protocol "gre" must be tcp, udp or icmp`}},
+		{"icmp with a port", "cart.yaml", "    port: 6379", "    port: 6379\n    protocol: icmp\n    icmp_type: 8", []string{"cart.yaml", "egress[0]", "not ports"}},
+		{"icmp without a type", "payment.yaml", "    icmp_type: 8\n", "", []string{"payment.yaml", "ingress[2]", "icmp_type 0-255 is required"}},
+		{"icmp type out of range", "payment.yaml", "    icmp_type: 8\n", "    icmp_type: 256\n", []string{"payment.yaml", "ingress[2] (icmp type 256 from bastion)", "icmp_type 0-255"}},
+		{"icmp code out of range", "payment.yaml", "    icmp_type: 8\n", "    icmp_type: 8\n    icmp_code: -2\n", []string{"payment.yaml", "ingress[2] (icmp type 8 code -2 from bastion)", "icmp_code 0-255"}},
+		{"an icmp type on tcp", "cart.yaml", "    port: 6379", "    port: 6379\n    icmp_type: 8", []string{"cart.yaml", "egress[0]", "icmp_type and icmp_code are for protocol icmp"}},
+		{"udp port out of range", "cart.yaml", "    port: 6379", "    port: 0\n    protocol: udp", []string{"cart.yaml", "egress[0] (udp port 0 to cart-redis)", "port out of range"}},
 		{"unknown owner", "cart-redis.yaml", "owner: cart", "owner: basket", []string{"cart-redis.yaml", `owner "basket"`}},
 		{"listener on ingress", "user.yaml", "group: internal-alb\n", "group: internal-alb\n    listener: 8081\n",
 			[]string{"user.yaml: ingress[0]", "only for a balancer's egress"}},
@@ -115,6 +121,12 @@ func TestPolicyRejects(t *testing.T) {
 		{"no egress", "bastion.yaml", "egress:", "egress: []\nx_egress:", nil},
 		{"ssh from a service", "payment-mysql.yaml", "port: 22\n    group: bastion", "port: 22\n    group: payment",
 			[]string{"payment-mysql.yaml: ingress[1]", "only from the bastion"}},
+		{"ping from a service", "payment-mysql.yaml", "icmp_type: 8\n    group: bastion", "icmp_type: 8\n    group: payment",
+			[]string{"payment-mysql.yaml: ingress[2] (icmp type 8 from payment)", "ICMP (ping) is accepted only from the bastion"}},
+		{"ping from the world", "frontend.yaml", "icmp_type: 8\n    group: bastion", "icmp_type: 8\n    cidr: 0.0.0.0/0",
+			[]string{"frontend.yaml: ingress[2] (icmp type 8 from 0.0.0.0/0)", "only the load balancer (alb)"}},
+		{"admin cidr ping", "bastion.yaml", "port: 22\n    cidr_variable", "protocol: icmp\n    icmp_type: 8\n    cidr_variable",
+			[]string{"bastion.yaml: ingress[0] (icmp type 8 from var.admin_cidr)", "admin CIDR may reach only SSH"}},
 		{"admin cidr beyond ssh", "bastion.yaml", "port: 22\n    cidr_variable", "port: 443\n    cidr_variable",
 			[]string{"bastion.yaml: ingress[0]", "admin CIDR may reach only SSH"}},
 	}
@@ -237,6 +249,10 @@ func TestExplainNamesTheRulesWhereTheyAreWritten(t *testing.T) {
 		{"SSH from the admin network", "admin", "bastion", "tcp", 22, true, true, false},
 		{"SSH from the bastion", "bastion", "payment", "tcp", 22, true, true, true},
 		{"the protocol must match", "bastion", "payment", "udp", 22, false, false, false},
+		{"ping from the bastion", "bastion", "payment-mysql", "icmp", EchoRequest, true, true, true},
+		{"ping from the frontend", "frontend", "payment", "icmp", EchoRequest, false, false, false},
+		{"another icmp type", "bastion", "payment", "icmp", 13, false, false, false},
+		{"ping from the admin network", "admin", "bastion", "icmp", EchoRequest, false, false, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -19,9 +19,11 @@ locals {
           key           = "${name}/${direction}/${i}"
           group         = name
           direction     = direction
-          protocol      = try(r.protocol, "tcp")
-          from_port     = r.port
-          to_port       = try(r.to_port, r.port)
+          protocol = try(r.protocol, "tcp")
+          # An icmp rule's type and code take the ports' places, as in AWS's
+          # API (code -1: every code).
+          from_port     = try(r.protocol, "tcp") == "icmp" ? r.icmp_type : r.port
+          to_port       = try(r.protocol, "tcp") == "icmp" ? try(r.icmp_code, -1) : try(r.to_port, r.port)
           peer_group    = try(r.group, "")
           cidr          = try(r.cidr, "")
           cidr_variable = try(r.cidr_variable, "")
