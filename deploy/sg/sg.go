@@ -56,7 +56,7 @@ type Rule struct {
 	// what ping sends); a missing code is every code (-1, as AWS writes it).
 	ICMPType    *int   `yaml:"icmp_type,omitempty" json:"icmp_type,omitempty"`
 	ICMPCode    *int   `yaml:"icmp_code,omitempty" json:"icmp_code,omitempty"`
-	Description  string `yaml:"description" json:"description"`
+	Description string `yaml:"description" json:"description"`
 	// Listener is set only on a balancer's egress: the port of the listener
 	// whose requests this rule forwards to its group (see Direct).
 	Listener int `yaml:"listener,omitempty" json:"listener"`
