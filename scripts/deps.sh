@@ -6,7 +6,9 @@
 #   scripts/deps.sh lab    the lab (scripts/lab.sh): run's servers, the network
 #                          tools (nftables, iproute2, unshare, conntrack), Graphviz
 #                          for the lab's picture, what a learner uses on a tier
-#                          (telnet, nc, ping, curl), and FerretDB's server (SCRAM)
+#                          (telnet, nc, ping, curl), OpenSSH's server (started by
+#                          the lab in each instance, never as the host's service)
+#                          and client, and FerretDB's server (SCRAM)
 #   scripts/deps.sh test   the test command (scripts/test.sh): the lab's, and
 #                          Chromium (the browser test), etcd (the chart's API
 #                          server), systemd-analyze (the EC2 units' check), and the
@@ -47,6 +49,10 @@ if [ "$purpose" != run ]; then
 	want nc netcat-openbsd
 	want ping iputils-ping
 	want curl curl
+	# Debian's OpenSSH server, which the lab starts inside each instance
+	# (never as the host's own service: see below), and its client.
+	want sshd openssh-server
+	want ssh-keygen openssh-client
 fi
 if [ "$purpose" = test ]; then
 	want chromium chromium fonts-dejavu-core
@@ -56,6 +62,12 @@ fi
 if ((${#need[@]})); then
 	log "installing Debian packages for $purpose: ${need[*]} (about 2 minutes the first time)"
 	retry progress "$CACHE/apt.log" apt_install "${need[@]}"
+	# Installed for the lab, OpenSSH's server must not become the host's:
+	# apt_install kept it from starting, and where systemd runs, its units
+	# are not left enabled for the next boot either.
+	if [[ " ${need[*]} " == *" openssh-server "* ]] && [ -d /run/systemd/system ]; then
+		systemctl disable --quiet ssh.service ssh.socket 2>/dev/null || true
+	fi
 fi
 
 build_staticcheck() {

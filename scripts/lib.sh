@@ -121,10 +121,17 @@ apt_install() {
 	[ "$(id -u)" -eq 0 ] || sudo=sudo
 	local wait=(-o DPkg::Lock::Timeout=600)
 	$sudo apt-get "${wait[@]}" update -qq
-	printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
-	$sudo chmod +x /usr/sbin/policy-rc.d
+	# policy-rc.d answering 101 keeps a package's service from starting
+	# (openssh-server's would listen on the host's port 22); one the machine
+	# has already is left alone.
+	local own_policy=""
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+		$sudo chmod +x /usr/sbin/policy-rc.d
+		own_policy=1
+	fi
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get "${wait[@]}" install -y -qq --no-install-recommends "$@" >/dev/null
-	$sudo rm -f /usr/sbin/policy-rc.d
+	[ -z "$own_policy" ] || $sudo rm -f /usr/sbin/policy-rc.d
 }
 
 # free_port FIRST: the first TCP port from FIRST (of 100) that nothing listens on.

@@ -19,9 +19,25 @@ import (
 const probeTimeout = time.Second
 
 type probe struct {
-	src, dst       string
+	src, dst string
+	// protocol is tcp, udp or icmp; for icmp, port is the ICMP type (an echo
+	// request: ping).
+	protocol       string
 	port           int
 	expected, seen bool
+	answer         string // what came back, in a few words
+}
+
+// label is how the matrix and the picture write the probe: "8080",
+// "53/udp", "ping".
+func (p *probe) label() string {
+	switch p.protocol {
+	case sg.UDP:
+		return fmt.Sprintf("%d/udp", p.port)
+	case sg.ICMP:
+		return "ping"
+	}
+	return fmt.Sprint(p.port)
 }
 
 // check tries every (source instance, destination group, port in the
@@ -47,11 +63,26 @@ func check(ctx context.Context, cfg config, graph string, out io.Writer) (sg.Che
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			p.seen = l.reachable(ctx, p.src, p.dst, p.port)
+			p.seen, p.answer = l.reach(ctx, p.src, p.dst, p.protocol, p.port)
 		}()
 	}
 	wg.Wait()
+	if l.dir() == labGroups(cfg) {
+		fmt.Fprintf(out, "The lab runs its own groups (lab allow): %s; `scripts/lab.sh firewall` applies the repository's again.\n", l.dir())
+	}
 	rep := printMatrix(out, l, probes)
+	// A connection that is let through but refused (nothing listens) counts
+	// as reached; the SSH rules are only proven by a server that answers.
+	ssh, sshd := 0, 0
+	for _, p := range probes {
+		if p.protocol == sg.TCP && p.port == 22 && p.seen {
+			ssh++
+			if p.answer == answerConnected {
+				sshd++
+			}
+		}
+	}
+	fmt.Fprintf(out, "SSH: %d of %d connections the network let through to port 22 met a listening sshd\n", sshd, ssh)
 	if len(rep.Differences) > 0 {
 		fmt.Fprintln(out, "The network is not what the definitions say. After editing a group, apply it with `sudo scripts/lab.sh firewall`, then check again.")
 	}
@@ -72,22 +103,42 @@ func check(ctx context.Context, cfg config, graph string, out io.Writer) (sg.Che
 }
 
 // probes are every (source instance, destination group, port of the
-// definitions) with what the definitions expect of it.
+// definitions, each protocol) with what the definitions expect of it: the TCP
+// and UDP ports of the rules, and a ping where any rule allows one.
 func (l *layout) probes() []*probe {
-	addrOf := func(name string) netip.Addr { return l.addr(name) }
+	type flow struct {
+		protocol string
+		port     int
+	}
+	var flows []flow
+	for _, protocol := range []string{sg.TCP, sg.UDP} {
+		for _, port := range l.set.PortsOf(protocol) {
+			flows = append(flows, flow{protocol, port})
+		}
+	}
+	if l.set.HasICMP(sg.EchoRequest) {
+		flows = append(flows, flow{sg.ICMP, sg.EchoRequest})
+	}
 	var probes []*probe
 	for _, src := range l.instances() {
 		for _, dst := range l.groups {
 			if src == dst {
 				continue
 			}
-			for _, port := range l.set.Ports() {
-				probes = append(probes, &probe{src: src, dst: dst, port: port,
-					expected: l.set.Allows(src, dst, port, l.adminCIDR(), addrOf)})
+			for _, f := range flows {
+				probes = append(probes, &probe{src: src, dst: dst, protocol: f.protocol, port: f.port,
+					expected: l.explain(src, dst, f.protocol, f.port).Allowed})
 			}
 		}
 	}
 	return probes
+}
+
+// explain is the groups' verdict on src sending protocol to dst on port, with
+// the lab's addresses.
+func (l *layout) explain(src, dst, protocol string, port int) sg.Verdict {
+	addrOf := func(name string) netip.Addr { return l.addr(name) }
+	return l.set.Explain(src, dst, protocol, port, l.adminCIDR(), addrOf)
 }
 
 // picture draws what the definitions allow, as a lab with no difference
@@ -108,8 +159,22 @@ func picture(cfg config, path string) error {
 // reachable: whether the network lets src open a TCP connection to dst on
 // port (tryTCP says how that is told).
 func (l *layout) reachable(ctx context.Context, src, dst string, port int) bool {
-	reached, _ := l.tryTCP(ctx, src, l.hostPort(dst, port))
+	reached, _ := l.reach(ctx, src, dst, sg.TCP, port)
 	return reached
+}
+
+// reach does what telnet (tcp), a datagram (udp) or ping (icmp, port the
+// ICMP type) from src to dst would, at the address src reaches dst at, and
+// says whether it got through and what came back.
+func (l *layout) reach(ctx context.Context, src, dst, protocol string, port int) (bool, string) {
+	addr := netip.AddrPortFrom(l.addrFrom(src, dst), uint16(port)).String()
+	switch protocol {
+	case sg.UDP:
+		return l.tryUDP(src, addr)
+	case sg.ICMP:
+		return l.tryPing(ctx, src, l.addrFrom(src, dst))
+	}
+	return l.tryTCP(ctx, src, addr)
 }
 
 // printMatrix prints, for each source and destination, the ports that connect;
@@ -122,17 +187,21 @@ func printMatrix(out io.Writer, l *layout, probes []*probe) sg.CheckReport {
 		key := [2]string{p.src, p.dst}
 		switch {
 		case p.seen && p.expected:
-			cells[key] = append(cells[key], fmt.Sprint(p.port))
+			cells[key] = append(cells[key], p.label())
 		case p.seen && !p.expected:
-			cells[key] = append(cells[key], fmt.Sprintf("+%d!", p.port))
+			cells[key] = append(cells[key], "+"+p.label()+"!")
 		case !p.seen && p.expected:
-			cells[key] = append(cells[key], fmt.Sprintf("-%d!", p.port))
+			cells[key] = append(cells[key], "-"+p.label()+"!")
 		}
 		if p.seen != p.expected {
-			rep.Differences = append(rep.Differences, sg.Difference{From: p.src, To: p.dst, Port: p.port, DefinitionsAllow: p.expected, NetworkAllows: p.seen})
+			protocol := p.protocol
+			if protocol == sg.TCP {
+				protocol = ""
+			}
+			rep.Differences = append(rep.Differences, sg.Difference{From: p.src, To: p.dst, Protocol: protocol, Port: p.port, DefinitionsAllow: p.expected, NetworkAllows: p.seen})
 		}
 	}
-	fmt.Fprintf(out, "Reachability (ports that connect; every other port of %v is blocked):\n", l.set.Ports())
+	fmt.Fprintf(out, "Reachability (ports that connect, and ping; every other port of %v is blocked):\n", l.set.Ports())
 	fmt.Fprintf(out, "%-18s %s\n", "from", "to: ports that connect")
 	for _, src := range l.instances() {
 		var row []string

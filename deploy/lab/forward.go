@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -23,10 +24,10 @@ import (
 )
 
 // forward serves the shop's public entry as the internet-facing ALB does on
-// AWS (serveForward), on the host's address (the host stands for a shopper on
-// the internet) and on the alb's own address inside the lab (where the
-// internet namespace shops like a customer), and the internal balancers'
-// listeners (startBalancers).
+// AWS (serveForward), on the host's loopback address (the URL up prints) and
+// on the alb's own addresses inside the lab, private and public (where the
+// internet namespace, and the host on the public segment, shop like a
+// customer), and the internal balancers' listeners (startBalancers).
 func forward(ctx context.Context, cfg config) error {
 	l, err := loadLayout(cfg)
 	if err != nil {
@@ -38,12 +39,22 @@ func forward(ctx context.Context, cfg config) error {
 	}
 	lns := []net.Listener{ln}
 	if l.entry() == sg.LoadBalancer {
-		inLab, err := l.listenIn(sg.LoadBalancer, l.hostPort(sg.LoadBalancer, 80))
-		if err != nil {
-			ln.Close()
-			return err
+		// The alb's private address (the tiers' downloads meet it there) and
+		// its public one (the internet's, and the host's own way in).
+		addrs := []string{l.hostPort(sg.LoadBalancer, 80)}
+		if pub, ok := l.publicAddr(sg.LoadBalancer); ok {
+			addrs = append(addrs, netip.AddrPortFrom(pub, 80).String())
 		}
-		lns = append(lns, inLab)
+		for _, addr := range addrs {
+			inLab, err := l.listenIn(sg.LoadBalancer, addr)
+			if err != nil {
+				for _, ln := range lns {
+					ln.Close()
+				}
+				return err
+			}
+			lns = append(lns, inLab)
+		}
 	}
 	balancers, err := l.startBalancers(ctx)
 	if err != nil {

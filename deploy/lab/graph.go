@@ -60,7 +60,7 @@ func graphDOT(l *layout, probes []*probe) string {
 		if edges[key] == nil {
 			edges[key] = &edge{}
 		}
-		e, port := edges[key], fmt.Sprint(p.port)
+		e, port := edges[key], p.label()
 		switch {
 		case p.seen && p.expected:
 			e.ok = append(e.ok, port)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/user"
@@ -40,7 +41,7 @@ func TestLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	repo, _ := filepath.Abs("../..")
-	cfg := config{Prefix: "rstest", Subnet: "10.78.0", Listen: ln.Addr().String(), Repo: repo,
+	cfg := config{Prefix: "rstest", Subnet: "10.78.0", Public: "203.0.113", Listen: ln.Addr().String(), Repo: repo,
 		StateDir: filepath.Join(t.TempDir(), "state")}
 	// MariaDB runs as mysql, which must pass through to its directory, as it
 	// does under /run/roboshop-lab: the test's directories are root's alone.
@@ -108,6 +109,19 @@ func TestLab(t *testing.T) {
 		if !strings.Contains(out.String(), "internet           alb 80,443  bastion 22\n") ||
 			!strings.Contains(out.String(), "alb                frontend 80\n") {
 			t.Fatal("the internet must reach exactly alb:80,443 and bastion:22, and the alb exactly frontend:80")
+		}
+		// Ping from the bastion alone, to every instance but the balancers;
+		// every SSH the network lets through meets a real sshd.
+		for _, want := range []string{
+			"bastion            alb 443  cart 22,ping  cart-redis 22,ping  catalogue 22,ping  catalogue-mongodb 22,ping  frontend 22,ping  payment 22,ping  payment-mysql 22,ping  user 22,ping  user-mongodb 22,ping\n",
+			"SSH: 10 of 10 connections the network let through to port 22 met a listening sshd\n",
+		} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("the check lacks %q", want)
+			}
+		}
+		if strings.Count(out.String(), "ping") != 9+1 { // the bastion's row, and the header
+			t.Errorf("ping reaches more than the bastion's nine:\n%s", out.String())
 		}
 		// The services are reached only through the internal balancer's
 		// listeners, each caller only the listeners of what it calls.
@@ -235,23 +249,37 @@ func TestLab(t *testing.T) {
 		}
 	})
 
-	t.Run("the internet namespace shops through the alb's address", func(t *testing.T) {
-		// As lab forward does: the entry also listens on the alb's own address.
-		inLab, err := l.listenIn(sg.LoadBalancer, l.hostPort(sg.LoadBalancer, 80))
-		if err != nil {
-			t.Fatal(err)
+	t.Run("the internet and this machine shop through the alb's public address", func(t *testing.T) {
+		// As lab forward does: the entry also listens on the alb's own addresses.
+		pub, _ := l.publicAddr(sg.LoadBalancer)
+		var lns []net.Listener
+		for _, addr := range []string{l.hostPort(sg.LoadBalancer, 80), netip.AddrPortFrom(pub, 80).String()} {
+			inLab, err := l.listenIn(sg.LoadBalancer, addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lns = append(lns, inLab)
 		}
 		albCtx, stopAlb := context.WithCancel(ctx)
 		albDone := make(chan error, 1)
-		go func() { albDone <- l.serveForward(albCtx, slog.New(slog.NewJSONHandler(io.Discard, nil)), inLab) }()
+		go func() { albDone <- l.serveForward(albCtx, slog.New(slog.NewJSONHandler(io.Discard, nil)), lns...) }()
 		defer func() { stopAlb(); <-albDone }()
 		for _, tc := range []struct {
-			instance string
+			instance string // "" is this machine
+			addr     string
 			wantOK   bool
-		}{{"internet", true}, {"cart", false}} { // cart's egress to the world is 443 alone
-			t.Run(tc.instance, func(t *testing.T) {
-				c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: namespaceDialer{l, tc.instance}.DialContext}}
-				resp, err := c.Get("http://" + l.hostPort(sg.LoadBalancer, 80) + "/api/catalogue/products?limit=1")
+		}{
+			{"internet", pub.String(), true},
+			{"", pub.String(), true},
+			{"internet", l.addr(sg.LoadBalancer).String(), false}, // a private address: no route from the internet
+			{"cart", l.addr(sg.LoadBalancer).String(), false},     // cart's egress to the world is 443 alone
+		} {
+			t.Run(tc.instance+" to "+tc.addr, func(t *testing.T) {
+				c := &http.Client{Timeout: 10 * time.Second}
+				if tc.instance != "" {
+					c.Transport = &http.Transport{DialContext: namespaceDialer{l, tc.instance}.DialContext}
+				}
+				resp, err := c.Get("http://" + tc.addr + "/api/catalogue/products?limit=1")
 				if err == nil {
 					resp.Body.Close()
 				}
@@ -351,6 +379,12 @@ func TestLab(t *testing.T) {
 			{"payment", "cart-redis", "tcp", 6379, false, []string{"payment's egress: no rule allows tcp 6379 to cart-redis", "cart-redis's ingress: no rule"}},
 			{"internet", "alb", "tcp", 80, true, []string{"internet's egress: not filtered (outside every security group)", "alb's ingress: allowed by alb.yaml:"}},
 			{"bastion", "payment", "udp", 22, false, []string{"udp/22: blocked", "bastion's egress: no rule allows udp 22 to payment"}},
+			{"bastion", "payment", "icmp", sg.EchoRequest, true, []string{"icmp echo request (ping): reached (echo reply)",
+				"bastion's egress: allowed by bastion.yaml:", "payment's ingress: allowed by payment.yaml:"}},
+			{"frontend", "payment", "icmp", sg.EchoRequest, false, []string{"icmp echo request (ping): blocked (the source's own firewall dropped it)",
+				"frontend's egress: no rule allows icmp type 8 to payment"}},
+			{"internet", "payment", "tcp", 8080, false, []string{"-> payment (10.78.0.", "blocked (no route: a private address"}},
+			{"internet", "bastion", "tcp", 22, true, []string{"-> bastion (203.0.113.", "tcp/22: reached (connected)"}},
 		}
 		for _, tc := range tests {
 			t.Run(fmt.Sprintf("%s to %s %s %d", tc.from, tc.to, tc.protocol, tc.port), func(t *testing.T) {
@@ -407,6 +441,86 @@ func TestLab(t *testing.T) {
 		}
 	})
 
+	t.Run("SSH through the bastion, and only through it", func(t *testing.T) {
+		bastion, _ := l.publicAddr("bastion")
+		for _, tc := range []struct {
+			name, from string
+			args       []string
+			want       string // the remote hostname; "" for refused
+		}{
+			{"this machine to the bastion's public address", "", []string{bastion.String(), "hostname"}, "bastion"},
+			{"through the bastion to payment", "", []string{"-J", bastion.String(), l.addr("payment").String(), "hostname"}, "payment"},
+			{"through the bastion to a datastore", "", []string{"-J", bastion.String(), l.addr("payment-mysql").String(), "hostname"}, "payment-mysql"},
+			{"this machine to a private address", "", []string{l.addr("payment").String(), "true"}, ""},
+			{"the frontend to payment", "frontend", []string{l.addr("payment").String(), "true"}, ""},
+			{"with a key the lab did not make", "", []string{"-o", "IdentityFile=" + otherKey(t), bastion.String(), "true"}, ""},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				args := tc.args
+				if tc.name == "with a key the lab did not make" {
+					// Only the stranger's key: the lab's config names the operator's.
+					args = append([]string{"-o", "IdentitiesOnly=yes", "-F", "/dev/null", "-o", "UserKnownHostsFile=" + filepath.Join(l.sshDir(), "known_hosts"), "-o", "BatchMode=yes", "-l", "root"}, args...)
+					out, err := exec.Command("ssh", args...).CombinedOutput()
+					if err == nil || !strings.Contains(string(out), "Permission denied (publickey)") {
+						t.Fatalf("a stranger's key: %v %s", err, out)
+					}
+					return
+				}
+				out, err := l.sshFrom(tc.from, args...).CombinedOutput()
+				switch {
+				case tc.want == "" && err == nil:
+					t.Fatalf("signed in: %s", out)
+				case tc.want != "" && (err != nil || strings.TrimSpace(string(out)) != tc.want):
+					t.Fatalf("ssh %v: %v %q, want hostname %q", args, err, out, tc.want)
+				}
+			})
+		}
+		// Refused by the rules, not by a missing server: the frontend's try
+		// says no rule allows it, while the bastion meets payment's sshd.
+		if r, err := try(ctx, cfg, "frontend", "payment", "tcp", 22, io.Discard); err != nil || r.Reached || r.Verdict.Allowed {
+			t.Fatalf("frontend to payment:22: %+v %v", r, err)
+		}
+		if r, err := try(ctx, cfg, "bastion", "payment", "tcp", 22, io.Discard); err != nil || r.Answer != answerConnected {
+			t.Fatalf("bastion to payment:22: %+v %v", r, err)
+		}
+	})
+
+	t.Run("allow changes the lab's groups live, firewall puts the repository's back", func(t *testing.T) {
+		var out bytes.Buffer
+		start := time.Now()
+		if err := allow(cfg, "frontend", "payment", "tcp", 8080, &out); err != nil {
+			t.Fatalf("allow: %v\n%s", err, out.String())
+		}
+		r, err := try(ctx, cfg, "frontend", "payment", "tcp", 8080, &out)
+		took := time.Since(start)
+		if err != nil || !r.Reached || r.Differs() || !strings.Contains(out.String(), `payment's ingress: allowed by payment.yaml:5 "frontend to payment (lab allow)"`) {
+			t.Fatalf("after allow: reached %v, %v:\n%s", r.Reached, err, out.String())
+		}
+		t.Logf("allowed and reached in %s:\n%s", took.Round(time.Millisecond), out.String())
+		out.Reset()
+		rep, err := check(ctx, cfg, filepath.Join(t.TempDir(), "r.svg"), &out)
+		if err != nil || len(rep.Differences) != 0 || !strings.Contains(out.String(), "The lab runs its own groups (lab allow)") ||
+			!strings.Contains(out.String(), "payment 8080") {
+			t.Fatalf("check after allow: %+v %v\n%s", rep.Differences, err, out.String())
+		}
+		if raw, err := os.ReadFile(filepath.Join(repo, "deploy", "security-groups", "payment.yaml")); err != nil || strings.Contains(string(raw), "lab allow") {
+			t.Fatalf("allow changed the repository's payment.yaml (%v)", err)
+		}
+		// A rule the policy refuses is not applied, and the lab keeps its groups.
+		if err := allow(cfg, "frontend", "payment-mysql", "tcp", 3306, io.Discard); err == nil || l.reachable(ctx, "frontend", "payment-mysql", 3306) {
+			t.Fatalf("allow of a rule the policy refuses: %v", err)
+		}
+		if err := firewall(cfg, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := try(ctx, cfg, "frontend", "payment", "tcp", 8080, io.Discard); err != nil || r.Reached || r.Differs() {
+			t.Fatalf("the repository's groups again: reached %v, %v", r.Reached, err)
+		}
+		if _, err := os.Stat(labGroups(cfg)); !os.IsNotExist(err) {
+			t.Fatalf("the lab's copy of the groups is left after firewall: %v", err)
+		}
+	})
+
 	t.Run("firewall refuses groups that break the policy", func(t *testing.T) {
 		// The edit a learner might make: payment's MySQL also accepting the
 		// frontend. It loads and renders, but a datastore accepts only its
@@ -456,6 +570,15 @@ func TestLab(t *testing.T) {
 			t.Fatalf("the picture must draw the extra port in red (%v):\n%s", err, dot)
 		}
 	})
+}
+
+// otherKey is an SSH key the lab never saw.
+func otherKey(t *testing.T) string {
+	path := filepath.Join(t.TempDir(), "stranger")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", path).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v %s", err, out)
+	}
+	return path
 }
 
 // groupEdit puts rule first in a group file's ingress or egress list.

@@ -12,10 +12,15 @@
 //	            draw who reaches whom as SVG (-graph; differences in red)
 //	lab down    remove every namespace, process and file of the lab (idempotent)
 //	lab metrics <service>   print a service's /metrics, asked from inside its namespace
-//	lab try <from> <to> <port> [tcp|udp]   what telnet (or a datagram) from one instance
-//	            to another's private address finds, and the rules (file:line) that decide it;
-//	            exit 1 when the network and the groups disagree
+//	lab try <from> <to> <port> [tcp|udp|icmp]   what telnet (a datagram, ping) from one
+//	            instance to another finds, and the rules (file:line) that decide it;
+//	            exit 1 when the network and the groups disagree ("lab try bastion payment icmp": ping)
+//	lab allow <from> <to> <port> [tcp|udp|icmp]   add the two rules that let from reach to
+//	            to the lab's copy of the groups and apply it, as a console change does
+//	            (lab firewall applies the repository's groups again)
 //	lab shell <instance> [-- command...]   a shell inside an instance, as if logged in to it
+//	lab stop <service>, lab start <service>   end a service's process (its instance stays), and
+//	            run it again, waiting until it is ready: what a tier's failure does to the shop
 //	lab firewall [-groups DIR]   apply the security groups again, from DIR (a drill's
 //	            mutated copy) or the repository's, once they pass the security policy
 //	            (-break-policy applies them anyway); lab check compares with the repository's
@@ -43,6 +48,7 @@ func main() {
 	cfg := defaultConfig()
 	fs.StringVar(&cfg.Prefix, "prefix", cfg.Prefix, "name prefix of the lab's namespaces (≤ 6 characters)")
 	fs.StringVar(&cfg.Subnet, "subnet", cfg.Subnet, "the lab's private /24, e.g. 10.77.0")
+	fs.StringVar(&cfg.Public, "public", cfg.Public, "the lab's public /24, which the host joins at .1, e.g. 198.51.100")
 	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "host address of the frontend forwarder")
 	fs.StringVar(&cfg.Repo, "repo", cfg.Repo, "repository root")
 	fs.StringVar(&cfg.StateDir, "state", cfg.StateDir, "state directory (pids, logs, data)")
@@ -79,21 +85,24 @@ func main() {
 		}
 	case "metrics":
 		err = metrics(ctx, cfg, fs.Arg(0), os.Stdout)
-	case "try":
-		if fs.NArg() < 3 || fs.NArg() > 4 {
+	case "try", "allow":
+		from, to, protocol, port, perr := flowArgs(fs.Args())
+		if perr != nil {
+			fmt.Fprintln(os.Stderr, "lab:", perr)
 			usage()
 		}
-		port, perr := strconv.Atoi(fs.Arg(2))
-		protocol := "tcp"
-		if fs.NArg() == 4 {
-			protocol = fs.Arg(3)
+		if cmd == "allow" {
+			err = allow(cfg, from, to, protocol, port, os.Stdout)
+			break
 		}
 		var r tried
-		if r, err = try(ctx, cfg, fs.Arg(0), fs.Arg(1), protocol, port, os.Stdout); perr != nil {
-			err = fmt.Errorf("port %q: %w", fs.Arg(2), perr)
-		} else if err == nil && r.Differs() {
+		if r, err = try(ctx, cfg, from, to, protocol, port, os.Stdout); err == nil && r.Differs() {
 			err = errors.New("the network and the security groups disagree")
 		}
+	case "stop":
+		err = stopService(cfg, fs.Arg(0), os.Stdout)
+	case "start":
+		err = startService(ctx, cfg, fs.Arg(0), os.Stdout)
 	case "shell":
 		if fs.NArg() < 1 {
 			usage()
@@ -112,7 +121,27 @@ func main() {
 	}
 }
 
+// flowArgs reads "<from> <to> <port> [tcp|udp|icmp]" or "<from> <to> icmp"
+// (ping: an echo request).
+func flowArgs(args []string) (from, to, protocol string, port int, err error) {
+	switch {
+	case len(args) == 3 && args[2] == sg.ICMP:
+		return args[0], args[1], sg.ICMP, sg.EchoRequest, nil
+	case len(args) == 3 || len(args) == 4:
+		protocol = sg.TCP
+		if len(args) == 4 {
+			protocol = args[3]
+		}
+		port, err = strconv.Atoi(args[2])
+		if err != nil {
+			return "", "", "", 0, fmt.Errorf("port %q is not a number", args[2])
+		}
+		return args[0], args[1], protocol, port, nil
+	}
+	return "", "", "", 0, errors.New("want <from> <to> <port> [tcp|udp|icmp], or <from> <to> icmp")
+}
+
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: scripts/lab.sh up|status|check|down|firewall|picture|metrics <service>|try <from> <to> <port> [tcp|udp]|shell <instance> [-- command...] [-prefix rs] [-subnet 10.77.0] [-listen 127.0.0.1:8080] [-repo .] [-state /run/roboshop-lab] [-groups DIR]")
+	fmt.Fprintln(os.Stderr, "usage: scripts/lab.sh up|status|check|down|firewall|picture|metrics <service>|try <from> <to> <port> [tcp|udp|icmp]|try <from> <to> icmp|allow <from> <to> <port> [tcp|udp|icmp]|shell <instance> [-- command...]|stop <service>|start <service> [-prefix rs] [-subnet 10.77.0] [-public 198.51.100] [-listen 127.0.0.1:8080] [-repo .] [-state /run/roboshop-lab] [-groups DIR]")
 	os.Exit(2)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
@@ -25,9 +26,13 @@ func run(name string, args ...string) error {
 	return nil
 }
 
-// createNetwork makes the bridge namespace and one namespace per instance,
-// each with one veth on the bridge and its private address. Nothing is added
-// to the host's own network namespace.
+// createNetwork makes the bridge namespace with two bridges, the private one
+// (br0) and the public segment (pub0), and one namespace per instance: each
+// group's with one veth on the private bridge and its private address, the
+// bastion and the public load balancer a second on the public segment with
+// their public addresses, and the internet's on the public segment alone. The
+// host joins the public segment through one veth (<prefix>-pub, at .1), which
+// goes with the bridge namespace; nothing else is added to the host.
 func (l *layout) createNetwork() error {
 	bridge := l.ns("net")
 	steps := [][]string{
@@ -35,18 +40,35 @@ func (l *layout) createNetwork() error {
 		{"ip", "-n", bridge, "link", "set", "lo", "up"},
 		{"ip", "-n", bridge, "link", "add", "br0", "type", "bridge"},
 		{"ip", "-n", bridge, "link", "set", "br0", "up"},
+		{"ip", "-n", bridge, "link", "add", "pub0", "type", "bridge"},
+		{"ip", "-n", bridge, "link", "set", "pub0", "up"},
+	}
+	nic := func(ns, dev, peer, bridgeDev string, addr netip.Addr) [][]string {
+		return [][]string{
+			{"ip", "link", "add", dev, "netns", ns, "type", "veth", "peer", "name", peer, "netns", bridge},
+			{"ip", "-n", bridge, "link", "set", peer, "master", bridgeDev, "up"},
+			{"ip", "-n", ns, "addr", "add", addr.String() + "/24", "dev", dev},
+			{"ip", "-n", ns, "link", "set", dev, "up"},
+		}
 	}
 	for i, inst := range l.instances() {
-		peer := fmt.Sprintf("v%d", i)
-		steps = append(steps,
-			[]string{"ip", "netns", "add", l.ns(inst)},
-			[]string{"ip", "link", "add", "eth0", "netns", l.ns(inst), "type", "veth", "peer", "name", peer, "netns", bridge},
-			[]string{"ip", "-n", bridge, "link", "set", peer, "master", "br0", "up"},
-			[]string{"ip", "-n", l.ns(inst), "addr", "add", l.addr(inst).String() + "/24", "dev", "eth0"},
-			[]string{"ip", "-n", l.ns(inst), "link", "set", "eth0", "up"},
-			[]string{"ip", "-n", l.ns(inst), "link", "set", "lo", "up"},
-		)
+		steps = append(steps, []string{"ip", "netns", "add", l.ns(inst)}, []string{"ip", "-n", l.ns(inst), "link", "set", "lo", "up"})
+		if inst == internet {
+			steps = append(steps, nic(l.ns(inst), "eth0", fmt.Sprintf("v%d", i), "pub0", l.addr(inst))...)
+			continue
+		}
+		steps = append(steps, nic(l.ns(inst), "eth0", fmt.Sprintf("v%d", i), "br0", l.addr(inst))...)
+		if pub, ok := l.publicAddr(inst); ok {
+			steps = append(steps, nic(l.ns(inst), "eth1", fmt.Sprintf("p%d", i), "pub0", pub)...)
+		}
 	}
+	host := l.ns("pub")
+	steps = append(steps,
+		[]string{"ip", "link", "add", host, "type", "veth", "peer", "name", "host", "netns", bridge},
+		[]string{"ip", "-n", bridge, "link", "set", "host", "master", "pub0", "up"},
+		[]string{"ip", "addr", "add", l.hostAddr().String() + "/24", "dev", host},
+		[]string{"ip", "link", "set", host, "up"},
+	)
 	for _, s := range steps {
 		if err := run(s[0], s[1:]...); err != nil {
 			return err
@@ -83,11 +105,20 @@ func (l *layout) ruleset(group string) string {
 			default:
 				peer = "ip " + match + " " + r.CIDR
 			}
-			ports := fmt.Sprint(r.Port)
-			if r.ToPort != r.Port {
-				ports = fmt.Sprintf("%d-%d", r.Port, r.ToPort)
+			match := ""
+			switch r.Protocol {
+			case sg.ICMP:
+				match = fmt.Sprintf("icmp type %d", r.Type())
+				if r.Code() != -1 {
+					match += fmt.Sprintf(" icmp code %d", r.Code())
+				}
+			default:
+				match = fmt.Sprintf("%s dport %d", r.Protocol, r.Port)
+				if r.ToPort != r.Port {
+					match = fmt.Sprintf("%s dport %d-%d", r.Protocol, r.Port, r.ToPort)
+				}
 			}
-			fmt.Fprintf(&b, "    %s %s dport %s accept comment %q\n", peer, r.Protocol, ports, truncate(r.Description, 120))
+			fmt.Fprintf(&b, "    %s %s accept comment %q\n", peer, match, truncate(r.Description, 120))
 		}
 		fmt.Fprintf(&b, "  }\n")
 	}
@@ -177,6 +208,9 @@ func inNamespace[T any](ns string, open func() (T, error)) (T, error) {
 // running lab's namespaces again: how a drill breaks a rule and restores it.
 // The groups must be the lab's, by name: each keeps its address.
 func firewall(cfg config, out io.Writer) error {
+	if cfg.Groups == "" {
+		cfg.Groups = repoGroups(cfg)
+	}
 	l, err := loadLayout(cfg)
 	if err != nil {
 		return err
@@ -215,8 +249,12 @@ func firewall(cfg config, out io.Writer) error {
 			return err
 		}
 	}
+	// The lab now runs these groups: a copy made by allow is no longer what it runs.
+	if err := os.RemoveAll(labGroups(cfg)); err != nil {
+		return err
+	}
 	from := cfg.Groups
-	if from == "" {
+	if from == repoGroups(cfg) {
 		from = "the repository's deploy/security-groups"
 	}
 	fmt.Fprintf(out, "applied %d security groups from %s\n", len(l.groups), from)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/roboshop-go/roboshop/deploy/sg"
 	"github.com/roboshop-go/roboshop/topology"
 )
 
@@ -66,6 +68,10 @@ func upWith(ctx context.Context, cfg config, out io.Writer, detachForwarder bool
 		return err
 	}
 	if err := l.applyFirewall(cfg.StateDir); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "starting an SSH server on every instance that accepts SSH...")
+	if err := l.startSSH(); err != nil {
 		return err
 	}
 	fmt.Fprintln(out, "starting datastores, services and nginx inside them...")
@@ -135,27 +141,47 @@ func status(cfg config, out io.Writer) error {
 	return nil
 }
 
-// printInstances is the table of the lab's instances: each one's address,
-// namespace and the ports its security group accepts connections on.
+// printInstances is the table of the lab's instances: each one's addresses,
+// namespace and the ports its security group accepts connections on; then
+// where the host stands and how it signs in to an instance.
 func (l *layout) printInstances(out io.Writer) {
-	fmt.Fprintf(out, "  %-18s %-14s %-22s %s\n", "instance", "address", "netns", "accepts on")
+	fmt.Fprintf(out, "  %-18s %-12s %-15s %-20s %s\n", "instance", "private", "public", "netns", "accepts")
 	for _, inst := range l.instances() {
-		ports := "(nothing: a client only)"
+		accepts := "(nothing: a client only)"
 		if g := l.set.Groups[inst]; g != nil {
 			var ps []string
 			for _, r := range g.Ingress {
 				p := strconv.Itoa(r.Port)
-				if r.ToPort != r.Port {
+				switch {
+				case r.Protocol == sg.ICMP:
+					p = "ping"
+				case r.ToPort != r.Port:
 					p += "-" + strconv.Itoa(r.ToPort)
+				}
+				if r.Protocol == sg.UDP {
+					p += "/udp"
 				}
 				if !slices.Contains(ps, p) {
 					ps = append(ps, p)
 				}
 			}
-			ports = strings.Join(ps, ", ")
+			accepts = strings.Join(ps, ", ")
 		}
-		fmt.Fprintf(out, "  %-18s %-14s %-22s %s\n", inst, l.addr(inst), l.ns(inst), ports)
+		private, public := l.addr(inst).String(), "-"
+		if p, ok := l.publicAddr(inst); ok {
+			public = p.String()
+		}
+		if inst == internet {
+			private, public = "-", l.addr(inst).String()
+		}
+		fmt.Fprintf(out, "  %-18s %-12s %-15s %-20s %s\n", inst, private, public, l.ns(inst), accepts)
 	}
+	fmt.Fprintf(out, "This machine is %s on the public segment (admin_cidr %s); private addresses are reachable only from inside.\n", l.hostAddr(), l.adminCIDR())
+	if pub, ok := l.publicAddr(sg.LoadBalancer); ok {
+		fmt.Fprintf(out, "The shop on the alb's public address: http://%s/\n", pub)
+	}
+	fmt.Fprintf(out, "SSH to the bastion: %s; to payment through it: %s\n", l.sshCommand(l.bastion()), l.sshCommand("payment"))
+	fmt.Fprintf(out, "A shell on an instance: sudo scripts/lab.sh shell payment; what telnet finds: sudo scripts/lab.sh try frontend payment 8080\n")
 	fmt.Fprintf(out, "Check the firewalls: sudo scripts/lab.sh check; status: sudo scripts/lab.sh status; tear down: sudo scripts/lab.sh down. Logs: %s/logs\n", l.cfg.StateDir)
 }
 
@@ -178,13 +204,27 @@ func (l *layout) Run(ctx context.Context, _ string, c topology.Cmd) error { retu
 // Start starts part's process inside its namespace, detached, logging to
 // logs/<part>.log, and records its pid for down.
 func (l *layout) Start(part string, c topology.Cmd) error {
+	return l.startIn(l.ns(part), part, c.Env, c.Path, c.Args...)
+}
+
+// startIn starts path inside namespace ns with env beyond the lab's own,
+// detached, logging to logs/<part>.log, and records its pid for down.
+func (l *layout) startIn(ns, part string, env []string, path string, args ...string) error {
+	// What start needs to run it again after stop.
+	again, err := json.Marshal(started{NS: ns, Env: env, Path: path, Args: args})
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(l.cfg.StateDir, "pids", part+".cmd"), again, 0o600); err != nil {
+		return err
+	}
 	logf, err := os.OpenFile(filepath.Join(l.cfg.StateDir, "logs", part+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
 	defer logf.Close()
-	cmd := exec.Command("ip", append([]string{"netns", "exec", l.ns(part), c.Path}, c.Args...)...)
-	cmd.Env = append(os.Environ(), c.Env...)
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, path}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {

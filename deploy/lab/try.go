@@ -31,8 +31,9 @@ type tried struct {
 // Differs reports whether the network and the groups disagree.
 func (t tried) Differs() bool { return t.Reached != t.Verdict.Allowed }
 
-// try does what telnet (tcp) or a datagram (udp) from inside from's namespace
-// to to's private address would, and explains it with the rules that decide it.
+// try does what telnet (tcp), a datagram (udp) or ping (icmp; port is then
+// the ICMP type) from inside from's namespace to to's address would, and
+// explains it with the rules that decide it.
 func try(ctx context.Context, cfg config, from, to, protocol string, port int, out io.Writer) (tried, error) {
 	l, err := loadLayout(cfg)
 	if err != nil {
@@ -46,32 +47,39 @@ func try(ctx context.Context, cfg config, from, to, protocol string, port int, o
 	if !slices.Contains(l.namespaces(), l.ns(from)) {
 		return tried{}, fmt.Errorf("the lab is not up (no namespace %s): scripts/lab.sh up", l.ns(from))
 	}
-	if port < 1 || port > 65535 {
-		return tried{}, fmt.Errorf("port %d is out of range 1-65535", port)
+	what := fmt.Sprintf("%s/%d", protocol, port)
+	switch protocol {
+	case sg.TCP, sg.UDP:
+		if port < 1 || port > 65535 {
+			return tried{}, fmt.Errorf("port %d is out of range 1-65535", port)
+		}
+	case sg.ICMP:
+		if port != sg.EchoRequest {
+			return tried{}, fmt.Errorf("icmp type %d: lab try sends what ping does, an echo request (type %d)", port, sg.EchoRequest)
+		}
+		what = "icmp echo request (ping)"
+	default:
+		return tried{}, fmt.Errorf("protocol %q: tcp, udp or icmp", protocol)
 	}
 	r := tried{From: from, To: to, Protocol: protocol, Port: port}
-	addrOf := func(name string) netip.Addr { return l.addr(name) }
-	r.Verdict = l.set.Explain(from, to, protocol, port, l.adminCIDR(), addrOf)
-	switch protocol {
-	case "tcp":
-		r.Reached, r.Answer = l.tryTCP(ctx, from, l.hostPort(to, port))
-	case "udp":
-		r.Reached, r.Answer = l.tryUDP(from, l.hostPort(to, port))
-	default:
-		return tried{}, fmt.Errorf("protocol %q: tcp or udp", protocol)
-	}
+	r.Verdict = l.explain(from, to, protocol, port)
+	r.Reached, r.Answer = l.reach(ctx, from, to, protocol, port)
 	word := "blocked"
 	if r.Reached {
 		word = "reached"
 	}
-	fmt.Fprintf(out, "%s (%s) -> %s (%s) %s/%d: %s (%s)\n", from, l.addr(from), to, l.addr(to), protocol, port, word, r.Answer)
+	fmt.Fprintf(out, "%s (%s) -> %s (%s) %s: %s (%s)\n", from, l.addr(from), to, l.addrFrom(from, to), what, word, r.Answer)
+	flow := fmt.Sprintf("%s %d", protocol, port)
+	if protocol == sg.ICMP {
+		flow = fmt.Sprintf("icmp type %d", port)
+	}
 	side := func(group, dir, prep, peer string, rule *sg.RuleAt) {
 		g, ok := l.set.Groups[group]
 		switch {
 		case !ok:
 			fmt.Fprintf(out, "  %s's %s: not filtered (outside every security group)\n", group, dir)
 		case rule == nil:
-			fmt.Fprintf(out, "  %s's %s: no rule allows %s %d %s %s (%s)\n", group, dir, protocol, port, prep, peer, g.File())
+			fmt.Fprintf(out, "  %s's %s: no rule allows %s %s %s (%s)\n", group, dir, flow, prep, peer, g.File())
 		default:
 			fmt.Fprintf(out, "  %s's %s: allowed by %s:%d %q\n", group, dir, rule.File, rule.Line, rule.Rule.Description)
 		}
@@ -100,13 +108,40 @@ func (l *layout) tryTCP(ctx context.Context, from, addr string) (bool, string) {
 	switch {
 	case err == nil:
 		conn.Close()
-		return true, "connected"
+		return true, answerConnected
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return true, "refused: nothing listens there"
 	case errors.Is(err, syscall.EPERM):
-		return false, "the source's own firewall dropped it"
+		return false, answerOwnFirewall
+	case errors.Is(err, syscall.ENETUNREACH):
+		return false, answerNoRoute
 	default:
 		return false, fmt.Sprintf("no answer within %s", probeTimeout)
+	}
+}
+
+// Answers that more than one probe gives.
+const (
+	answerConnected   = "connected"
+	answerOwnFirewall = "the source's own firewall dropped it"
+	answerNoRoute     = "no route: a private address, not reachable from here"
+)
+
+// tryPing sends one echo request with ping from inside from's namespace: an
+// echo reply is reached; silence, or the source's own firewall refusing it,
+// is blocked.
+func (l *layout) tryPing(ctx context.Context, from string, addr netip.Addr) (bool, string) {
+	out, err := exec.CommandContext(ctx, "ip", "netns", "exec", l.ns(from), "ping", "-n", "-c", "1",
+		"-W", fmt.Sprint(int(probeTimeout.Seconds())), addr.String()).CombinedOutput()
+	switch {
+	case err == nil:
+		return true, "echo reply"
+	case strings.Contains(string(out), "Operation not permitted"):
+		return false, answerOwnFirewall
+	case strings.Contains(string(out), "Network is unreachable"):
+		return false, answerNoRoute
+	default:
+		return false, fmt.Sprintf("no echo reply within %s", probeTimeout)
 	}
 }
 
@@ -115,13 +150,19 @@ func (l *layout) tryTCP(ctx context.Context, from, addr string) (bool, string) {
 // blocked, or a listener that never answers.
 func (l *layout) tryUDP(from, addr string) (bool, string) {
 	conn, err := inNamespace(l.ns(from), func() (net.Conn, error) { return net.Dial("udp", addr) })
+	if errors.Is(err, syscall.ENETUNREACH) {
+		return false, answerNoRoute
+	}
 	if err != nil {
 		return false, err.Error()
 	}
 	defer conn.Close()
 	if _, err := conn.Write([]byte("roboshop lab try\n")); err != nil {
 		if errors.Is(err, syscall.EPERM) {
-			return false, "the source's own firewall dropped it"
+			return false, answerOwnFirewall
+		}
+		if errors.Is(err, syscall.ENETUNREACH) {
+			return false, answerNoRoute
 		}
 		return false, err.Error()
 	}

@@ -152,10 +152,14 @@ func (s *Set) Explain(src, dst, protocol string, port int, adminCIDR netip.Prefi
 }
 
 // Ports returns every TCP port that appears in any rule, sorted.
-func (s *Set) Ports() []int {
+func (s *Set) Ports() []int { return s.PortsOf(TCP) }
+
+// PortsOf returns every port of protocol (tcp or udp) that appears in any
+// rule (ranges of up to 16 ports), sorted.
+func (s *Set) PortsOf(protocol string) []int {
 	seen := map[int]bool{}
 	for _, f := range s.Flat() {
-		if f.Protocol == TCP && f.ToPort-f.FromPort < 16 {
+		if f.Protocol == protocol && f.Protocol != ICMP && f.ToPort-f.FromPort < 16 {
 			for p := f.FromPort; p <= f.ToPort; p++ {
 				seen[p] = true
 			}
@@ -167,4 +171,14 @@ func (s *Set) Ports() []int {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// HasICMP reports whether any rule is an icmp rule with type typ.
+func (s *Set) HasICMP(typ int) bool {
+	for _, f := range s.Flat() {
+		if f.Protocol == ICMP && f.FromPort == typ {
+			return true
+		}
+	}
+	return false
 }

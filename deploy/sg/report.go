@@ -19,15 +19,24 @@ type CheckReport struct {
 
 // Difference is one probe whose outcome the definitions do not predict.
 type Difference struct {
-	From             string `json:"from"`
-	To               string `json:"to"`
+	From string `json:"from"`
+	To   string `json:"to"`
+	// Protocol is tcp where empty; for icmp, Port is the ICMP type (EchoRequest: ping).
+	Protocol         string `json:"protocol,omitempty"`
 	Port             int    `json:"port"`
 	DefinitionsAllow bool   `json:"definitions_allow"`
 	NetworkAllows    bool   `json:"network_allows"`
 }
 
 func (d Difference) String() string {
-	return fmt.Sprintf("%s -> %s:%d: definitions say %s, network %s", d.From, d.To, d.Port, allowedWord(d.DefinitionsAllow), allowedWord(d.NetworkAllows))
+	to := fmt.Sprintf("%s:%d", d.To, d.Port)
+	switch d.Protocol {
+	case UDP:
+		to += "/udp"
+	case ICMP:
+		to = fmt.Sprintf("%s (icmp type %d)", d.To, d.Port)
+	}
+	return fmt.Sprintf("%s -> %s: definitions say %s, network %s", d.From, to, allowedWord(d.DefinitionsAllow), allowedWord(d.NetworkAllows))
 }
 
 func allowedWord(allowed bool) string {
