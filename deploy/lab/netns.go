@@ -215,7 +215,9 @@ func firewall(cfg config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	repo, err := loadLayout(config{Prefix: cfg.Prefix, Subnet: cfg.Subnet, Repo: cfg.Repo})
+	asInRepo := cfg
+	asInRepo.Groups = repoGroups(cfg)
+	repo, err := loadLayout(asInRepo)
 	if err != nil {
 		return err
 	}
