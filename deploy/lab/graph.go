@@ -93,7 +93,11 @@ func graphDOT(l *layout, probes []*probe) string {
 	// stand for all of a column.
 	cluster := map[int]string{colServices: "cluster_services", colDatastores: "cluster_datastores"}
 	node := func(inst string, c int) {
-		fmt.Fprintf(&b, "    %q [fillcolor=%q, label=\"%s\\n%s\"];\n", inst, fill[c], inst, l.addr(inst))
+		addrs := l.addr(inst).String()
+		if pub, ok := l.publicAddr(inst); ok {
+			addrs += "\\n" + pub.String() + " (public)"
+		}
+		fmt.Fprintf(&b, "    %q [fillcolor=%q, label=\"%s\\n%s\"];\n", inst, fill[c], inst, addrs)
 	}
 	for _, c := range []int{colInternet, colEntry, -1, colWeb, colInternal, colServices, colDatastores} {
 		names := columns[c]
@@ -237,7 +241,7 @@ func graphDOT(l *layout, probes []*probe) string {
 	// The legend, in the internet's column.
 	b.WriteString(`  legend [shape=plaintext, style="", fontsize=10, label=<<table border="1" color="#cbd5e1" cellborder="0" cellspacing="1" cellpadding="2">
     <tr><td align="left"><font color="#475569">━━━▶</font></td><td align="left">ports that connect, as the definitions say</td></tr>
-    <tr><td align="left"><font color="#cbd5e1">━━━▶</font></td><td align="left"><font color="#94a3b8">the same, back towards the internet, or SSH from the bastion</font></td></tr>
+    <tr><td align="left"><font color="#cbd5e1">━━━▶</font></td><td align="left"><font color="#94a3b8">the same, back towards the internet, or SSH and ping from the bastion</font></td></tr>
     <tr><td align="left"><font color="#dc2626">━━━▶</font></td><td align="left"><font color="#dc2626">+port: open, but the definitions do not allow it</font></td></tr>
     <tr><td align="left"><font color="#dc2626">╍╍╍▶</font></td><td align="left"><font color="#dc2626">-port: allowed, but the network blocks it</font></td></tr>
     <tr><td align="left">→a ←b</td><td align="left">a from the left box to the right one, b back</td></tr>

@@ -93,7 +93,7 @@ func renderedBoxes(t *testing.T, dot string) (labels, nodes []box) {
 // rendering and look at it.
 func TestPictureIsReadable(t *testing.T) {
 	repo, _ := filepath.Abs("../..")
-	l, err := loadLayout(config{Prefix: "rs", Subnet: "10.77.0", Repo: repo})
+	l, err := loadLayout(config{Prefix: "rs", Subnet: "10.77.0", Public: "198.51.100", Repo: repo})
 	if err != nil {
 		t.Fatal(err)
 	}
