@@ -248,7 +248,7 @@ func startForwarder(cfg config) error {
 	defer logf.Close()
 	state, _ := filepath.Abs(cfg.StateDir)
 	repo, _ := filepath.Abs(cfg.Repo)
-	cmd := exec.Command(copyPath, "forward", "-prefix", cfg.Prefix, "-subnet", cfg.Subnet,
+	cmd := exec.Command(copyPath, "forward", "-prefix", cfg.Prefix, "-subnet", cfg.Subnet, "-public", cfg.Public,
 		"-listen", cfg.Listen, "-repo", repo, "-state", state)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

@@ -34,6 +34,9 @@ func run(name string, args ...string) error {
 // host joins the public segment through one veth (<prefix>-pub, at .1), which
 // goes with the bridge namespace; nothing else is added to the host.
 func (l *layout) createNetwork() error {
+	if err := l.publicIsFree(); err != nil {
+		return err
+	}
 	bridge := l.ns("net")
 	steps := [][]string{
 		{"ip", "netns", "add", bridge},
@@ -72,6 +75,31 @@ func (l *layout) createNetwork() error {
 	for _, s := range steps {
 		if err := run(s[0], s[1:]...); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// publicIsFree: the host must not have the public segment's range already
+// (an interface's network, a route): the host would then send the lab's
+// traffic there, or the lab would take the machine's own network.
+func (l *layout) publicIsFree() error {
+	public := netip.MustParsePrefix(l.cfg.Public + ".0/24")
+	out, err := exec.Command("ip", "-4", "-o", "route", "show", "table", "all").Output()
+	if err != nil {
+		return fmt.Errorf("ip route: %w", err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[0] == "default" || f[0] == "broadcast" || f[0] == "local" {
+			continue
+		}
+		to := f[0]
+		if !strings.Contains(to, "/") {
+			to += "/32"
+		}
+		if p, err := netip.ParsePrefix(to); err == nil && p.Overlaps(public) {
+			return fmt.Errorf("-public %s: this machine already routes %s (%s): pick another public /24 with -public, e.g. 203.0.113", l.cfg.Public, p, strings.TrimSpace(line))
 		}
 	}
 	return nil
