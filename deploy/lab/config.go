@@ -37,8 +37,8 @@ const internet = "internet"
 
 // layout is where every instance of the lab lives.
 type layout struct {
-	cfg    config
-	set    *sg.Set
+	cfg       config
+	set       *sg.Set
 	groups    []string // sorted group names
 	groupsDir string
 }

@@ -79,6 +79,9 @@ func TestLab(t *testing.T) {
 		if left := l.namespaces(); len(left) > 0 {
 			t.Errorf("namespaces left after down: %v", left)
 		}
+		if out, err := exec.Command("ip", "link", "show", l.ns("pub")).CombinedOutput(); err == nil {
+			t.Errorf("the host's veth to the public segment is left after down: %s", out)
+		}
 		if _, err := os.Stat(cfg.StateDir); !os.IsNotExist(err) {
 			t.Errorf("state directory left after down: %v", err)
 		}
