@@ -16,10 +16,10 @@ locals {
     for name, g in local.groups : merge([
       for direction in ["ingress", "egress"] : {
         for i, r in try(g[direction], []) : "${name}/${direction}/${i}" => {
-          key           = "${name}/${direction}/${i}"
-          group         = name
-          direction     = direction
-          protocol = try(r.protocol, "tcp")
+          key       = "${name}/${direction}/${i}"
+          group     = name
+          direction = direction
+          protocol  = try(r.protocol, "tcp")
           # An icmp rule's type and code take the ports' places, as in AWS's
           # API (code -1: every code).
           from_port     = try(r.protocol, "tcp") == "icmp" ? r.icmp_type : r.port
