@@ -97,3 +97,31 @@ func Reaches(p *types.Project, set *sg.Set) ([]Reach, error) {
 	}
 	return out, nil
 }
+
+// Why compose has no rendering of a rule.
+const (
+	WhyProtocol  = "a compose network has no protocols or ports: it carries ICMP and UDP between its containers whatever the rules say"
+	WhyNoService = "its group has no service in compose"
+)
+
+// NotExpressed lists the rules of set that compose cannot render, by key
+// (sg.FlatRule.Key), with why: every rule that is not TCP, and every rule
+// of a group with no compose service (the bastion; the balancers, whose
+// place compose's DNS takes, are left out by set.Direct()).
+func NotExpressed(p *types.Project, set *sg.Set) (map[string]string, error) {
+	set, err := set.Direct()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, r := range set.Flat() {
+		_, here := p.Services[r.Group]
+		switch {
+		case r.Protocol != sg.TCP:
+			out[r.Key] = WhyProtocol
+		case !here:
+			out[r.Key] = WhyNoService
+		}
+	}
+	return out, nil
+}

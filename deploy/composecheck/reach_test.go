@@ -56,3 +56,45 @@ func TestReachesFollowTheGroups(t *testing.T) {
 		t.Errorf("probes start from %d services, want all %d", len(sources), len(p.Services))
 	}
 }
+
+// TestNotExpressedNamesICMPAndTheBastion: every icmp rule (the bastion's
+// ping, 9 out and 9 in) is listed for its protocol, the bastion's SSH for
+// having no service, and no TCP rule between two services at all.
+func TestNotExpressedNamesICMPAndTheBastion(t *testing.T) {
+	p, err := LoadWithObservability(context.Background(), "../../docker-compose.yml", testSecrets...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := sg.Load("../security-groups")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := NotExpressed(p, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct, _ := set.Direct()
+	icmp := 0
+	for _, r := range direct.Flat() {
+		why, listed := got[r.Key]
+		switch {
+		case r.Protocol == sg.ICMP:
+			icmp++
+			if why != WhyProtocol {
+				t.Errorf("%s: %q, want the protocol's reason", r.Key, why)
+			}
+		case r.Group == "bastion":
+			if why != WhyNoService {
+				t.Errorf("%s: %q, want the missing service's reason", r.Key, why)
+			}
+		case listed:
+			_, from := p.Services[r.Group]
+			if from {
+				t.Errorf("%s (tcp, of a compose service) listed as not expressed: %q", r.Key, why)
+			}
+		}
+	}
+	if icmp != 18 {
+		t.Errorf("%d icmp rules, want the bastion's 9 out and 9 in", icmp)
+	}
+}

@@ -123,6 +123,17 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%d probes from inside %d containers, %d differences; published: %s\n",
 		len(reaches), len(containers), len(problems), published(containers))
+	notHere, err := composecheck.NotExpressed(p, set)
+	if err != nil {
+		return err
+	}
+	why := map[string]int{}
+	for _, w := range notHere {
+		why[w]++
+	}
+	for _, w := range []string{composecheck.WhyProtocol, composecheck.WhyNoService} {
+		fmt.Fprintf(stdout, "not expressed in compose: %d rules (%s)\n", why[w], w)
+	}
 
 	if *journey != "" {
 		if err := checkJourney(*journey, stdout); err != nil {
