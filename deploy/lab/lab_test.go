@@ -478,6 +478,20 @@ func TestLab(t *testing.T) {
 				}
 			})
 		}
+		// Every instance that accepts SSH, through the bastion: each answers
+		// with its own name.
+		for _, inst := range l.sshInstances() {
+			args := []string{"-J", bastion.String(), l.addr(inst).String(), "hostname"}
+			if inst == "bastion" {
+				args = []string{bastion.String(), "hostname"}
+			}
+			if out, err := l.sshFrom("", args...).CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != inst {
+				t.Errorf("ssh %v: %v %q, want hostname %q", args, err, out, inst)
+			}
+		}
+		if n := len(l.sshInstances()); n != 10 {
+			t.Errorf("%d instances run sshd, want 10 (all but the two balancers)", n)
+		}
 		// Refused by the rules, not by a missing server: the frontend's try
 		// says no rule allows it, while the bastion meets payment's sshd.
 		if r, err := try(ctx, cfg, "frontend", "payment", "tcp", 22, io.Discard); err != nil || r.Reached || r.Verdict.Allowed {
