@@ -127,11 +127,18 @@ func (l *layout) probes() []*probe {
 			}
 			for _, f := range flows {
 				probes = append(probes, &probe{src: src, dst: dst, protocol: f.protocol, port: f.port,
-					expected: l.explain(src, dst, f.protocol, f.port).Allowed})
+					expected: l.routed(src, dst) && l.explain(src, dst, f.protocol, f.port).Allowed})
 			}
 		}
 	}
 	return probes
+}
+
+// routed: whether src has a way to dst at all; the internet has none to a
+// private address, whatever the groups say, as on AWS.
+func (l *layout) routed(src, dst string) bool {
+	_, public := l.publicAddr(dst)
+	return src != internet || public
 }
 
 // explain is the groups' verdict on src sending protocol to dst on port, with

@@ -31,8 +31,8 @@ func defaultConfig() config {
 	return config{Prefix: "rs", Subnet: "10.77.0", Public: "198.51.100", Listen: "127.0.0.1:8080", Repo: ".", StateDir: "/run/roboshop-lab"}
 }
 
-// internet is the namespace standing for everything outside the VPC (and the
-// operators' admin network): it sits on the public segment, with the host.
+// internet is the namespace standing for everything outside the VPC but the
+// operator: it sits on the public segment, with the host (the operator).
 const internet = "internet"
 
 // layout is where every instance of the lab lives.
@@ -116,9 +116,10 @@ func (l *layout) publicAddr(name string) (netip.Addr, bool) {
 // machine, inside the admin range.
 func (l *layout) hostAddr() netip.Addr { return netip.MustParseAddr(l.cfg.Public + ".1") }
 
-// adminCIDR is what var.admin_cidr means in the lab: the public segment, where
-// the operators (the host, and the internet namespace) are.
-func (l *layout) adminCIDR() netip.Prefix { return netip.MustParsePrefix(l.cfg.Public + ".0/24") }
+// adminCIDR is what var.admin_cidr means in the lab: this machine's own
+// address, as a course sets it to the operator's address (/32); the rest of
+// the internet is outside it.
+func (l *layout) adminCIDR() netip.Prefix { return netip.PrefixFrom(l.hostAddr(), 32) }
 
 // addrFrom is the address src reaches dst at: from the internet a public
 // address where dst has one; otherwise the private one (which the internet

@@ -176,7 +176,7 @@ func (l *layout) printInstances(out io.Writer) {
 		}
 		fmt.Fprintf(out, "  %-18s %-12s %-15s %-20s %s\n", inst, private, public, l.ns(inst), accepts)
 	}
-	fmt.Fprintf(out, "This machine is %s on the public segment (admin_cidr %s); private addresses are reachable only from inside.\n", l.hostAddr(), l.adminCIDR())
+	fmt.Fprintf(out, "This machine is %s on the public segment, the lab's admin_cidr %s; private addresses are reachable only from inside.\n", l.hostAddr(), l.adminCIDR())
 	if pub, ok := l.publicAddr(sg.LoadBalancer); ok {
 		fmt.Fprintf(out, "The shop on the alb's public address: http://%s/\n", pub)
 	}

@@ -26,10 +26,14 @@ type tried struct {
 	Reached bool
 	Answer  string
 	Verdict sg.Verdict
+	// Routed: the source has a way to the destination's address (the
+	// internet has none to a private one).
+	Routed bool
 }
 
-// Differs reports whether the network and the groups disagree.
-func (t tried) Differs() bool { return t.Reached != t.Verdict.Allowed }
+// Differs reports whether the network and the groups (and the routes)
+// disagree.
+func (t tried) Differs() bool { return t.Reached != (t.Routed && t.Verdict.Allowed) }
 
 // try does what telnet (tcp), a datagram (udp) or ping (icmp; port is then
 // the ICMP type) from inside from's namespace to to's address would, and
@@ -63,6 +67,7 @@ func try(ctx context.Context, cfg config, from, to, protocol string, port int, o
 	}
 	r := tried{From: from, To: to, Protocol: protocol, Port: port}
 	r.Verdict = l.explain(from, to, protocol, port)
+	r.Routed = l.routed(from, to)
 	r.Reached, r.Answer = l.reach(ctx, from, to, protocol, port)
 	word := "blocked"
 	if r.Reached {
@@ -86,8 +91,11 @@ func try(ctx context.Context, cfg config, from, to, protocol string, port int, o
 	}
 	side(from, sg.Egress, "to", to, r.Verdict.Egress)
 	side(to, sg.Ingress, "from", from, r.Verdict.Ingress)
+	if !r.Routed {
+		fmt.Fprintf(out, "  and no route: %s has no public address, and the internet reaches only public ones\n", to)
+	}
 	if r.Differs() {
-		fmt.Fprintf(out, "DIFFERENCE: the groups say %s, the network %s\n", allowedOrNot(r.Verdict.Allowed), allowedOrNot(r.Reached))
+		fmt.Fprintf(out, "DIFFERENCE: the groups say %s, the network %s\n", allowedOrNot(r.Routed && r.Verdict.Allowed), allowedOrNot(r.Reached))
 	}
 	return r, nil
 }

@@ -46,12 +46,14 @@ func TestLabDrillsChangeExactlyTheirPairs(t *testing.T) {
 			// The lab's probes: every instance (the groups and the
 			// internet) to every group, on every port of the definitions,
 			// with addresses laid out as the lab lays them out.
-			addrs := map[string]netip.Addr{"internet": netip.MustParseAddr("10.77.0.250")}
+			// The internet is on the public segment, the operator's own
+			// address (admin_cidr) beside it.
+			addrs := map[string]netip.Addr{"internet": netip.MustParseAddr("198.51.100.250")}
 			for i, name := range repo.Names() {
 				addrs[name] = netip.AddrFrom4([4]byte{10, 77, 0, byte(10 + i)})
 			}
 			addrOf := func(name string) netip.Addr { return addrs[name] }
-			admin := netip.PrefixFrom(addrs["internet"], 32)
+			admin := netip.MustParsePrefix("198.51.100.1/32")
 			var got []string
 			for _, src := range append(repo.Names(), "internet") {
 				for _, dst := range repo.Names() {

@@ -8,7 +8,7 @@
 //	drill [flags] catalogue-down  the catalogue service stops (compose)
 //	drill [flags] payment-killed  payment SIGKILLed between the charge and the order (compose)
 //	drill [flags] sg-rule-removed cart loses its rule to catalogue's listener (the lab)
-//	drill [flags] sg-rule-widened payment's MySQL opened to 0.0.0.0/0 (the lab)
+//	drill [flags] sg-rule-widened the bastion's SSH opened to 0.0.0.0/0 (the lab)
 //
 // Each step is printed as it happens; every wait is bounded, and the shop is
 // restored also when a check fails.

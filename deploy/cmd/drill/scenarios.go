@@ -340,10 +340,10 @@ var (
 		differences: []string{"cart -> internal-alb:8082: definitions say allowed, network blocked"},
 	}
 	widenedRule = mutation{
-		file:        "payment-mysql.yaml",
-		old:         "    port: 3306\n    group: payment\n",
-		new:         "    port: 3306\n    cidr: 0.0.0.0/0\n",
-		differences: []string{"internet -> payment-mysql:3306: definitions say blocked, network allowed"},
+		file:        "bastion.yaml",
+		old:         "    port: 22\n    cidr_variable: admin_cidr\n",
+		new:         "    port: 22\n    cidr: 0.0.0.0/0\n",
+		differences: []string{"internet -> bastion:22: definitions say blocked, network allowed"},
 	}
 )
 
@@ -367,8 +367,8 @@ var ruleRemoved = scenario{
 }
 
 var ruleWidened = scenario{
-	about: "payment's MySQL admits 3306 from 0.0.0.0/0 instead of the payment group: anything outside reaches the database",
-	look:  "the lab's check: internet -> payment-mysql:3306 is open (a '+3306!' cell, and red in its picture)",
+	about: "the bastion admits SSH from 0.0.0.0/0 instead of admin_cidr (the operator's address): anyone on the internet can knock on port 22",
+	look:  "the lab's check: internet -> bastion:22 is open (a '+22!' cell, and red in its picture)",
 	needs: "lab",
 	run: func(ctx context.Context, d *drill) error {
 		return d.mutate(ctx, widenedRule, nil, nil)
