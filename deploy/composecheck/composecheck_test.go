@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/roboshop-go/roboshop/deploy/sg"
 )
 
@@ -101,10 +102,10 @@ func TestComposeMirrorsSecurityGroups(t *testing.T) {
 	}
 }
 
-// TestANetworkNeedsATCPRule: compose networks carry every protocol, so two
-// services whose groups join them by ICMP alone must not share one (it would
-// open every TCP port between them too).
-func TestANetworkNeedsATCPRule(t *testing.T) {
+// repoProject is docker-compose.yml (the observability profile included) and
+// the security groups, as the repository has them.
+func repoProject(t *testing.T) (*types.Project, *sg.Set) {
+	t.Helper()
 	p, err := LoadWithObservability(context.Background(), "../../docker-compose.yml", testSecrets...)
 	if err != nil {
 		t.Fatal(err)
@@ -113,6 +114,14 @@ func TestANetworkNeedsATCPRule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p, set
+}
+
+// TestANetworkNeedsATCPRule: compose networks carry every protocol, so two
+// services whose groups join them by ICMP alone must not share one (it would
+// open every TCP port between them too).
+func TestANetworkNeedsATCPRule(t *testing.T) {
+	p, set := repoProject(t)
 	if problems := Check(p, set); len(problems) > 0 {
 		t.Fatalf("the groups as they are: %v", problems)
 	}

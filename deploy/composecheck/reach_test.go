@@ -61,14 +61,7 @@ func TestReachesFollowTheGroups(t *testing.T) {
 // ping, 9 out and 9 in) is listed for its protocol, the bastion's SSH for
 // having no service, and no TCP rule between two services at all.
 func TestNotExpressedNamesICMPAndTheBastion(t *testing.T) {
-	p, err := LoadWithObservability(context.Background(), "../../docker-compose.yml", testSecrets...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := sg.Load("../security-groups")
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, set := repoProject(t)
 	got, err := NotExpressed(p, set)
 	if err != nil {
 		t.Fatal(err)

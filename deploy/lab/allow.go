@@ -107,6 +107,11 @@ func allow(cfg config, from, to, protocol string, port int, out io.Writer) error
 // firstRule puts a rule with peer group peer first in the direction's list of
 // a group file's text.
 func firstRule(text, direction, description, what, peer string) string {
-	rule := fmt.Sprintf("  - description: %q\n%s    group: %s\n", description, what, peer)
+	return prependRule(text, direction, fmt.Sprintf("  - description: %q\n%s    group: %s\n", description, what, peer))
+}
+
+// prependRule puts rule (its YAML lines) first in the direction's list of a
+// group file's text.
+func prependRule(text, direction, rule string) string {
 	return strings.Replace(text, direction+":\n", direction+":\n"+rule, 1)
 }

@@ -163,23 +163,17 @@ func picture(cfg config, path string) error {
 	return writeGraph(graphDOT(l, probes), path)
 }
 
-// reachable: whether the network lets src open a TCP connection to dst on
-// port (tryTCP says how that is told).
-func (l *layout) reachable(ctx context.Context, src, dst string, port int) bool {
-	reached, _ := l.reach(ctx, src, dst, sg.TCP, port)
-	return reached
-}
-
 // reach does what telnet (tcp), a datagram (udp) or ping (icmp, port the
 // ICMP type) from src to dst would, at the address src reaches dst at, and
 // says whether it got through and what came back.
 func (l *layout) reach(ctx context.Context, src, dst, protocol string, port int) (bool, string) {
-	addr := netip.AddrPortFrom(l.addrFrom(src, dst), uint16(port)).String()
+	to := l.addrFrom(src, dst)
+	addr := netip.AddrPortFrom(to, uint16(port)).String()
 	switch protocol {
 	case sg.UDP:
 		return l.tryUDP(src, addr)
 	case sg.ICMP:
-		return l.tryPing(ctx, src, l.addrFrom(src, dst))
+		return l.tryPing(ctx, src, to)
 	}
 	return l.tryTCP(ctx, src, addr)
 }

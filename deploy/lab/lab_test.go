@@ -524,7 +524,7 @@ func TestLab(t *testing.T) {
 			t.Fatalf("allow changed the repository's payment.yaml (%v)", err)
 		}
 		// A rule the policy refuses is not applied, and the lab keeps its groups.
-		if err := allow(cfg, "frontend", "payment-mysql", "tcp", 3306, io.Discard); err == nil || l.reachable(ctx, "frontend", "payment-mysql", 3306) {
+		if err := allow(cfg, "frontend", "payment-mysql", "tcp", 3306, io.Discard); err == nil || reachedTCP(ctx, l, "frontend", "payment-mysql", 3306) {
 			t.Fatalf("allow of a rule the policy refuses: %v", err)
 		}
 		if err := firewall(cfg, io.Discard); err != nil {
@@ -550,7 +550,7 @@ func TestLab(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "security policy") || !strings.Contains(out.String(), "POLICY: ") {
 			t.Fatalf("firewall with the edit: %v\n%s", err, out.String())
 		}
-		if l.reachable(ctx, "frontend", "payment-mysql", 3306) {
+		if reachedTCP(ctx, l, "frontend", "payment-mysql", 3306) {
 			t.Fatal("the refused edit was applied: the frontend reaches payment's MySQL")
 		}
 		// check against the edited groups says so too, though the network
@@ -589,6 +589,12 @@ func TestLab(t *testing.T) {
 	})
 }
 
+// reachedTCP: whether the network lets src open a TCP connection to dst on port.
+func reachedTCP(ctx context.Context, l *layout, src, dst string, port int) bool {
+	reached, _ := l.reach(ctx, src, dst, sg.TCP, port)
+	return reached
+}
+
 // otherKey is an SSH key the lab never saw.
 func otherKey(t *testing.T) string {
 	path := filepath.Join(t.TempDir(), "stranger")
@@ -614,7 +620,7 @@ func editedGroups(t *testing.T, repo string, edits ...groupEdit) string {
 		}
 		for _, e := range edits {
 			if filepath.Base(f) == e.file {
-				raw = []byte(strings.Replace(string(raw), e.direction+":\n", e.direction+":\n"+e.rule, 1))
+				raw = []byte(prependRule(string(raw), e.direction, e.rule))
 			}
 		}
 		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), raw, 0o644); err != nil {

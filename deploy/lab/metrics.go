@@ -20,14 +20,10 @@ func metrics(ctx context.Context, cfg config, service string, out io.Writer) err
 	if err != nil {
 		return err
 	}
-	if !slices.ContainsFunc(topology.Roboshop().Services, func(s topology.Service) bool { return s.Name == service }) {
+	if !slices.Contains(services(), service) {
 		return fmt.Errorf("metrics of what? lab metrics user|catalogue|cart|payment")
 	}
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
-			return l.dialFrom(ctx, service, addr, 2*time.Second)
-		}}}
-	resp, err := client.Get("http://" + net.JoinHostPort(l.addr(service).String(), strconv.Itoa(topology.ServicePort)) + "/metrics")
+	resp, err := l.httpClientIn(service, 5*time.Second, 2*time.Second).Get("http://" + net.JoinHostPort(l.addr(service).String(), strconv.Itoa(topology.ServicePort)) + "/metrics")
 	if err != nil {
 		return err
 	}

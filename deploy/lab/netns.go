@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -195,6 +196,15 @@ func (l *layout) dialFrom(ctx context.Context, instance, addr string, timeout ti
 		d := net.Dialer{Timeout: timeout}
 		return d.DialContext(ctx, "tcp", addr)
 	})
+}
+
+// httpClientIn is an HTTP client whose connections are opened from inside
+// instance's namespace, one per request.
+func (l *layout) httpClientIn(instance string, timeout, dialTimeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			return l.dialFrom(ctx, instance, addr, dialTimeout)
+		}}}
 }
 
 // listenIn listens on addr inside instance's namespace; the socket stays

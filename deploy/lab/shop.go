@@ -50,10 +50,7 @@ func upWith(ctx context.Context, cfg config, out io.Writer, detachForwarder bool
 		}
 	}
 	fmt.Fprintln(out, "building binaries...")
-	names := []string{"mongostandin"}
-	for _, svc := range topology.Roboshop().Services {
-		names = append(names, svc.Name)
-	}
+	names := append([]string{"mongostandin"}, services()...)
 	bins, err := topology.Build(ctx, cfg.Repo, filepath.Join(cfg.StateDir, "bin"), os.Getenv("ROBOSHOP_BIN_DIR"), names...)
 	if err != nil {
 		return err
@@ -242,10 +239,9 @@ func down(cfg config, out io.Writer) error {
 	// Only processes inside the lab's namespaces, plus the forwarder if its
 	// command line proves it is ours: a stale pid file never kills a stranger.
 	pids := map[int]bool{}
-	if raw, err := os.ReadFile(filepath.Join(cfg.StateDir, "pids", "forward.pid")); err == nil {
-		pid, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if pid := pidOf(cfg, "forward"); pid != 0 {
 		cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-		if pid > 1 && strings.Contains(string(cmdline), "forward") && strings.Contains(string(cmdline), cfg.StateDir) {
+		if strings.Contains(string(cmdline), "forward") && strings.Contains(string(cmdline), cfg.StateDir) {
 			pids[pid] = true
 		}
 	}

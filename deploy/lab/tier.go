@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -97,9 +96,10 @@ func startService(ctx context.Context, cfg config, service string, out io.Writer
 		return err
 	}
 	// Asked from its own instance, as the balancer's health check would.
+	client := l.httpClientIn(service, 2*time.Second, time.Second)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if l.ready(ctx, service) {
+		if ready(ctx, client, "http://"+l.hostPort(service, topology.ServicePort)+"/readyz") {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -111,13 +111,9 @@ func startService(ctx context.Context, cfg config, service string, out io.Writer
 	return nil
 }
 
-// ready: the service answers 200 on /readyz, asked from its own instance.
-func (l *layout) ready(ctx context.Context, service string) bool {
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true,
-		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
-			return l.dialFrom(ctx, service, addr, time.Second)
-		}}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+l.hostPort(service, topology.ServicePort)+"/readyz", nil)
+// ready: url answers 200.
+func ready(ctx context.Context, client *http.Client, url string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return false
 	}

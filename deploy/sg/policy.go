@@ -105,8 +105,9 @@ type Verdict struct {
 }
 
 // Explain reports whether the definitions let src send protocol traffic to dst
-// on port (for icmp, port is the ICMP type: EchoRequest for ping), and by which rules: dst must accept it (ingress) and src must be
-// allowed to send it (egress), as with stateful security groups. src
+// on port (for icmp, port is the ICMP type: EchoRequest for ping), and by
+// which rules: dst must accept it (ingress) and src must be allowed to send
+// it (egress), as with stateful security groups. src
 // "internet" is a host outside every group, matched by CIDR rules; adminCIDR
 // is what var.admin_cidr stands for, and addrOf gives a group's (or the
 // internet's) address for CIDR matching.
