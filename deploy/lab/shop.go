@@ -268,6 +268,14 @@ func down(cfg config, out io.Writer) error {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	var errs []error
+	// The host's end of the public segment: deleting its namespace would take
+	// it too, but the kernel does that later, in the background; removed here,
+	// it is gone when down returns.
+	if exec.Command("ip", "link", "show", l.ns("pub")).Run() == nil {
+		if err := run("ip", "link", "del", l.ns("pub")); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, ns := range nss {
 		if err := run("ip", "netns", "del", ns); err != nil {
 			errs = append(errs, err)
