@@ -9,10 +9,15 @@
 #                          (telnet, nc, ping, curl), OpenSSH's server (started by
 #                          the lab in each instance, never as the host's service)
 #                          and client, and FerretDB's server (SCRAM)
-#   scripts/deps.sh test   the test command (scripts/test.sh): the lab's, and
-#                          Chromium (the browser test), etcd (the chart's API
-#                          server), systemd-analyze (the EC2 units' check), and the
-#                          pinned Go tools under .cache/bin
+#   scripts/deps.sh node   the chart on a Kubernetes node (scripts/node-test.sh):
+#                          etcd, containerd, runc, the CNI plugins, ipset (for
+#                          kube-router), gcc (the pause binary), and under
+#                          .cache/bin the node's Go programs: Kubernetes's six,
+#                          CoreDNS, kube-router, helm
+#   scripts/deps.sh test   the test command (scripts/test.sh): the lab's and the
+#                          node's, and Chromium (the browser test), systemd-analyze
+#                          (the EC2 units' check), and the pinned Go tools under
+#                          .cache/bin
 # The compose run needs none of these: Docker, and compose and the stand-in
 # images, which scripts/up.sh makes itself (standins/images.sh).
 # The servers are started by the tests and the lab themselves, never as system
@@ -26,19 +31,21 @@ TERRAFORM_VERSION=v1.5.7   # the last MPL release; builds from the Go module pro
 
 purpose=${1:-}
 case $purpose in
-run | lab | test) ;;
+run | lab | node | test) ;;
 *)
-	echo "usage: scripts/deps.sh run|lab|test" >&2
+	echo "usage: scripts/deps.sh run|lab|node|test" >&2
 	exit 2
 	;;
 esac
 
 need=()
 want() { command -v "$1" >/dev/null || need+=("${@:2}"); }
-want redis-server redis-server
-want mariadbd mariadb-server
-want nginx nginx-light
-if [ "$purpose" != run ]; then
+if [ "$purpose" != node ]; then
+	want redis-server redis-server
+	want mariadbd mariadb-server
+	want nginx nginx-light
+fi
+if [ "$purpose" = lab ] || [ "$purpose" = test ]; then
 	want nft nftables
 	want ip iproute2
 	want unshare util-linux
@@ -54,9 +61,17 @@ if [ "$purpose" != run ]; then
 	want sshd openssh-server
 	want ssh-keygen openssh-client
 fi
+if [ "$purpose" = node ] || [ "$purpose" = test ]; then
+	want etcd etcd-server # the chart's API server, and the node's
+	want containerd containerd
+	want runc runc
+	[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+	want ipset ipset
+	want gcc gcc libc6-dev
+	want nsenter util-linux
+fi
 if [ "$purpose" = test ]; then
 	want chromium chromium fonts-dejavu-core
-	want etcd etcd-server
 	want systemd-analyze systemd # the EC2 units' check
 fi
 if ((${#need[@]})); then
@@ -98,23 +113,47 @@ build_helm() {
 	GCFLAGS=$TOOL_GCFLAGS go_install_as "$BIN/helm-$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" \
 		"-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION $helm_k8s"
 }
-build_kube_apiserver() {
+build_kubernetes() {
 	if [ -z "$KUBE_VERSION" ]; then
-		echo "deploy/kube/apiserver/go.mod names no k8s.io/kubernetes version" >&2
+		echo "deploy/kube/kubernetes/go.mod names no k8s.io/kubernetes version" >&2
 		return 1
 	fi
-	# Stamped with its version, as a release is: clients (helm's kubeVersion
-	# check) read it from /version. A binary built before it was stamped says
-	# v0.0.0-master and is built again.
-	[ -x "$BIN/kube-apiserver-$KUBE_VERSION" ] &&
-		[ "$("$BIN/kube-apiserver-$KUBE_VERSION" --version 2>/dev/null)" = "Kubernetes $KUBE_VERSION" ] && return
-	local minor=${KUBE_VERSION#v1.}
-	local stamp="-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 \
--X k8s.io/component-base/version.gitMinor=${minor%%.*} -X k8s.io/component-base/version.gitTreeState=clean"
-	log "building kube-apiserver $KUBE_VERSION from the Go module proxy (about 4 minutes on 2 cores, once)"
-	retry progress "$CACHE/kube-apiserver-build.log" bash -c "cd deploy/kube/apiserver && GOWORK=off CGO_ENABLED=0 \
-		go build -trimpath -gcflags '$TOOL_GCFLAGS' -ldflags '-s -w $stamp' -o '$CACHE/build/kube-apiserver' k8s.io/kubernetes/cmd/kube-apiserver"
-	mv "$CACHE/build/kube-apiserver" "$BIN/kube-apiserver-$KUBE_VERSION"
+	# Stamped with their version, as a release is: clients (helm's
+	# kubeVersion check) read it from /version. A set built before it was
+	# stamped, or with one binary missing, is built again.
+	local name missing=""
+	for name in "${KUBE_NODE_BINARIES[@]}"; do
+		[ -x "$BIN/$name-$KUBE_VERSION" ] || missing+=" $name"
+	done
+	[ -z "$missing" ] && [ "$("$BIN/kube-apiserver-$KUBE_VERSION" --version 2>/dev/null)" = "Kubernetes $KUBE_VERSION" ] && return
+	local minor=${KUBE_VERSION#v1.} pkgs=() stamp=""
+	minor=${minor%%.*}
+	for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+		stamp+=" -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+	done
+	for name in "${KUBE_NODE_BINARIES[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$name"); done
+	log "building Kubernetes $KUBE_VERSION (${KUBE_NODE_BINARIES[*]}) from the Go module proxy (about 8 minutes on 2 cores, once)"
+	rm -rf "$CACHE/build/kubernetes" && mkdir -p "$CACHE/build/kubernetes"
+	retry progress "$CACHE/kubernetes-build.log" bash -c "cd deploy/kube/kubernetes && GOWORK=off CGO_ENABLED=0 \
+		go build -trimpath -gcflags '$TOOL_GCFLAGS' -ldflags '-s -w $stamp' -o '$CACHE/build/kubernetes/' ${pkgs[*]}"
+	for name in "${KUBE_NODE_BINARIES[@]}"; do mv "$CACHE/build/kubernetes/$name" "$BIN/$name-$KUBE_VERSION"; done
+}
+# build_pause: the pod sandbox's process, from the pinned release's source.
+build_pause() {
+	[ -x "$PAUSE" ] && return
+	local src
+	src=$(cd deploy/kube/kubernetes && GOWORK=off go mod download k8s.io/kubernetes && GOWORK=off go list -m -f '{{.Dir}}' k8s.io/kubernetes)
+	gcc -Os -static -DVERSION="$KUBE_VERSION" -o "$PAUSE" "$src/build/pause/linux/pause.c"
+}
+build_coredns() {
+	[ -x "$COREDNS" ] && return
+	log "building CoreDNS (deploy/kube/coredns) from the Go module proxy (about 3 minutes on 2 cores, once)"
+	build_own_tool deploy/kube/coredns "$COREDNS"
+}
+build_kube_router() {
+	[ -x "$KUBE_ROUTER" ] && return
+	log "building kube-router $KUBE_ROUTER_VERSION from the Go module proxy (about 3 minutes on 2 cores, once)"
+	GCFLAGS=$TOOL_GCFLAGS go_install_as "$KUBE_ROUTER" "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@$KUBE_ROUTER_VERSION"
 }
 
 # Three chains of builds side by side: while one build downloads its modules
@@ -123,10 +162,14 @@ build_kube_apiserver() {
 # kube-apiserver share Kubernetes's).
 case $purpose in
 lab) build_ferretdb ;;
+node)
+	kubernetes_tools() { build_staticcheck && build_helm && build_kubernetes && build_pause; }
+	in_parallel kubernetes_tools build_coredns build_kube_router
+	;;
 test)
-	kubernetes_tools() { build_staticcheck && build_helm && build_kube_apiserver; }
-	scanners() { build_trivy && build_cyclonedx && build_ferretdb; }
-	servers() { build_terraform && build_prometheus; }
+	kubernetes_tools() { build_staticcheck && build_helm && build_kubernetes && build_pause; }
+	scanners() { build_trivy && build_cyclonedx && build_ferretdb && build_coredns; }
+	servers() { build_terraform && build_prometheus && build_kube_router; }
 	in_parallel kubernetes_tools scanners servers
 	;;
 esac

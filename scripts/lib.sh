@@ -23,7 +23,7 @@ mkdir -p "$WORK" "$BIN" "$CACHE/build"
 BASE=roboshop-standin/debian:bookworm # the stand-in Debian base image
 # Kubernetes tools (scripts/deps.sh builds them once into $BIN, named by
 # version): helm for the chart, and kube-apiserver at the k8s.io/kubernetes
-# version deploy/kube/apiserver/go.mod requires, for the chart's dry run.
+# version deploy/kube/kubernetes/go.mod requires, for the chart's dry run.
 HELM_VERSION=v3.19.5
 # The release's SBOMs (scripts/release.sh): CycloneDX's Go module tool.
 CYCLONEDX_VERSION=v1.10.0
@@ -55,7 +55,19 @@ OTELCOL="$BIN/otelcol-$(cat standins/otelcol/go.mod standins/otelcol/go.sum stan
 # of user and catalogue talks to, and staticcheck, which reads every module,
 # stay optimised.
 TOOL_GCFLAGS="all=-N -l"
-KUBE_VERSION=$(required_version deploy/kube/apiserver/go.mod k8s.io/kubernetes)
+KUBE_VERSION=$(required_version deploy/kube/kubernetes/go.mod k8s.io/kubernetes)
+# The rest of a Kubernetes node (scripts/node-test.sh): kubelet, kube-proxy,
+# kube-controller-manager, kube-scheduler and kubectl from the same go.mod as
+# kube-apiserver, each $BIN/<name>-$KUBE_VERSION; the pod sandbox's pause from
+# that release's source; CoreDNS with the plugins a cluster's DNS needs
+# (deploy/kube/coredns); and kube-router, the NetworkPolicy enforcer that
+# works on this kind of kernel (test tooling only: security flaws are
+# reported for the one version the Go module proxy serves).
+KUBE_NODE_BINARIES=(kube-apiserver kubelet kube-proxy kube-controller-manager kube-scheduler kubectl)
+PAUSE="$BIN/pause-$KUBE_VERSION"
+COREDNS="$BIN/coredns-$(cat deploy/kube/coredns/go.mod deploy/kube/coredns/go.sum deploy/kube/coredns/main.go | sha256sum | cut -c1-12)"
+KUBE_ROUTER_VERSION=v2.1.0
+KUBE_ROUTER="$BIN/kube-router-$KUBE_ROUTER_VERSION"
 
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }

@@ -51,7 +51,7 @@ func (b bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 // API server reports ready.
 func StartKubeAPIServer(t testing.TB) *KubeAPI {
 	t.Helper()
-	apiserver := Tool(t, "ROBOSHOP_KUBE_APISERVER", "kube-apiserver", "scripts/deps.sh builds it (deploy/kube/apiserver)")
+	apiserver := Tool(t, "ROBOSHOP_KUBE_APISERVER", "kube-apiserver", "scripts/deps.sh builds it (deploy/kube/kubernetes)")
 	etcd, err := exec.LookPath("etcd")
 	if err != nil {
 		t.Fatal("etcd not found: scripts/deps.sh installs Debian's etcd-server")

@@ -46,6 +46,23 @@ capabilities:
   drop: [ALL]
 {{- end }}
 
+{{/* A rollout never takes a replica away before its successor is Ready. */}}
+{{- define "roboshop.rollingUpdate" -}}
+strategy:
+  type: RollingUpdate
+  rollingUpdate: {maxUnavailable: 0, maxSurge: 25%}
+{{- end }}
+
+{{/* A stopping pod keeps serving while kube-proxy and the callers' nginx
+stop sending it new connections (the endpoint goes at once, the rules a
+moment later), then shuts down gracefully: measured by the rollout under
+load on a real node (deploy/kube/node_test.go). */}}
+{{- define "roboshop.drain" -}}
+lifecycle:
+  preStop:
+    sleep: {seconds: 5}
+{{- end }}
+
 {{/* The parts every pod spec shares: no API token, no service links (they
 would add USER_PORT and the like to the environment), pull secrets. */}}
 {{- define "roboshop.podCommon" -}}
