@@ -200,8 +200,8 @@ spec:
     - {name: dns-tcp, port: 53, protocol: TCP}
 `, qualified(corednsImage), dnsIP)
 
-// waitReady waits for the node to be Ready, then starts the cluster's DNS
-// and waits for it.
+// waitReady waits for the node to be Ready, then starts kube-router and the
+// cluster's DNS and waits for it.
 func (n *node) waitReady() error {
 	if err := n.await("node Ready", 3*time.Minute, func() error {
 		out, err := n.kubectl("get", "node", nodeName, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
@@ -210,6 +210,9 @@ func (n *node) waitReady() error {
 		}
 		return err
 	}); err != nil {
+		return err
+	}
+	if err := n.startPolicies(); err != nil {
 		return err
 	}
 	if _, err := n.kubectlIn(corednsManifest, "apply", "-f", "-"); err != nil {

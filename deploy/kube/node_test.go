@@ -178,7 +178,7 @@ metadata:
 	if err := n.volumes(claims); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"install", release, chartDir, "--namespace", releaseNamespace, "--wait", "--timeout", "8m"}
+	args := []string{"install", release, chartDir, "--namespace", releaseNamespace, "--wait", "--timeout", "5m"}
 	for _, v := range singleNodeValues {
 		args = append(args, "--set", v)
 	}

@@ -19,6 +19,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -49,6 +50,10 @@ const (
 	serviceCIDR = "10.96.0.0/16"
 	dnsIP       = "10.96.0.10"
 	apiPort     = "6443"
+	// cgroupRoot is the node's own cgroup under every hierarchy: kubelet puts
+	// its pods below it, and teardown ends whatever is left in it (never a
+	// /kubepods another kubelet on this machine may own).
+	cgroupRoot = "roboshop-node"
 )
 
 // The host's settings kubelet changes; put back at teardown.
@@ -109,14 +114,14 @@ func startNode(t *testing.T) *node {
 		name string
 		do   func() error
 	}{
-		{"network namespace", n.makeNetns},
+		{"network namespace, cgroups", func() error { return errors.Join(n.makeNetns(), makeCgroups()) }},
 		{"certificates", n.writePKI},
 		{"configuration", n.writeConfig},
 		{"containerd", n.startContainerd},
-		{"control plane", n.startControlPlane},
-		{"kubelet, kube-proxy, kube-router", n.startNodeAgents},
 		{"images", n.importImages},
-		{"node Ready, DNS", n.waitReady},
+		{"control plane", n.startControlPlane},
+		{"kubelet, kube-proxy", n.startNodeAgents},
+		{"node Ready, kube-router, DNS", n.waitReady},
 	}
 	for _, s := range steps {
 		start := time.Now()
@@ -145,6 +150,7 @@ func removeLeftovers() error {
 		}
 	}
 	killShims()
+	killCgroupProcs()
 	time.Sleep(500 * time.Millisecond)
 	unmountUnder(nodeDir)
 	removeCgroups()
@@ -163,6 +169,23 @@ func killShims() {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
+}
+
+// killCgroupProcs ends every process left in the node's cgroups: the
+// containers kubelet started there.
+func killCgroupProcs() {
+	_ = filepath.WalkDir(filepath.Join("/sys/fs/cgroup/pids", cgroupRoot), func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.Name() != "cgroup.procs" {
+			return nil
+		}
+		b, _ := os.ReadFile(p)
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		return nil
+	})
 }
 
 func unmountUnder(dir string) {
@@ -189,10 +212,10 @@ func unmountUnder(dir string) {
 	}
 }
 
-// removeCgroups removes the kubepods hierarchy kubelet made under every
-// controller, deepest first (a cgroup goes only when it is empty).
+// removeCgroups removes the node's cgroup under every hierarchy, deepest
+// first (a cgroup goes only when it is empty).
 func removeCgroups() {
-	roots, _ := filepath.Glob("/sys/fs/cgroup/*/kubepods")
+	roots, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup/*", cgroupRoot))
 	for _, root := range roots {
 		var dirs []string
 		_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
@@ -206,6 +229,18 @@ func removeCgroups() {
 			_ = os.Remove(d)
 		}
 	}
+}
+
+// makeCgroups makes the node's cgroup under every hierarchy: kubelet
+// requires its cgroupRoot to exist.
+func makeCgroups() error {
+	hierarchies, _ := filepath.Glob("/sys/fs/cgroup/*/cgroup.procs")
+	for _, h := range hierarchies {
+		if err := os.MkdirAll(filepath.Join(filepath.Dir(h), cgroupRoot), 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (n *node) makeNetns() error {
@@ -335,6 +370,7 @@ readOnlyPort: 0
 # cgroup v1 only here: kubelet 1.34 runs on it when told to.
 cgroupDriver: cgroupfs
 failCgroupV1: false
+cgroupRoot: /%s
 failSwapOn: false
 containerRuntimeEndpoint: unix://%s
 authentication: {anonymous: {enabled: true}, webhook: {enabled: false}}
@@ -349,7 +385,7 @@ imageGCLowThresholdPercent: 99
 volumePluginDir: %s
 podLogsDir: %s
 serializeImagePulls: false
-`, nodeIP, n.containerdSock(), dnsIP, n.path("kubelet-plugins"), n.path("pod-logs")),
+`, nodeIP, cgroupRoot, n.containerdSock(), dnsIP, n.path("kubelet-plugins"), n.path("pod-logs")),
 	}
 	for name, content := range files {
 		if err := os.WriteFile(n.path(name), []byte(content), 0o600); err != nil {
@@ -460,13 +496,15 @@ func (n *node) startNodeAgents() error {
 		return err
 	}
 	// iptables mode; the conntrack settings are the host's, left alone.
-	if err := n.start("kube-proxy", "kube-proxy", "--kubeconfig", n.kubeconfig, "--proxy-mode", "iptables",
+	return n.start("kube-proxy", "kube-proxy", "--kubeconfig", n.kubeconfig, "--proxy-mode", "iptables",
 		"--hostname-override", nodeName, "--cluster-cidr", clusterCIDR,
 		"--conntrack-max-per-core", "0", "--conntrack-min", "0",
 		"--conntrack-tcp-timeout-established", "0", "--conntrack-tcp-timeout-close-wait", "0",
-		"--metrics-bind-address", "127.0.0.1:10249", "--healthz-bind-address", "127.0.0.1:10256"); err != nil {
-		return err
-	}
+		"--metrics-bind-address", "127.0.0.1:10249", "--healthz-bind-address", "127.0.0.1:10256")
+}
+
+// startPolicies starts kube-router, once the node it enforces on is registered.
+func (n *node) startPolicies() error {
 	// NetworkPolicy only: routes, service proxy and CNI are the bridge's and
 	// kube-proxy's.
 	return n.start("kube-router", "kube-router", "--kubeconfig", n.kubeconfig, "--hostname-override", nodeName,
@@ -531,17 +569,9 @@ func (n *node) teardown() {
 		if t.Failed() {
 			t.Log(n.logTails())
 		}
-		// The pods first, by the kubelet (their sandboxes' networks and
-		// mounts go with them), then the rest.
-		_, _ = n.kubectl("delete", "namespace", releaseNamespace, "--wait=false")
-		_, _ = n.kubectl("delete", "pods", "--all", "-A", "--grace-period=1", "--wait=false")
-		_ = n.await("no container left", 2*time.Minute, func() error {
-			out, err := n.ctr("tasks", "ls", "-q")
-			if err == nil && strings.TrimSpace(out) != "" {
-				err = fmt.Errorf("running: %s", strings.Join(strings.Fields(out), " "))
-			}
-			return err
-		})
+		// Nothing of the cluster outlives it: kubelet and the control plane
+		// stop first, then every container left in the node's cgroups, and
+		// the namespace takes the pods' network with it.
 		for _, p := range slices.Backward(n.procs) {
 			_ = p.cmd.Process.Signal(syscall.SIGTERM)
 			select {
@@ -575,7 +605,7 @@ func (n *node) teardown() {
 	if _, err := os.Stat("/run/netns/" + nodeNetns); err == nil {
 		left = append(left, "network namespace "+nodeNetns)
 	}
-	if m, _ := filepath.Glob("/sys/fs/cgroup/*/kubepods"); len(m) > 0 {
+	if m, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup/*", cgroupRoot)); len(m) > 0 {
 		left = append(left, m...)
 	}
 	if b, _ := os.ReadFile("/proc/self/mountinfo"); bytes.Contains(b, []byte(nodeDir)) {
