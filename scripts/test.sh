@@ -2,13 +2,14 @@
 # Runs every check and test of the project on a Debian/Ubuntu machine, as root
 # (the lab test makes network namespaces and nftables rules).
 # scripts/deps.sh installs what is missing (Debian packages, pinned Go tools:
-# staticcheck, Terraform 1.5.7, Helm, kube-apiserver); then gofmt, go vet,
+# staticcheck, Terraform 1.5.7, Helm, Kubernetes's binaries); then gofmt, go vet,
 # staticcheck, a GOWORK=off build of every module, and go test -race over every
 # module in go.work: the services against real datastores, the security-group
 # loader and policy, the Terraform checks, the Helm chart (its NetworkPolicies'
 # reachability, a dry run through a real kube-apiserver), and the lab (up,
 # reachability matrix, smoke, down); then,
-# where a Docker engine runs, docker-compose.yml for real (scripts/compose-test.sh).
+# where a Docker engine runs, docker-compose.yml for real (scripts/compose-test.sh)
+# and the Helm chart on a real single-node Kubernetes cluster (scripts/node-test.sh).
 # Every step says what it does and how long it took; the total comes last.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -130,8 +131,13 @@ if docker info >/dev/null 2>&1; then
 	fi
 	log "docker compose: images, build, up, journey, isolation, the observability profile and its drills, down"
 	scripts/compose-test.sh
+	# --- The Helm chart on a real Kubernetes node ------------------------------
+	# The same images, imported into a single-node cluster the test brings up
+	# in a network namespace and removes (scripts/node-test.sh says how).
+	log "the Helm chart on a Kubernetes node (scripts/node-test.sh)"
+	scripts/node-test.sh
 else
-	log "no Docker engine answers: docker-compose.yml was checked statically only (deploy/composecheck)"
+	log "no Docker engine answers: docker-compose.yml was checked statically only (deploy/composecheck), and the chart was not run on a node (its images are built with Docker)"
 fi
 log_end
 echo "all checks and tests passed in $(since "$total_start" | cut -d. -f1) s"

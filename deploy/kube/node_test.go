@@ -186,6 +186,28 @@ metadata:
 		desc, _ := n.kubectl("-n", releaseNamespace, "get", "pods,events", "-o", "wide")
 		t.Fatalf("helm install: %v\n%s\n%s\n%s", err, out, desc, n.logTails())
 	}
+	// The autoscalers bring each Deployment to its minimum (the frontend's
+	// is 2) just after the install: wait for those replicas too.
+	if err := n.await("every Deployment at its autoscaler's minimum", 2*time.Minute, func() error {
+		out, err := n.kubectl("-n", releaseNamespace, "get", "hpa", "-o",
+			`jsonpath={range .items[*]}{.spec.scaleTargetRef.name}={.spec.minReplicas}{"\n"}{end}`)
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Fields(out) {
+			name, min, _ := strings.Cut(line, "=")
+			ready, err := n.kubectl("-n", releaseNamespace, "get", "deployment", name, "-o", "jsonpath={.status.readyReplicas}")
+			if err != nil {
+				return err
+			}
+			if ready != min {
+				return fmt.Errorf("%s: %s of %s replicas Ready", name, ready, min)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("helm install %s (--set %s): every pod Ready in %.1f s", chartDir, strings.Join(singleNodeValues, " --set "), time.Since(start).Seconds())
 }
 
@@ -288,9 +310,9 @@ func (n *node) probeMatrix(t *testing.T) (sg.CheckReport, string) {
 	groups := withoutDropped(set, dropped)
 	admin := netip.MustParsePrefix("198.51.100.0/24")
 	addrOf := func(string) netip.Addr { return netip.MustParseAddr("203.0.113.10") }
-	netns := n.podNetns(t)
-	pods := n.pods(t)
 	outsider := n.outsider(t)
+	netns := n.podNetns(t)
+	pods := slices.DeleteFunc(n.pods(t), func(p pod) bool { return p.name == outsider.name })
 	dns, err := n.kubectl("-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns", "-o", "jsonpath={.items[0].status.podIP}")
 	if err != nil {
 		t.Fatal(err)
@@ -484,7 +506,7 @@ spec:
 // service and the frontend to a new image tag; it counts failed requests and
 // samples the PodDisruptionBudgets throughout.
 func (n *node) rollout(t *testing.T) {
-	cmd, report := n.loadgenCmd(t, "-vus", "4", "-duration", "150s", "-ramp-up", "2s")
+	cmd, report := n.loadgenCmd(t, "-vus", "4", "-duration", "60s", "-ramp-up", "2s")
 	done := make(chan error, 1)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -593,15 +615,24 @@ func (n *node) restartDatastore(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	state := func() (string, error) {
+		return n.kubectl("-n", releaseNamespace, "get", "pod", "payment-mysql-0", "-o",
+			`jsonpath={.metadata.uid} {.status.conditions[?(@.type=="Ready")].status}`)
+	}
+	old, err := state()
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldUID, _, _ := strings.Cut(old, " ")
 	start := time.Now()
 	if _, err := n.kubectl("-n", releaseNamespace, "delete", "pod", "payment-mysql-0", "--wait=false"); err != nil {
 		t.Fatal(err)
 	}
 	// The StatefulSet makes the pod again: wait for the new one's readiness.
 	if err := n.await("payment-mysql-0 back", 3*time.Minute, func() error {
-		uid, err := n.kubectl("-n", releaseNamespace, "get", "pod", "payment-mysql-0", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
-		if err == nil && uid != "True" {
-			err = errors.New("not Ready")
+		s, err := state()
+		if err == nil && (strings.HasPrefix(s, oldUID) || !strings.HasSuffix(s, " True")) {
+			err = fmt.Errorf("not yet a new Ready pod: %s", s)
 		}
 		return err
 	}); err != nil {

@@ -469,6 +469,8 @@ func (n *node) startControlPlane() error {
 		"--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file", pki("sa.pub"), "--service-account-signing-key-file", pki("sa.key"),
 		"--service-cluster-ip-range", serviceCIDR, "--enable-priority-and-fairness=false",
+		// The node's name is in no DNS: exec and logs go to its address.
+		"--kubelet-preferred-address-types", "InternalIP",
 		"--cert-dir", n.path("pki", "apiserver")); err != nil {
 		return err
 	}
