@@ -30,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roboshop-go/roboshop/deploy/netns"
 	"github.com/roboshop-go/roboshop/deploy/sg"
 	"github.com/roboshop-go/roboshop/kit/loadreport"
 )
@@ -311,7 +312,7 @@ func (n *node) probeMatrix(t *testing.T) (sg.CheckReport, string) {
 	admin := netip.MustParsePrefix("198.51.100.0/24")
 	addrOf := func(string) netip.Addr { return netip.MustParseAddr("203.0.113.10") }
 	outsider := n.outsider(t)
-	netns := n.podNetns(t)
+	namespaces := n.podNetns(t)
 	pods := slices.DeleteFunc(n.pods(t), func(p pod) bool { return p.name == outsider.name })
 	dns, err := n.kubectl("-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns", "-o", "jsonpath={.items[0].status.podIP}")
 	if err != nil {
@@ -355,7 +356,7 @@ func (n *node) probeMatrix(t *testing.T) (sg.CheckReport, string) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 32)
 	for _, p := range probes {
-		path, ok := netns[sourceIP(sources, p.src)]
+		path, ok := namespaces[sourceIP(sources, p.src)]
 		if !ok {
 			t.Fatalf("no network namespace found for pod %s", p.src)
 		}
@@ -370,7 +371,7 @@ func (n *node) probeMatrix(t *testing.T) (sg.CheckReport, string) {
 	wg.Wait()
 	// DNS answers over UDP too: one lookup from every pod.
 	for _, src := range pods {
-		if err := resolves(netns[src.ip], dnsIP, "kubernetes.default.svc.cluster.local"); err != nil {
+		if err := resolves(namespaces[src.ip], dnsIP, "kubernetes.default.svc.cluster.local"); err != nil {
 			t.Errorf("DNS from %s: %v", src.name, err)
 		}
 	}
@@ -414,7 +415,7 @@ func sourceIP(pods []pod, name string) string {
 // connects reports whether a TCP connection from inside the network
 // namespace at path to addr opens within 2 s.
 func connects(path, addr string) bool {
-	c, err := inNetns(path, func() (net.Conn, error) { return net.DialTimeout("tcp", addr, 2*time.Second) })
+	c, err := netns.Do(path, func() (net.Conn, error) { return net.DialTimeout("tcp", addr, 2*time.Second) })
 	if err != nil {
 		return false
 	}
@@ -425,7 +426,7 @@ func connects(path, addr string) bool {
 // resolves looks name up over UDP at server from inside the namespace at path.
 func resolves(path, server, name string) error {
 	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return inNetns(path, func() (net.Conn, error) {
+		return netns.Do(path, func() (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "udp", net.JoinHostPort(server, "53"))
 		})
@@ -446,7 +447,7 @@ func (n *node) podNetns(t *testing.T) map[string]string {
 	paths, _ := filepath.Glob(n.path("containerd", "state", "io.containerd.grpc.v1.cri", "netns", "*"))
 	out := map[string]string{}
 	for _, p := range paths {
-		ip, err := inNetns(p, func() (string, error) {
+		ip, err := netns.Do(p, func() (string, error) {
 			iface, err := net.InterfaceByName("eth0")
 			if err != nil {
 				return "", err

@@ -26,7 +26,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -646,33 +645,4 @@ func (n *node) logTails() string {
 		fmt.Fprintf(&b, "--- %s (last lines)\n%s\n", filepath.Base(f), strings.Join(lines[max(0, len(lines)-15):], "\n"))
 	}
 	return b.String()
-}
-
-// inNetns runs open on a thread that joined the network namespace at path, so
-// the socket it makes lives there; that thread is never reused (it is not
-// unlocked, so it exits with its goroutine).
-func inNetns[T any](path string, open func() (T, error)) (T, error) {
-	type result struct {
-		v   T
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		var zero T
-		f, err := os.Open(path)
-		if err != nil {
-			ch <- result{zero, err}
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- result{zero, fmt.Errorf("setns %s: %w", path, err)}
-			return
-		}
-		v, err := open()
-		ch <- result{v, err}
-	}()
-	r := <-ch
-	return r.v, r.err
 }

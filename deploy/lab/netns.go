@@ -9,14 +9,13 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/roboshop-go/roboshop/deploy/netns"
 	"github.com/roboshop-go/roboshop/deploy/sg"
-	"golang.org/x/sys/unix"
 )
 
 func run(name string, args ...string) error {
@@ -213,33 +212,9 @@ func (l *layout) listenIn(instance, addr string) (net.Listener, error) {
 	return inNamespace(l.ns(instance), func() (net.Listener, error) { return net.Listen("tcp", addr) })
 }
 
-// inNamespace runs open on a thread that joined network namespace ns, so the
-// socket it makes lives there; that thread is never reused (it is not
-// unlocked, so it exits with its goroutine).
+// inNamespace runs open inside network namespace ns (netns.Do).
 func inNamespace[T any](ns string, open func() (T, error)) (T, error) {
-	type result struct {
-		v   T
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		var zero T
-		f, err := os.Open("/var/run/netns/" + ns)
-		if err != nil {
-			ch <- result{zero, err}
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- result{zero, fmt.Errorf("setns %s: %w", ns, err)}
-			return
-		}
-		v, err := open()
-		ch <- result{v, err}
-	}()
-	r := <-ch
-	return r.v, r.err
+	return netns.Do("/var/run/netns/"+ns, open)
 }
 
 // firewall applies the groups in cfg.Groups (the repository's when empty) to a
