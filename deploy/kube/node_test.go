@@ -354,7 +354,7 @@ func (n *node) probeMatrix(t *testing.T) (sg.CheckReport, string) {
 		}
 	}
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 32)
+	sem := make(chan struct{}, 128)
 	for _, p := range probes {
 		path, ok := namespaces[sourceIP(sources, p.src)]
 		if !ok {
@@ -507,7 +507,7 @@ spec:
 // service and the frontend to a new image tag; it counts failed requests and
 // samples the PodDisruptionBudgets throughout.
 func (n *node) rollout(t *testing.T) {
-	cmd, report := n.loadgenCmd(t, "-vus", "4", "-duration", "60s", "-ramp-up", "2s")
+	cmd, report := n.loadgenCmd(t, "-vus", "4", "-duration", "45s", "-ramp-up", "2s")
 	done := make(chan error, 1)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -597,7 +597,7 @@ func (n *node) samplePDBs(stop chan struct{}) pdbSamples {
 // reads the orders table back before and after: the last order written
 // before is there when the pod is back.
 func (n *node) restartDatastore(t *testing.T) {
-	cmd, report := n.loadgenCmd(t, "-mix", "buyer=1", "-vus", "2", "-duration", "90s", "-ramp-up", "0s")
+	cmd, report := n.loadgenCmd(t, "-mix", "buyer=1", "-vus", "2", "-duration", "45s", "-ramp-up", "0s")
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
