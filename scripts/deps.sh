@@ -163,7 +163,7 @@ build_kube_router() {
 case $purpose in
 lab) build_ferretdb ;;
 node)
-	kubernetes_tools() { build_staticcheck && build_helm && build_kubernetes && build_pause; }
+	kubernetes_tools() { build_helm && build_kubernetes && build_pause; }
 	in_parallel kubernetes_tools build_coredns build_kube_router
 	;;
 test)
