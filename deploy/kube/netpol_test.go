@@ -318,7 +318,6 @@ func mismatches(t *testing.T, set *sg.Set, policies []networkingv1.NetworkPolicy
 		}
 		return netip.MustParseAddr("203.0.113.10")
 	}
-	admin := netip.MustParsePrefix("198.51.100.0/24")
 	var out []string
 	check := func(src, dst endpoint, port int32, proto corev1.Protocol, want bool) {
 		if got := allows(policies, release, src, dst, port, proto); got != want {
@@ -334,15 +333,11 @@ func mismatches(t *testing.T, set *sg.Set, policies []networkingv1.NetworkPolicy
 			}
 			for _, src := range ours {
 				if src.group != dst.group {
-					check(src, dst, int32(port), corev1.ProtocolTCP, groups.Allows(src.group, dst.group, sgPort, admin, addrOf))
+					check(src, dst, int32(port), corev1.ProtocolTCP, groupsAllow(set, groups, src.group, dst.group, sgPort, addrOf))
 				}
 			}
-			// Outside the release stands for the internet and for the load
-			// balancer, whose place the Ingress controller takes (its own
-			// rules, left out of the policies, still say what it may reach).
 			for _, src := range others {
-				check(src, dst, int32(port), corev1.ProtocolTCP, groups.Allows(internet, dst.group, sgPort, admin, addrOf) ||
-					set.Allows(sg.LoadBalancer, dst.group, sgPort, admin, addrOf))
+				check(src, dst, int32(port), corev1.ProtocolTCP, groupsAllow(set, groups, internet, dst.group, sgPort, addrOf))
 			}
 		}
 	}
@@ -359,6 +354,20 @@ func mismatches(t *testing.T, set *sg.Set, policies []networkingv1.NetworkPolicy
 	}
 	slices.Sort(out)
 	return out
+}
+
+// groupsAllow is the groups' verdict on src reaching dst's pods on sgPort, as
+// the policies must render it: groups is set without the rules that have no
+// pod equivalent (withoutDropped). Outside the release (src internet) stands
+// for the internet and for the load balancer, whose place the Ingress
+// controller takes (its own rules, left out of the policies, still say what
+// it may reach).
+func groupsAllow(set, groups *sg.Set, src, dst string, sgPort int, addrOf func(string) netip.Addr) bool {
+	admin := netip.MustParsePrefix("198.51.100.0/24")
+	if src == internet {
+		return groups.Allows(internet, dst, sgPort, admin, addrOf) || set.Allows(sg.LoadBalancer, dst, sgPort, admin, addrOf)
+	}
+	return groups.Allows(src, dst, sgPort, admin, addrOf)
 }
 
 // withoutDropped is set without the rules that have no pod equivalent: what

@@ -16,23 +16,23 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/roboshop-go/roboshop/deploy/netns"
 	"github.com/roboshop-go/roboshop/deploy/sg"
 	"github.com/roboshop-go/roboshop/kit/loadreport"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 )
 
 const releaseNamespace = release
@@ -76,12 +76,12 @@ func TestNode(t *testing.T) {
 		var steps []string
 		for _, s := range rep.Steps {
 			steps = append(steps, fmt.Sprintf("%s %d", s.Name, s.Count))
-			if s.Count != s.Count-s.Errors {
+			if s.Errors != 0 {
 				t.Errorf("step %s: %d of %d failed", s.Name, s.Errors, s.Count)
 			}
 		}
 		for _, want := range []string{"buyer/register", "buyer/checkout", "buyer/orders"} {
-			if !slices.ContainsFunc(rep.Steps, func(s loadreport.Series) bool { return s.Name == want && s.Count > 0 }) {
+			if s, ok := rep.Step(want); !ok || s.Count == 0 {
 				t.Errorf("the journey has no %s step: %v", want, steps)
 			}
 		}
@@ -223,33 +223,18 @@ func (n *node) pods(t *testing.T) []pod {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var list struct {
-		Items []struct {
-			Metadata struct {
-				Name              string            `json:"name"`
-				Labels            map[string]string `json:"labels"`
-				DeletionTimestamp *string           `json:"deletionTimestamp"`
-			} `json:"metadata"`
-			Status struct {
-				PodIP      string `json:"podIP"`
-				Conditions []struct {
-					Type   string `json:"type"`
-					Status string `json:"status"`
-				} `json:"conditions"`
-			} `json:"status"`
-		} `json:"items"`
-	}
+	var list corev1.PodList
 	if err := json.Unmarshal([]byte(out), &list); err != nil {
 		t.Fatal(err)
 	}
 	var pods []pod
 	for _, it := range list.Items {
-		if it.Metadata.DeletionTimestamp != nil {
+		if it.DeletionTimestamp != nil {
 			continue
 		}
-		p := pod{name: it.Metadata.Name, component: it.Metadata.Labels[ComponentLabel], ip: it.Status.PodIP}
+		p := pod{name: it.Name, component: it.Labels[ComponentLabel], ip: it.Status.PodIP}
 		for _, c := range it.Status.Conditions {
-			if c.Type == "Ready" && c.Status == "True" {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
 				p.ready = true
 			}
 		}
@@ -273,26 +258,34 @@ func (n *node) frontendURL(t *testing.T) (string, string) {
 // Service and returns its report.
 func (n *node) loadgen(t *testing.T, args ...string) loadreport.Report {
 	t.Helper()
-	cmd, report := n.loadgenCmd(t, args...)
-	if out, err := n.output(cmd); err != nil {
-		t.Fatalf("loadgen: %v\n%s", err, out)
-	}
-	return report()
+	return n.startLoadgen(t, args...)()
 }
 
-func (n *node) loadgenCmd(t *testing.T, args ...string) (*exec.Cmd, func() loadreport.Report) {
+// startLoadgen starts the load generator in the background (it is ended
+// with t if still running); the function it returns waits for it and reads
+// its report.
+func (n *node) startLoadgen(t *testing.T, args ...string) func() loadreport.Report {
 	t.Helper()
 	url, ip := n.frontendURL(t)
 	jsonPath := filepath.Join(t.TempDir(), "report.json")
-	cmd := n.nsCommand(context.Background(), "loadgen", append([]string{"-target", url, "-allow-host", ip,
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	cmd := n.nsCommand(ctx, "loadgen", append([]string{"-target", url, "-allow-host", ip,
 		"-json", jsonPath, "-progress", "0"}, args...)...)
-	return cmd, func() loadreport.Report {
-		b, err := os.ReadFile(jsonPath)
-		if err != nil {
-			t.Fatal(err)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	return func() loadreport.Report {
+		t.Helper()
+		if err := <-done; err != nil {
+			t.Fatalf("loadgen: %v\n%s", err, out.String())
 		}
-		var rep loadreport.Report
-		if err := json.Unmarshal(b, &rep); err != nil {
+		rep, err := loadreport.Read(jsonPath)
+		if err != nil {
 			t.Fatal(err)
 		}
 		return rep
@@ -309,7 +302,6 @@ func (n *node) probeMatrix(t *testing.T) (sg.CheckReport, string) {
 	set := loadGroups(t)
 	_, dropped := NetworkPolicies(set)
 	groups := withoutDropped(set, dropped)
-	admin := netip.MustParsePrefix("198.51.100.0/24")
 	addrOf := func(string) netip.Addr { return netip.MustParseAddr("203.0.113.10") }
 	outsider := n.outsider(t)
 	namespaces := n.podNetns(t)
@@ -319,13 +311,17 @@ func (n *node) probeMatrix(t *testing.T) (sg.CheckReport, string) {
 		t.Fatal(err)
 	}
 	type probe struct {
-		src, srcGroup, dst, dstGroup, addr string
-		port                               int
-		expected, seen                     bool
+		from, srcGroup, dstGroup, addr string // from: the source's network namespace
+		port                           int
+		expected, seen                 bool
 	}
 	var probes []*probe
 	sources := append(slices.Clone(pods), pod{name: outsider.name, component: internet, ip: outsider.ip})
 	for _, src := range sources {
+		from, ok := namespaces[src.ip]
+		if !ok {
+			t.Fatalf("no network namespace found for pod %s", src.name)
+		}
 		for _, dst := range pods {
 			if dst.component == src.component {
 				continue
@@ -335,37 +331,28 @@ func (n *node) probeMatrix(t *testing.T) (sg.CheckReport, string) {
 				if !ok {
 					continue
 				}
-				var want bool
-				if src.component == internet {
-					want = groups.Allows(internet, dst.component, sgPort, admin, addrOf) || set.Allows(sg.LoadBalancer, dst.component, sgPort, admin, addrOf)
-				} else {
-					want = groups.Allows(src.component, dst.component, sgPort, admin, addrOf)
-				}
-				probes = append(probes, &probe{src: src.name, srcGroup: src.component, dst: dst.name, dstGroup: dst.component,
-					addr: net.JoinHostPort(dst.ip, strconv.Itoa(port)), port: sgPort, expected: want})
+				probes = append(probes, &probe{from: from, srcGroup: src.component, dstGroup: dst.component,
+					addr: net.JoinHostPort(dst.ip, strconv.Itoa(port)), port: sgPort,
+					expected: groupsAllow(set, groups, src.component, dst.component, sgPort, addrOf)})
 			}
 		}
 		if src.component != internet {
 			// The cluster's DNS, every pod of the release; nothing else outside it.
-			probes = append(probes, &probe{src: src.name, srcGroup: src.component, dst: "kube-dns", dstGroup: "kube-dns",
+			probes = append(probes, &probe{from: from, srcGroup: src.component, dstGroup: "kube-dns",
 				addr: net.JoinHostPort(dns, "53"), port: 53, expected: true})
-			probes = append(probes, &probe{src: src.name, srcGroup: src.component, dst: outsider.name, dstGroup: "outside the release",
+			probes = append(probes, &probe{from: from, srcGroup: src.component, dstGroup: "outside the release",
 				addr: net.JoinHostPort(outsider.ip, "8080"), port: 8080, expected: false})
 		}
 	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 128)
 	for _, p := range probes {
-		path, ok := namespaces[sourceIP(sources, p.src)]
-		if !ok {
-			t.Fatalf("no network namespace found for pod %s", p.src)
-		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			p.seen = connects(path, p.addr)
+			p.seen = connects(p.from, p.addr)
 		}()
 	}
 	wg.Wait()
@@ -377,14 +364,10 @@ func (n *node) probeMatrix(t *testing.T) (sg.CheckReport, string) {
 	}
 	rep := sg.CheckReport{Probes: len(probes), Differences: []sg.Difference{}}
 	cells := map[string][]string{}
-	var rows []string
 	for _, p := range probes {
 		if p.seen {
 			rep.Allowed++
 			key := p.srcGroup + " -> " + p.dstGroup
-			if !slices.Contains(rows, key) {
-				rows = append(rows, key)
-			}
 			if !slices.Contains(cells[key], strconv.Itoa(p.port)) {
 				cells[key] = append(cells[key], strconv.Itoa(p.port))
 			}
@@ -394,22 +377,12 @@ func (n *node) probeMatrix(t *testing.T) (sg.CheckReport, string) {
 				DefinitionsAllow: p.expected, NetworkAllows: p.seen})
 		}
 	}
-	sort.Strings(rows)
 	var matrix strings.Builder
-	for _, r := range rows {
+	for _, r := range slices.Sorted(maps.Keys(cells)) {
 		fmt.Fprintf(&matrix, "  %-40s %s\n", r, strings.Join(cells[r], ","))
 	}
 	sort.Slice(rep.Differences, func(i, j int) bool { return rep.Differences[i].String() < rep.Differences[j].String() })
 	return rep, matrix.String()
-}
-
-func sourceIP(pods []pod, name string) string {
-	for _, p := range pods {
-		if p.name == name {
-			return p.ip
-		}
-	}
-	return ""
 }
 
 // connects reports whether a TCP connection from inside the network
@@ -507,14 +480,7 @@ spec:
 // service and the frontend to a new image tag; it counts failed requests and
 // samples the PodDisruptionBudgets throughout.
 func (n *node) rollout(t *testing.T) {
-	cmd, report := n.loadgenCmd(t, "-vus", "4", "-duration", "45s", "-ramp-up", "2s")
-	done := make(chan error, 1)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { done <- cmd.Wait() }()
+	report := n.startLoadgen(t, "-vus", "4", "-duration", "45s", "-ramp-up", "2s")
 	stopSampling := make(chan struct{})
 	samples := make(chan pdbSamples, 1)
 	go func() { samples <- n.samplePDBs(stopSampling) }()
@@ -522,17 +488,12 @@ func (n *node) rollout(t *testing.T) {
 	start := time.Now()
 	args := []string{"upgrade", release, chartDir, "--namespace", releaseNamespace, "--reuse-values",
 		"--set", "image.tag=" + rolloutTag, "--wait", "--timeout", "5m"}
-	if hout, err := n.helm(args...); err != nil {
-		_ = cmd.Process.Signal(syscall.SIGINT)
-		<-done
-		t.Fatalf("helm upgrade: %v\n%s", err, hout)
+	if out, err := n.helm(args...); err != nil {
+		t.Fatalf("helm upgrade: %v\n%s", err, out)
 	}
 	took := time.Since(start)
 	close(stopSampling)
 	s := <-samples
-	if err := <-done; err != nil {
-		t.Fatalf("loadgen: %v\n%s", err, out.String())
-	}
 	rep := report()
 	for _, c := range shopComponents {
 		image, err := n.kubectl("-n", releaseNamespace, "get", "deployment", c, "-o", "jsonpath={.spec.template.spec.containers[0].image}")
@@ -572,22 +533,14 @@ func (n *node) samplePDBs(stop chan struct{}) pdbSamples {
 		if err != nil {
 			continue
 		}
-		var list struct {
-			Items []struct {
-				Metadata struct{ Name string } `json:"metadata"`
-				Status   struct {
-					CurrentHealthy int `json:"currentHealthy"`
-					DesiredHealthy int `json:"desiredHealthy"`
-				} `json:"status"`
-			} `json:"items"`
-		}
+		var list policyv1.PodDisruptionBudgetList
 		if json.Unmarshal([]byte(out), &list) != nil || len(list.Items) == 0 {
 			continue
 		}
 		s.count++
 		for _, p := range list.Items {
 			if p.Status.CurrentHealthy < p.Status.DesiredHealthy {
-				s.violations = append(s.violations, fmt.Sprintf("%s: %d healthy, %d desired", p.Metadata.Name, p.Status.CurrentHealthy, p.Status.DesiredHealthy))
+				s.violations = append(s.violations, fmt.Sprintf("%s: %d healthy, %d desired", p.Name, p.Status.CurrentHealthy, p.Status.DesiredHealthy))
 			}
 		}
 	}
@@ -597,14 +550,7 @@ func (n *node) samplePDBs(stop chan struct{}) pdbSamples {
 // reads the orders table back before and after: the last order written
 // before is there when the pod is back.
 func (n *node) restartDatastore(t *testing.T) {
-	cmd, report := n.loadgenCmd(t, "-mix", "buyer=1", "-vus", "2", "-duration", "45s", "-ramp-up", "0s")
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	report := n.startLoadgen(t, "-mix", "buyer=1", "-vus", "2", "-duration", "45s", "-ramp-up", "0s")
 	var before orderCount
 	if err := n.await("orders written", time.Minute, func() error {
 		var err error
@@ -647,9 +593,6 @@ func (n *node) restartDatastore(t *testing.T) {
 		return err
 	}); err != nil {
 		t.Fatal(err)
-	}
-	if err := <-done; err != nil {
-		t.Fatalf("loadgen: %v\n%s", err, out.String())
 	}
 	rep := report()
 	has, err := n.mysql(fmt.Sprintf("SELECT COUNT(*) FROM orders WHERE id = '%s'", before.last))

@@ -139,16 +139,17 @@ func removeLeftovers() error {
 	for _, f := range pids {
 		b, _ := os.ReadFile(f)
 		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil {
-			continue
-		}
 		// Only a process that is still the one we started: its command
 		// line names nodeDir.
-		if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && bytes.Contains(cmdline, []byte(nodeDir)) {
+		if err == nil && slices.Contains(processesNaming(nodeDir), pid) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
-	killShims()
+	// The containerd shims of this node's containers (their command line
+	// names its containerd's socket).
+	for _, pid := range processesNaming("containerd-shim", nodeDir) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
 	killCgroupProcs()
 	time.Sleep(500 * time.Millisecond)
 	unmountUnder(nodeDir)
@@ -157,17 +158,21 @@ func removeLeftovers() error {
 	return os.RemoveAll(nodeDir)
 }
 
-// killShims ends the containerd shims of this node's containers (their
-// command line names its containerd's socket).
-func killShims() {
+// processesNaming is every process whose command line holds each of parts.
+func processesNaming(parts ...string) []int {
+	var pids []int
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, f := range procs {
 		b, err := os.ReadFile(f)
-		if err == nil && bytes.Contains(b, []byte("containerd-shim")) && bytes.Contains(b, []byte(nodeDir)) {
-			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+		match := err == nil
+		for _, p := range parts {
+			match = match && bytes.Contains(b, []byte(p))
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(f))); match && err == nil {
+			pids = append(pids, pid)
 		}
 	}
+	return pids
 }
 
 // killCgroupProcs ends every process left in the node's cgroups: the
@@ -404,10 +409,7 @@ func (n *node) start(name, program string, args ...string) error {
 		return err
 	}
 	defer log.Close()
-	if _, err := os.Stat(filepath.Join(n.bin, program)); err == nil {
-		program = filepath.Join(n.bin, program)
-	}
-	cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + nodeNetns, "--", program}, args...)...)
+	cmd := n.nsCommand(context.Background(), program, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Env = append(os.Environ(), "NODE_NAME="+nodeName)
 	if err := cmd.Start(); err != nil {
@@ -530,11 +532,7 @@ func (n *node) output(cmd *exec.Cmd) (string, error) {
 	return stdout.String(), nil
 }
 
-func (n *node) kubectl(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	return n.output(n.nsCommand(ctx, "kubectl", append([]string{"--kubeconfig", n.kubeconfig}, args...)...))
-}
+func (n *node) kubectl(args ...string) (string, error) { return n.kubectlIn("", args...) }
 
 // kubectlIn is kubectl with stdin.
 func (n *node) kubectlIn(stdin string, args ...string) (string, error) {
@@ -612,11 +610,8 @@ func (n *node) teardown() {
 	if b, _ := os.ReadFile("/proc/self/mountinfo"); bytes.Contains(b, []byte(nodeDir)) {
 		left = append(left, "mounts under "+nodeDir)
 	}
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, f := range procs {
-		if b, err := os.ReadFile(f); err == nil && bytes.Contains(b, []byte(nodeDir)) {
-			left = append(left, "process "+filepath.Base(filepath.Dir(f)))
-		}
+	for _, pid := range processesNaming(nodeDir) {
+		left = append(left, "process "+strconv.Itoa(pid))
 	}
 	for _, p := range n.made {
 		if _, err := os.Stat(p); err == nil {
@@ -630,6 +625,7 @@ func (n *node) teardown() {
 	}
 	if len(left) > 0 {
 		t.Errorf("the node left behind: %s", strings.Join(left, "; "))
+		return
 	}
 	t.Logf("node: torn down in %.1f s, nothing left behind (processes, mounts, cgroups, namespace, %s, %s, sysctls %s)",
 		time.Since(start).Seconds(), nodeDir, strings.Join(hostPathsWritten, ", "), strings.Join(kubeletSysctls, ", "))
