@@ -282,3 +282,14 @@ build_test_bins() {
 	(cd payment && "${AS_SHIPPED[@]}" GOWORK=off go build -ldflags="-s -w" -o "$BIN/cardgateway" ./cmd/cardgateway)
 	(cd deploy && "${AS_SHIPPED[@]}" GOWORK=off go build -o "$BIN/lab" ./lab)
 }
+
+# shop_images: the shop's images from this repository's Dockerfiles, tagged
+# $ROBOSHOP_TAG (dev), on the stand-in base images (standins/images.sh):
+# what the compose stage and the node test run (Docker caches them).
+shop_images() {
+	local program
+	for program in user catalogue cart payment loadgen cardgateway; do
+		docker build -q --build-arg PROGRAM="$program" -t "roboshop/$program:${ROBOSHOP_TAG:-dev}" . || return
+	done
+	docker build -q -f frontend/Dockerfile -t "roboshop/frontend:${ROBOSHOP_TAG:-dev}" .
+}

@@ -22,13 +22,8 @@ scripts/deps.sh node
 # and the shop's, from the same Dockerfiles compose builds; both are cached
 # by Docker, so after the compose stage this takes seconds.
 log "images: the stand-ins and the shop's own (Docker's cache)"
-progress "$CACHE/node-images.log" bash -c '
-	set -e
-	standins/images.sh
-	for program in user catalogue cart payment; do
-		docker build -q --build-arg PROGRAM="$program" -t "roboshop/$program:${ROBOSHOP_TAG:-dev}" .
-	done
-	docker build -q -f frontend/Dockerfile -t "roboshop/frontend:${ROBOSHOP_TAG:-dev}" .'
+images() { standins/images.sh && shop_images; }
+progress "$CACHE/node-images.log" images
 
 # The node's programs under their plain names, and the load generator.
 bin="$CACHE/node-bin"

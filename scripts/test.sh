@@ -42,13 +42,6 @@ if [ -n "$base_images_job" ]; then
 		cat "$CACHE/images-base.log"
 		exit 1
 	fi
-	shop_images() {
-		local program
-		for program in user catalogue cart payment loadgen cardgateway; do
-			docker build -q --build-arg PROGRAM="$program" -t "roboshop/$program:${ROBOSHOP_TAG:-dev}" .
-		done
-		docker build -q -f frontend/Dockerfile -t "roboshop/frontend:${ROBOSHOP_TAG:-dev}" .
-	}
 	(_step_start="" && standins/images.sh observability && shop_images) >"$CACHE/images.log" 2>&1 &
 	images_job=$!
 fi
